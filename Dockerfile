@@ -1,0 +1,33 @@
+# whistle — production image. Build: docker build -t whistle .
+FROM python:3.12-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    WHISTLE_DATA_DIR=/data \
+    WHISTLE_KEYS_DIR=/keys
+
+WORKDIR /app
+COPY pyproject.toml README.md babel.cfg ./
+COPY whistle ./whistle
+COPY templates ./templates
+COPY static ./static
+# Installed in place (-e) so the package finds templates/ and static/ beside it; the
+# translations are compiled here because .mo files are build products, not committed.
+RUN pip install -e . \
+ && pybabel compile -d whistle/translations -D messages \
+ && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin whistle \
+ && mkdir -p /data /keys \
+ && chown whistle:whistle /data /keys \
+ && chmod 0700 /keys
+
+USER whistle
+VOLUME ["/data", "/keys"]
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
+
+# `serve` runs the migrations before it listens.
+CMD ["whistle", "serve", "--host", "0.0.0.0", "--port", "8000"]

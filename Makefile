@@ -1,0 +1,47 @@
+# whistle — one entry point. `make run` starts the demo, `make test` runs everything CI runs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PORT ?= 8000
+
+.PHONY: run test lint format bench translations messages screenshots clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+## Compile the Babel catalogues (.po -> .mo); the .mo files are build products, not committed.
+translations: $(INSTALLED)
+	$(BIN)/pybabel compile --statistics -d whistle/translations -D messages 2>&1 | grep -v '^compiling' || true
+	@test -f whistle/translations/sv/LC_MESSAGES/messages.mo
+
+## Start the service with SQLite, generated keys and the demo configuration.
+run: translations
+	$(BIN)/whistle serve --demo --port $(PORT)
+
+## Lint, type-check and run the whole test suite (SQLite, then PostgreSQL).
+test: translations
+	./scripts/test.sh
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check whistle tests bench
+	$(BIN)/ruff format --check whistle tests bench
+	$(BIN)/mypy
+
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix whistle tests bench
+	$(BIN)/ruff format whistle tests bench
+
+## Re-extract message ids and merge them into the .po files (then translate the new ones).
+messages: $(INSTALLED)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --omit-header -o whistle/translations/messages.pot .
+	$(BIN)/pybabel update -i whistle/translations/messages.pot -d whistle/translations -D messages --no-fuzzy-matching --omit-header --width 100
+
+bench: translations
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

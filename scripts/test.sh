@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: lint, types, pytest on SQLite, pytest on PostgreSQL.
+# Called by `make test` (which has installed the virtual environment and compiled translations).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${VENV:-.venv}/bin
+PG_URL=${WHISTLE_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
+
+echo "== lint and types"
+"$BIN/ruff" check whistle tests bench
+"$BIN/ruff" format --check whistle tests bench
+"$BIN/mypy"
+
+echo "== tests on SQLite"
+env -u WHISTLE_TEST_DATABASE_URL "$BIN/python" -m pytest -q -p no:cacheprovider
+
+echo "== tests on PostgreSQL"
+pg_up() { "$BIN/python" scripts/pg_ready.py "$PG_URL"; }
+if ! pg_up; then
+  # This machine kind has a local cluster; start it when it is down.
+  if command -v pg_ctlcluster >/dev/null 2>&1 && ls /etc/postgresql >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    for _ in $(seq 1 20); do pg_up && break; sleep 1; done
+  fi
+fi
+if pg_up; then
+  WHISTLE_TEST_DATABASE_URL="$PG_URL" "$BIN/python" -m pytest -q -p no:cacheprovider -m "not e2e"
+elif [ "${CI:-}" = "true" ]; then
+  echo "PostgreSQL is not reachable at $PG_URL, and CI must test on it" >&2
+  exit 1
+else
+  echo "PostgreSQL not reachable at $PG_URL: skipped the PostgreSQL run (CI never skips it)"
+fi

@@ -1,0 +1,212 @@
+"""Investigator and administrator accounts: creation, activation, login.
+
+An investigator's HPKE private key is generated at activation and stored only sealed under a key
+from Argon2id(password) and, separately, under one from the one-time recovery code. The password
+is never stored; its Argon2id output gives a verifier (stored) and the key-encryption key (not).
+Administrators get a verifier only: they hold no key and can open no case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from whistle import crypto
+from whistle.models import User, utcnow
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+ACTIVATION_LIFETIME = dt.timedelta(days=7)
+RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
+RECOVERY_LEN = 25  # 125 bits
+ROLES = ("investigator", "admin")
+
+
+class AccountError(ValueError):
+    """A request about accounts cannot be done; ``code`` is a translatable message id."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class LoginFailed(Exception):
+    """Wrong username or password, or an inactive account: deliberately one error."""
+
+
+@dataclass(frozen=True)
+class Invitation:
+    user_id: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    user: User
+    private_key: bytes  # empty for administrators
+
+
+def _new_salt() -> bytes:
+    return os.urandom(16)
+
+
+def create_user(
+    db: Session, *, username: str, display_name: str, role: str, now: dt.datetime | None = None
+) -> Invitation:
+    """Create an invited account and return the one-time activation token."""
+    username = username.strip().lower()
+    if not USERNAME.match(username):
+        raise AccountError("invalid-username")
+    if role not in ROLES:
+        raise AccountError("invalid-role")
+    if not display_name.strip() or len(display_name) > 200:
+        raise AccountError("invalid-display-name")
+    if db.exec(select(User).where(User.username == username)).first() is not None:
+        raise AccountError("username-taken")
+    token = crypto.random_token(32)
+    user = User(
+        username=username,
+        display_name=display_name.strip(),
+        role=role,
+        status="invited",
+        activation_digest=crypto.digest(token),
+        activation_expires=(now or utcnow()) + ACTIVATION_LIFETIME,
+    )
+    db.add(user)
+    db.flush()
+    return Invitation(user_id=user.id, token=token)
+
+
+def find_invitation(db: Session, token: str, *, now: dt.datetime | None = None) -> User | None:
+    if not token or len(token) > 200:
+        return None
+    user = db.exec(select(User).where(User.activation_digest == crypto.digest(token))).first()
+    if user is None or user.status != "invited":
+        return None
+    if user.activation_expires is None or user.activation_expires <= (now or utcnow()):
+        return None
+    return user
+
+
+def check_password_rules(password: str, confirm: str) -> None:
+    if password != confirm:
+        raise AccountError("password-mismatch")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError("password-too-short")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError("password-too-long")
+
+
+def _set_credentials(
+    user: User, *, password: str, params: crypto.Argon2Params
+) -> tuple[str | None, bytes]:
+    """Set password (and for investigators a new key pair). Returns (recovery code, private)."""
+    salt = _new_salt()
+    keys = crypto.derive_password_keys(password, salt, params)
+    user.password_salt = salt
+    user.password_verifier = keys.verifier
+    if user.role != "investigator":
+        return None, b""
+    private, public = crypto.generate_keypair()
+    user.public_key = public
+    user.private_key_sealed = crypto.seal(
+        keys.kek, private, purpose="private-key", case_id="", item_id=user.id
+    )
+    recovery = crypto.random_string(RECOVERY_ALPHABET, RECOVERY_LEN)
+    recovery_salt = _new_salt()
+    recovery_keys = crypto.derive_password_keys(recovery, recovery_salt, params)
+    user.recovery_salt = recovery_salt
+    user.recovery_sealed = crypto.seal(
+        recovery_keys.kek, private, purpose="private-key-recovery", case_id="", item_id=user.id
+    )
+    return recovery, private
+
+
+def activate(
+    db: Session,
+    *,
+    token: str,
+    password: str,
+    confirm: str,
+    params: crypto.Argon2Params,
+    now: dt.datetime | None = None,
+) -> str | None:
+    """Set the password of an invited account; for investigators return the recovery code."""
+    user = find_invitation(db, token, now=now)
+    if user is None:
+        raise AccountError("invalid-invitation")
+    check_password_rules(password, confirm)
+    recovery, _private = _set_credentials(user, password=password, params=params)
+    user.status = "active"
+    user.activation_digest = None
+    user.activation_expires = None
+    db.add(user)
+    return recovery
+
+
+def create_active_user(
+    db: Session,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    password: str,
+    params: crypto.Argon2Params,
+) -> tuple[User, str | None]:
+    """Create and activate in one step (the CLI and the demo use it)."""
+    invitation = create_user(db, username=username, display_name=display_name, role=role)
+    recovery = activate(
+        db, token=invitation.token, password=password, confirm=password, params=params
+    )
+    user = db.get(User, invitation.user_id)
+    assert user is not None
+    return user, recovery
+
+
+# A fixed salt for the dummy derivation that keeps unknown usernames as slow as known ones.
+_DUMMY_SALT = b"whistle-no-user!"
+
+
+def authenticate(
+    db: Session, *, username: str, password: str, params: crypto.Argon2Params
+) -> Authenticated:
+    """Check a password; for investigators also unlock the private key.
+
+    The Argon2 derivation runs whether or not the account exists, so timing does not reveal
+    which usernames exist.
+    """
+    user = db.exec(select(User).where(User.username == username.strip().lower())).first()
+    salt = user.password_salt if user and user.password_salt else _DUMMY_SALT
+    keys = crypto.derive_password_keys(password[:MAX_PASSWORD], salt, params)
+    if (
+        user is None
+        or user.status != "active"
+        or user.password_verifier is None
+        or not crypto.constant_time_equal(keys.verifier, user.password_verifier)
+    ):
+        raise LoginFailed()
+    if user.role != "investigator":
+        return Authenticated(user=user, private_key=b"")
+    assert user.private_key_sealed is not None
+    try:
+        private = crypto.open_sealed(
+            keys.kek, user.private_key_sealed, purpose="private-key", case_id="", item_id=user.id
+        )
+    except crypto.CryptoError:
+        raise LoginFailed() from None
+    return Authenticated(user=user, private_key=private)
+
+
+def active_investigators(db: Session) -> list[User]:
+    return list(
+        db.exec(
+            select(User)
+            .where(User.role == "investigator", User.status == "active")
+            .order_by(User.display_name)
+        ).all()
+    )

@@ -1,0 +1,109 @@
+"""The application factory: routes, middleware, error pages. Wiring only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from whistle import crypto, db, i18n
+from whistle.derivation import Deriver, Overloaded
+from whistle.keys import Keys, load_keys
+from whistle.settings import Settings
+from whistle.web import admin, investigator, pages, reporter, staff
+from whistle.web.context import STATIC_DIR, AppContext, make_templates, redirect, render
+from whistle.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware
+
+log = logging.getLogger("whistle")
+
+
+def bootstrap(settings: Settings) -> tuple[Engine, Keys]:
+    """Migrate the database and load the keys; create them only on a first start.
+
+    Refuses to run without the hybrid post-quantum HPKE suite.
+    """
+    crypto.check_hybrid_suite()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db.migrate(settings.effective_database_url)
+    engine = db.make_engine(settings.effective_database_url)
+    keys = load_keys(settings.keys_dir, create=db.is_empty(engine))
+    return engine, keys
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code if exc.status_code in {400, 403, 404, 405, 413} else 400
+    return render(request, "pages/error.html", {"status": status}, status=status)
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    return redirect("/staff/login")
+
+
+async def _overloaded(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Overloaded)
+    response = render(request, "pages/error.html", {"status": 503}, status=503)
+    response.headers["retry-after"] = str(exc.retry_after)
+    return response
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # The exception type only: a message could hold case content.
+    log.error("internal error: %s", type(exc).__name__)
+    return render(request, "pages/error.html", {"status": 500}, status=500)
+
+
+def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
+    i18n.load()
+    context = AppContext(
+        settings=settings,
+        engine=engine,
+        keys=keys,
+        deriver=Deriver(
+            settings.argon2,
+            concurrency=settings.argon2_concurrency,
+            queue_seconds=settings.argon2_queue_seconds,
+        ),
+        templates=make_templates(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = Starlette(
+        routes=[
+            *reporter.routes,
+            *staff.routes,
+            *investigator.routes,
+            *admin.routes,
+            *pages.routes,
+            Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+        middleware=[
+            Middleware(
+                SecurityHeadersMiddleware,
+                hsts=settings.cookie_secure,
+            ),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_form_bytes),
+        ],
+        exception_handlers={
+            HTTPException: _http_error,
+            staff.LoginRequired: _login_required,
+            Overloaded: _overloaded,
+            Exception: _server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.ctx = context
+    return app

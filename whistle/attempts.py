@@ -1,0 +1,52 @@
+"""Counting failed attempts per time window, without any client address.
+
+Counters live in the database so that every replica shares them. The key names the budget
+("case-code" for all clients together, or a browser's anonymous session) and the window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete
+
+from whistle.models import RateCounter, utcnow
+
+
+def _window(now: dt.datetime, seconds: int) -> dt.datetime:
+    epoch = int(now.timestamp()) // seconds * seconds
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
+def _key(name: str, window: dt.datetime) -> str:
+    return f"{name}@{int(window.timestamp())}"
+
+
+def count(db: Session, name: str, *, seconds: int, now: dt.datetime | None = None) -> int:
+    window = _window(now or utcnow(), seconds)
+    row = db.get(RateCounter, _key(name, window))
+    return row.count if row else 0
+
+
+def record(db: Session, name: str, *, seconds: int, now: dt.datetime | None = None) -> int:
+    """Add one failure to the current window and return the window's count."""
+    window = _window(now or utcnow(), seconds)
+    key = _key(name, window)
+    # An atomic increment, so concurrent replicas never lose a count.
+    stmt = update(RateCounter).where(col(RateCounter.key) == key)
+    result = db.exec(stmt.values(count=RateCounter.count + 1))
+    if result.rowcount == 0:
+        try:
+            with db.begin_nested():
+                db.add(RateCounter(key=key, window_start=window, count=1))
+        except IntegrityError:
+            db.exec(stmt.values(count=RateCounter.count + 1))
+    db.flush()
+    return count(db, name, seconds=seconds, now=now)
+
+
+def purge(db: Session, *, older_than: dt.timedelta, now: dt.datetime | None = None) -> None:
+    cutoff = (now or utcnow()) - older_than
+    db.exec(delete(RateCounter).where(col(RateCounter.window_start) < cutoff))

@@ -1,0 +1,122 @@
+"""Case content storage: sealing and opening the items of a case under its case key.
+
+Every item is sealed with purpose ``item:<kind>`` and bound to its case id and item id, so a row
+copied to another case, or relabelled as another kind, does not open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from whistle import crypto, deadlines
+from whistle.models import Case, CaseItem, new_id, utcnow
+
+ITEM_KINDS = ("report", "identity", "message", "note", "acknowledgement", "feedback")
+STATUSES = ("received", "assessment", "investigation", "feedback_given", "closed")
+
+
+class CaseNotFound(LookupError):
+    """No such case, or not one the caller may open (the two are never told apart)."""
+
+
+@dataclass(frozen=True)
+class OpenedItem:
+    id: str
+    seq: int
+    kind: str
+    author: str
+    author_user_id: str | None
+    visible_to_reporter: bool
+    created_at: dt.datetime
+    content: dict[str, Any]
+
+
+def reporter_timestamp(now: dt.datetime | None = None) -> dt.datetime:
+    """What a reporter does is stored with the day only (see models)."""
+    day = deadlines.today(now)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def add_item(
+    db: Session,
+    *,
+    case: Case,
+    case_key: bytes,
+    kind: str,
+    author: str,
+    content: dict[str, Any],
+    author_user_id: str | None = None,
+    visible_to_reporter: bool = True,
+    now: dt.datetime | None = None,
+) -> CaseItem:
+    if kind not in ITEM_KINDS:
+        raise ValueError(f"unknown item kind {kind}")
+    item_id = new_id()
+    # Atomic increment: the per-case sequence orders the thread without precise timestamps.
+    db.exec(update(Case).where(col(Case.id) == case.id).values(item_count=Case.item_count + 1))
+    db.flush()
+    db.refresh(case)
+    sealed = crypto.seal(
+        case_key,
+        json.dumps(content, ensure_ascii=False).encode(),
+        purpose=f"item:{kind}",
+        case_id=case.id,
+        item_id=item_id,
+    )
+    created = reporter_timestamp(now) if author == "reporter" else (now or utcnow())
+    item = CaseItem(
+        id=item_id,
+        case_id=case.id,
+        seq=case.item_count,
+        kind=kind,
+        author=author,
+        author_user_id=author_user_id,
+        visible_to_reporter=visible_to_reporter,
+        created_at=created,
+        sealed=sealed,
+    )
+    db.add(item)
+    return item
+
+
+def open_items(
+    db: Session, *, case_id: str, case_key: bytes, reporter_view: bool
+) -> list[OpenedItem]:
+    stmt = select(CaseItem).where(CaseItem.case_id == case_id).order_by(col(CaseItem.seq))
+    if reporter_view:
+        stmt = stmt.where(CaseItem.visible_to_reporter == True)  # noqa: E712
+    opened = []
+    for item in db.exec(stmt).all():
+        plain = crypto.open_sealed(
+            case_key, item.sealed, purpose=f"item:{item.kind}", case_id=case_id, item_id=item.id
+        )
+        opened.append(
+            OpenedItem(
+                id=item.id,
+                seq=item.seq,
+                kind=item.kind,
+                author=item.author,
+                author_user_id=item.author_user_id,
+                visible_to_reporter=item.visible_to_reporter,
+                created_at=item.created_at,
+                content=json.loads(plain),
+            )
+        )
+    return opened
+
+
+def refresh_next_due(case: Case) -> None:
+    case.next_due = deadlines.next_due(
+        status=case.status,
+        ack_due_on=case.ack_due,
+        ack_waived=case.ack_waived,
+        acknowledged_on=case.acknowledged_on,
+        feedback_due_on=case.feedback_due,
+        feedback_given_on=case.feedback_given_on,
+    )

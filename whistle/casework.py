@@ -1,0 +1,221 @@
+"""The investigator's side of a case: inbox, opening, replying, notes, acknowledgement, status.
+
+Every function that returns or changes case content first unwraps the case key with the
+investigator's private key. Without a wrap row for that investigator there is no key, and the
+caller gets :class:`~whistle.cases.CaseNotFound` — the same as for a case that does not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from whistle import cases, crypto, deadlines
+from whistle.cases import CaseNotFound
+from whistle.models import Case, CaseKeyWrap, Category, Unit, User
+
+MAX_MESSAGE = 20_000
+
+
+class CaseworkError(ValueError):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    case_id: str
+    reference: str
+    status: str
+    category_id: int
+    received_on: dt.date
+    ack_due: dt.date | None
+    feedback_due: dt.date | None
+    next_due: dt.date | None
+    awaiting_investigator: bool
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    rows: list[InboxRow]
+    total: int
+    page: int
+    pages: int
+
+
+def reference(case_id: str) -> str:
+    """A short, neutral handle for a case (never derived from the case code)."""
+    return case_id[:8].upper()
+
+
+def inbox(db: Session, *, user_id: str, page: int = 1, page_size: int = 50) -> InboxPage:
+    """The cases this investigator holds a key for, nearest deadline first, then newest."""
+    base = (
+        select(Case)
+        .join(CaseKeyWrap, col(CaseKeyWrap.case_id) == col(Case.id))
+        .where(CaseKeyWrap.user_id == user_id)
+    )
+    total = db.exec(
+        select(func.count()).select_from(CaseKeyWrap).where(CaseKeyWrap.user_id == user_id)
+    ).one()
+    pages = max(1, -(-total // page_size))
+    page = min(max(page, 1), pages)
+    # Cases without a deadline (closed, feedback given) sort last.
+    stmt = (
+        base.order_by(
+            col(Case.next_due).is_(None),
+            col(Case.next_due),
+            col(Case.received_on).desc(),
+            col(Case.id),
+        )
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    rows = [
+        InboxRow(
+            case_id=c.id,
+            reference=reference(c.id),
+            status=c.status,
+            category_id=c.category_id,
+            received_on=c.received_on,
+            ack_due=None if (c.acknowledged_on or c.ack_waived) else c.ack_due,
+            feedback_due=None if c.feedback_given_on else c.feedback_due,
+            next_due=c.next_due,
+            awaiting_investigator=c.awaiting_investigator,
+        )
+        for c in db.exec(stmt).all()
+    ]
+    return InboxPage(rows=rows, total=total, page=page, pages=pages)
+
+
+def unlock(db: Session, *, case_id: str, user_id: str, private_key: bytes) -> tuple[Case, bytes]:
+    """The case and its key, if this investigator holds a wrap for it."""
+    if len(case_id) > 64:
+        raise CaseNotFound()
+    wrap = db.get(CaseKeyWrap, (case_id, user_id))
+    case = db.get(Case, case_id)
+    if wrap is None or case is None:
+        raise CaseNotFound()
+    try:
+        key = crypto.unwrap_key(wrap.wrapped, private_key, case_id=case_id, recipient_id=user_id)
+    except crypto.CryptoError:
+        raise CaseNotFound() from None
+    return case, key
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: Case
+    category: Category | None
+    unit: Unit | None
+    items: list[cases.OpenedItem]
+    readers: list[User]
+    authors: dict[str, str]
+
+
+def view(db: Session, *, case_id: str, user_id: str, private_key: bytes) -> CaseView:
+    case, key = unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
+    items = cases.open_items(db, case_id=case.id, case_key=key, reporter_view=False)
+    readers = list(
+        db.exec(
+            select(User)
+            .join(CaseKeyWrap, col(CaseKeyWrap.user_id) == col(User.id))
+            .where(CaseKeyWrap.case_id == case.id)
+            .order_by(User.display_name)
+        ).all()
+    )
+    author_ids = {i.author_user_id for i in items if i.author_user_id}
+    authors = {
+        u.id: u.display_name
+        for u in db.exec(select(User).where(col(User.id).in_(author_ids))).all()
+    }
+    return CaseView(
+        case=case,
+        category=db.get(Category, case.category_id),
+        unit=db.get(Unit, case.unit_id) if case.unit_id is not None else None,
+        items=items,
+        readers=readers,
+        authors=authors,
+    )
+
+
+def _clean(text: str) -> str:
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise CaseworkError("empty")
+    if len(text) > MAX_MESSAGE:
+        raise CaseworkError("too-long")
+    return text
+
+
+def post(
+    db: Session,
+    *,
+    case_id: str,
+    user_id: str,
+    private_key: bytes,
+    kind: str,
+    text: str,
+    now: dt.datetime | None = None,
+) -> None:
+    """A message to the reporter, an internal note, an acknowledgement or feedback."""
+    if kind not in {"message", "note", "acknowledgement", "feedback"}:
+        raise CaseworkError("bad-kind")
+    case, key = unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
+    body = _clean(text)
+    if case.status == "closed" and kind != "note":
+        raise CaseworkError("closed")
+    cases.add_item(
+        db,
+        case=case,
+        case_key=key,
+        kind=kind,
+        author="investigator",
+        author_user_id=user_id,
+        content={"text": body},
+        visible_to_reporter=kind != "note",
+        now=now,
+    )
+    day = deadlines.today(now)
+    if kind == "acknowledgement" and case.acknowledged_on is None:
+        case.acknowledged_on = day
+        case.feedback_due = deadlines.feedback_due(case.received_on, day)
+    if kind == "feedback":
+        case.feedback_given_on = case.feedback_given_on or day
+        if case.status in deadlines.OPEN_STATUSES:
+            case.status = "feedback_given"
+    if kind != "note":
+        case.awaiting_investigator = False
+    cases.refresh_next_due(case)
+    db.add(case)
+
+
+def set_status(
+    db: Session,
+    *,
+    case_id: str,
+    user_id: str,
+    private_key: bytes,
+    status: str,
+    now: dt.datetime | None = None,
+) -> None:
+    if status not in cases.STATUSES:
+        raise CaseworkError("bad-status")
+    # Unlocking proves the investigator holds the case; status is not content, but only
+    # designated persons may act on a case (5 kap. 5 §).
+    case, _key = unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
+    day = deadlines.today(now)
+    case.status = status
+    if status == "closed":
+        case.closed_on = case.closed_on or day
+        case.awaiting_investigator = False
+    else:
+        case.closed_on = None
+    if status == "feedback_given" and case.feedback_given_on is None:
+        case.feedback_given_on = day
+    cases.refresh_next_due(case)
+    db.add(case)

@@ -1,0 +1,102 @@
+"""The demo configuration `whistle serve --demo` seeds into an empty database.
+
+Demo accounts have published passwords: demo mode is for trying the service on one's own
+machine, never for real reports (the start-up banner says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from whistle import accounts, crypto, routing
+from whistle.models import Category, Unit, User
+
+UNITS = (
+    ("Stadsdelsförvaltning Norr", "Northern District Administration"),
+    ("Stadsdelsförvaltning Söder", "Southern District Administration"),
+    ("Kommunala bostadsbolaget", "Municipal Housing Company"),
+)
+CATEGORIES = (
+    (
+        "Mutor och korruption",
+        "Bribery and corruption",
+        "Gåvor, förmåner eller betalningar för att påverka beslut.",
+        "Gifts, benefits or payments meant to influence decisions.",
+    ),
+    (
+        "Jäv och intressekonflikter",
+        "Conflicts of interest",
+        "Någon handlägger ett ärende där hen har egna intressen.",
+        "Someone handles a matter in which they have their own interests.",
+    ),
+    (
+        "Otillåten påverkan och möjliggörare",
+        "Undue influence and enablers",
+        "Anställda som hjälper kriminella nätverk, hot eller påtryckningar.",
+        "Staff who help criminal networks, threats or pressure.",
+    ),
+    (
+        "Oegentligheter med pengar",
+        "Financial irregularities",
+        "Felaktiga utbetalningar, bedrägeri, förskingring.",
+        "Improper payments, fraud, embezzlement.",
+    ),
+    (
+        "Annat missförhållande",
+        "Other wrongdoing",
+        "Något annat av allmänt intresse som inte passar ovan.",
+        "Anything else of public interest that does not fit above.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: str
+
+
+DEMO_LOGINS = (
+    DemoLogin("anna", "anna-demo-password", "investigator"),
+    DemoLogin("bertil", "bertil-demo-password", "investigator"),
+    DemoLogin("admin", "admin-demo-password", "admin"),
+)
+
+
+def seed(db: Session, *, params: crypto.Argon2Params) -> bool:
+    """Seed units, categories, two investigators and an admin; False if users already exist."""
+    if db.exec(select(User)).first() is not None:
+        return False
+    for position, (sv, en) in enumerate(UNITS):
+        db.add(Unit(name_sv=sv, name_en=en, position=position))
+    categories = []
+    for position, (sv, en, dsv, den) in enumerate(CATEGORIES):
+        category = Category(
+            name_sv=sv, name_en=en, description_sv=dsv, description_en=den, position=position
+        )
+        db.add(category)
+        categories.append(category)
+    db.flush()
+    names = {"anna": "Anna Andersson", "bertil": "Bertil Berg", "admin": "Demo Admin"}
+    users = {}
+    for login in DEMO_LOGINS:
+        user, _recovery = accounts.create_active_user(
+            db,
+            username=login.username,
+            display_name=names[login.username],
+            role=login.role,
+            password=login.password,
+            params=params,
+        )
+        users[login.username] = user
+    for index, category in enumerate(categories):
+        assert category.id is not None
+        routing.designate(db, category_id=category.id, user_id=users["anna"].id)
+        # Bertil is not designated for "Oegentligheter med pengar": the demo shows that routing
+        # keeps a case away from an investigator who is not designated for it.
+        if index != 3:
+            routing.designate(db, category_id=category.id, user_id=users["bertil"].id)
+    return True

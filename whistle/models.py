@@ -1,0 +1,165 @@
+"""Database tables. Every column that holds case content is a sealed ``bytes`` blob.
+
+What is kept in clear, and why, is listed in docs/threat-model.md ("Metadata in clear"); a new
+clear column must be added there too. Timestamps of what a reporter does are stored as dates
+only: a minute-precise time could be matched against who was on a break.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import Column, Index, LargeBinary, MetaData, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _blob(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(LargeBinary, nullable=nullable)
+
+
+class Unit(SQLModel, table=True):
+    """A part of the organisation a report may concern (5 kap. 4 §: units may share a channel)."""
+
+    __tablename__ = "units"
+    id: int | None = Field(default=None, primary_key=True)
+    name_sv: str = Field(max_length=200)
+    name_en: str = Field(max_length=200)
+    position: int = 0
+    active: bool = True
+
+
+class Category(SQLModel, table=True):
+    __tablename__ = "categories"
+    id: int | None = Field(default=None, primary_key=True)
+    name_sv: str = Field(max_length=200)
+    name_en: str = Field(max_length=200)
+    description_sv: str = Field(default="", max_length=1000)
+    description_en: str = Field(default="", max_length=1000)
+    position: int = 0
+    active: bool = True
+
+
+class User(SQLModel, table=True):
+    """An investigator or an administrator. Administrators never get a key pair."""
+
+    __tablename__ = "users"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=200)
+    role: str = Field(max_length=16)  # "investigator" | "admin"
+    status: str = Field(default="invited", max_length=16)  # invited | active | disabled
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    # Digest of the one-time activation token; the token itself is only in the invitation link.
+    activation_digest: bytes | None = Field(default=None, sa_column=_blob(True))
+    activation_expires: dt.datetime | None = None
+    password_salt: bytes | None = Field(default=None, sa_column=_blob(True))
+    password_verifier: bytes | None = Field(default=None, sa_column=_blob(True))
+    public_key: bytes | None = Field(default=None, sa_column=_blob(True))
+    private_key_sealed: bytes | None = Field(default=None, sa_column=_blob(True))
+    recovery_salt: bytes | None = Field(default=None, sa_column=_blob(True))
+    recovery_sealed: bytes | None = Field(default=None, sa_column=_blob(True))
+
+
+class Designation(SQLModel, table=True):
+    """Routing v1: the investigators designated for a category (7 kap. 6 §)."""
+
+    __tablename__ = "designations"
+    category_id: int = Field(foreign_key="categories.id", primary_key=True)
+    user_id: str = Field(foreign_key="users.id", primary_key=True, max_length=32)
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_next_due_id", "next_due", "id"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    # HKDF output of the case code: finds the case, opens nothing.
+    lookup_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    unit_id: int | None = Field(default=None, foreign_key="units.id")
+    category_id: int = Field(foreign_key="categories.id")
+    status: str = Field(default="received", max_length=32)
+    channel: str = Field(default="web", max_length=16)  # web | oral (statistics, L25)
+    identity_given: bool = False  # anonymous vs confidential, for statistics (L25)
+    received_on: dt.date
+    ack_due: dt.date
+    ack_waived: bool = False
+    acknowledged_on: dt.date | None = None
+    feedback_due: dt.date
+    feedback_given_on: dt.date | None = None
+    closed_on: dt.date | None = None
+    # The nearest open deadline, kept in a column so the inbox sorts on an index.
+    next_due: dt.date | None = Field(default=None)
+    awaiting_investigator: bool = True  # the reporter wrote last
+    item_count: int = 0
+    reporter_wrap: bytes = Field(sa_column=_blob())
+    continuity_wrap: bytes | None = Field(default=None, sa_column=_blob(True))
+
+
+class CaseKeyWrap(SQLModel, table=True):
+    """The case key, HPKE-sealed to one investigator. Deleting the row revokes access."""
+
+    __tablename__ = "case_key_wraps"
+    __table_args__ = (Index("ix_case_key_wraps_user_id_case_id", "user_id", "case_id"),)
+    case_id: str = Field(foreign_key="cases.id", primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", primary_key=True, max_length=32)
+    wrapped: bytes = Field(sa_column=_blob())
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class CaseItem(SQLModel, table=True):
+    """One piece of a case: the report itself, a message, an internal note, an acknowledgement."""
+
+    __tablename__ = "case_items"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_items_case_id_seq"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    case_id: str = Field(foreign_key="cases.id", index=True, max_length=32)
+    seq: int
+    kind: str = Field(max_length=32)  # report | message | note | acknowledgement | feedback
+    author: str = Field(max_length=16)  # reporter | investigator
+    author_user_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+    visible_to_reporter: bool = True
+    # Reporter items: midnight of the day (see module docstring). Investigator items: exact.
+    created_at: dt.datetime
+    sealed: bytes = Field(sa_column=_blob())
+
+
+class WebSession(SQLModel, table=True):
+    """Server side of a login. The cookie holds id and secret; the row holds the digest of the id
+    and the unlocked key sealed under the secret, so neither half alone opens anything."""
+
+    __tablename__ = "web_sessions"
+    id_digest: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    kind: str = Field(max_length=16)  # reporter | staff
+    user_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+    case_id: str | None = Field(default=None, foreign_key="cases.id", max_length=32)
+    sealed: bytes = Field(sa_column=_blob())
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    last_seen_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime = Field(index=True)
+
+
+class RateCounter(SQLModel, table=True):
+    """Counters for failed attempts, per fixed window. Keys never contain a client address."""
+
+    __tablename__ = "rate_counters"
+    key: str = Field(primary_key=True, max_length=96)
+    window_start: dt.datetime
+    count: int = 0

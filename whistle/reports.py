@@ -1,0 +1,243 @@
+"""The reporter's side of a case: filing a report, opening it with the case code, replying.
+
+Nothing here sees a request or a client address. The case code's Argon2 derivation happens in
+the caller's bounded worker (see whistle.derivation) before these functions touch the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from whistle import cases, crypto, deadlines, routing
+from whistle.i18n import N_
+from whistle.keys import Keys
+from whistle.models import Case, CaseKeyWrap, Category, Unit
+
+MAX_TEXT = 20_000
+MAX_SHORT = 5_000
+MAX_NAME = 200
+
+# Messages are msgids: the web layer translates them.
+E_REQUIRED = N_("This field is required.")
+E_TOO_LONG = N_("This text is too long.")
+E_CHOICE = N_("Choose one of the options.")
+E_NAME = N_("Give your name, or choose to report anonymously.")
+E_CLOSED = N_("This case is closed. You can file a new report if you have more to tell.")
+
+
+class InvalidReport(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("invalid report")
+        self.errors = errors
+
+
+class NoReaders(RuntimeError):
+    """Nobody is designated for the category: the channel is misconfigured."""
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    category_id: int
+    unit_id: int | None
+    what: str
+    when_where: str = ""
+    who: str = ""
+    how_known: str = ""
+    anonymous: bool = True
+    name: str = ""
+    contact: str = ""
+    waive_ack: bool = False
+    meeting: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _text(form: Mapping[str, str], name: str, limit: int, errors: dict[str, str]) -> str:
+    value = (form.get(name) or "").replace("\r\n", "\n").strip()
+    if len(value) > limit:
+        errors[name] = E_TOO_LONG
+    return value
+
+
+def parse_report(
+    form: Mapping[str, str], *, categories: list[Category], units: list[Unit]
+) -> ReportInput:
+    """Validate the report form; raise :class:`InvalidReport` with one message per field."""
+    errors: dict[str, str] = {}
+    category_ids = {c.id for c in categories}
+    unit_ids = {u.id for u in units}
+    category_id: int | None = None
+    raw_category = form.get("category", "")
+    if raw_category.isdigit() and int(raw_category) in category_ids:
+        category_id = int(raw_category)
+    else:
+        errors["category"] = E_CHOICE
+    unit_id: int | None = None
+    raw_unit = form.get("unit", "")
+    if raw_unit:
+        if raw_unit.isdigit() and int(raw_unit) in unit_ids:
+            unit_id = int(raw_unit)
+        else:
+            errors["unit"] = E_CHOICE
+    what = _text(form, "what", MAX_TEXT, errors)
+    if not what and "what" not in errors:
+        errors["what"] = E_REQUIRED
+    when_where = _text(form, "when_where", MAX_SHORT, errors)
+    who = _text(form, "who", MAX_SHORT, errors)
+    how_known = _text(form, "how_known", MAX_SHORT, errors)
+    mode = form.get("mode", "")
+    if mode not in {"anonymous", "confidential"}:
+        errors["mode"] = E_CHOICE
+    name = _text(form, "name", MAX_NAME, errors)
+    contact = _text(form, "contact", MAX_NAME, errors)
+    if mode == "confidential" and not name and "name" not in errors:
+        errors["name"] = E_NAME
+    if errors or category_id is None:
+        raise InvalidReport(errors)
+    anonymous = mode == "anonymous"
+    return ReportInput(
+        category_id=category_id,
+        unit_id=unit_id,
+        what=what,
+        when_where=when_where,
+        who=who,
+        how_known=how_known,
+        anonymous=anonymous,
+        # An anonymous reporter's name is not kept even if typed before switching mode.
+        name="" if anonymous else name,
+        contact="" if anonymous else contact,
+        waive_ack=form.get("waive_ack") == "yes",
+        meeting=form.get("meeting") == "yes",
+    )
+
+
+def submit(
+    db: Session,
+    *,
+    report: ReportInput,
+    access: crypto.CaseAccess,
+    keys: Keys,
+    now: dt.datetime | None = None,
+) -> str:
+    """Store a new case sealed under a fresh case key; return its id.
+
+    The case key is wrapped to the reporter key, to each designated investigator and, when
+    configured, to the offline continuity key. All of it is one transaction.
+    """
+    readers = routing.readers_for(db, category_id=report.category_id)
+    if not readers:
+        raise NoReaders()
+    received = deadlines.today(now)
+    case_key = crypto.random_key()
+    case = Case(
+        lookup_id=access.lookup_id,
+        unit_id=report.unit_id,
+        category_id=report.category_id,
+        identity_given=not report.anonymous,
+        received_on=received,
+        ack_due=deadlines.ack_due(received),
+        ack_waived=report.waive_ack,
+        feedback_due=deadlines.feedback_due(received, None),
+        reporter_wrap=b"",
+    )
+    case.reporter_wrap = crypto.seal(
+        access.reporter_key, case_key, purpose="reporter-wrap", case_id=case.id, item_id="reporter"
+    )
+    if keys.continuity_public is not None:
+        case.continuity_wrap = crypto.wrap_key(
+            case_key, keys.continuity_public, case_id=case.id, recipient_id="continuity"
+        )
+    cases.refresh_next_due(case)
+    db.add(case)
+    try:
+        db.flush()
+    except IntegrityError:
+        raise RuntimeError("lookup id collision") from None  # 2^-256: a bug, not bad luck
+    for reader in readers:
+        assert reader.public_key is not None
+        db.add(
+            CaseKeyWrap(
+                case_id=case.id,
+                user_id=reader.id,
+                wrapped=crypto.wrap_key(
+                    case_key, reader.public_key, case_id=case.id, recipient_id=reader.id
+                ),
+            )
+        )
+    cases.add_item(
+        db,
+        case=case,
+        case_key=case_key,
+        kind="report",
+        author="reporter",
+        content={
+            "what": report.what,
+            "when_where": report.when_where,
+            "who": report.who,
+            "how_known": report.how_known,
+            "meeting": report.meeting,
+            "waive_ack": report.waive_ack,
+        },
+        now=now,
+    )
+    if not report.anonymous:
+        # The identity is its own item so it can be shown, masked or handed on separately.
+        cases.add_item(
+            db,
+            case=case,
+            case_key=case_key,
+            kind="identity",
+            author="reporter",
+            content={"name": report.name, "contact": report.contact},
+            now=now,
+        )
+    return case.id
+
+
+def open_as_reporter(db: Session, *, access: crypto.CaseAccess) -> tuple[str, bytes]:
+    """Find the case by lookup id and unwrap its key with the reporter key."""
+    case = db.exec(select(Case).where(Case.lookup_id == access.lookup_id)).first()
+    if case is None:
+        raise cases.CaseNotFound()
+    try:
+        case_key = crypto.open_sealed(
+            access.reporter_key,
+            case.reporter_wrap,
+            purpose="reporter-wrap",
+            case_id=case.id,
+            item_id="reporter",
+        )
+    except crypto.CryptoError:
+        raise cases.CaseNotFound() from None
+    return case.id, case_key
+
+
+def reply(
+    db: Session, *, case_id: str, case_key: bytes, text: str, now: dt.datetime | None = None
+) -> None:
+    """A message from the reporter in the case thread."""
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise InvalidReport({"text": E_REQUIRED})
+    if len(text) > MAX_TEXT:
+        raise InvalidReport({"text": E_TOO_LONG})
+    case = db.get(Case, case_id)
+    if case is None:
+        raise cases.CaseNotFound()
+    if case.status == "closed":
+        raise InvalidReport({"text": E_CLOSED})
+    cases.add_item(
+        db,
+        case=case,
+        case_key=case_key,
+        kind="message",
+        author="reporter",
+        content={"text": text},
+        now=now,
+    )
+    case.awaiting_investigator = True
+    db.add(case)

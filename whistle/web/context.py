@@ -1,0 +1,152 @@
+"""What every handler shares: the application context, page rendering and running domain code.
+
+Domain functions are synchronous (SQLAlchemy sessions); handlers run them in worker threads with
+:func:`call`, and anything with an Argon2 derivation with :func:`call_kdf`, which takes one of
+the bounded derivation slots.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import anyio.to_thread
+import jinja2
+from babel.dates import format_datetime
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from whistle import i18n
+from whistle.db import session_scope
+from whistle.derivation import Deriver
+from whistle.keys import Keys
+from whistle.settings import Settings
+from whistle.web import security
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+LANG_COOKIE = "whistle_lang"
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+@dataclass(frozen=True)
+class AppContext:
+    settings: Settings
+    engine: Engine
+    keys: Keys
+    deriver: Deriver
+    templates: jinja2.Environment
+
+
+def _local_datetime(value: dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    aware = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(STOCKHOLM)
+    return format_datetime(aware, format="short", locale=i18n.get_locale())
+
+
+def make_templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True
+    )
+    env.filters["date"] = i18n.date
+    env.filters["datetime"] = _local_datetime
+    return env
+
+
+def ctx(request: Request) -> AppContext:
+    context: AppContext = request.app.state.ctx
+    return context
+
+
+def locale_of(request: Request) -> str:
+    chosen = request.cookies.get(LANG_COOKIE, "")
+    return chosen if chosen in i18n.LOCALES else ctx(request).settings.default_locale
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    locale = locale_of(request)
+    token = i18n.set_locale(locale)
+    try:
+        page = ctx(request).templates.get_template(template)
+        html = page.render(
+            request=request,
+            locale=locale,
+            other_locale="en" if locale == "sv" else "sv",
+            csrf_token=security.csrf_token(request),
+            organisation=ctx(request).settings.organisation,
+            settings=ctx(request).settings,
+            lang_url=lambda code: f"/lang/{code}?next={quote(request.url.path)}",
+            **(context or {}),
+        )
+    finally:
+        i18n._current.reset(token)
+    response = HTMLResponse(html, status_code=status)
+    security.finish_csrf(request, response)
+    return response
+
+
+def translate(request: Request, message: str, **variables: object) -> str:
+    token = i18n.set_locale(locale_of(request))
+    try:
+        return i18n.gettext(message, **variables)
+    finally:
+        i18n._current.reset(token)
+
+
+def redirect(url: str) -> RedirectResponse:
+    """303 See Other: after a POST the browser fetches the target with GET."""
+    return RedirectResponse(url, status_code=303)
+
+
+async def call(request: Request, fn: Callable[..., T], **kwargs: Any) -> T:
+    """Run ``fn(db=..., **kwargs)`` in a worker thread inside one transaction."""
+    engine = ctx(request).engine
+
+    def run() -> T:
+        with session_scope(engine) as db:
+            return fn(db=db, **kwargs)
+
+    return await anyio.to_thread.run_sync(run)
+
+
+async def call_kdf(request: Request, fn: Callable[..., T], **kwargs: Any) -> T:
+    """Like :func:`call`, but for work that includes an Argon2 derivation (bounded slots)."""
+    engine = ctx(request).engine
+
+    def run() -> T:
+        with session_scope(engine) as db:
+            return fn(db=db, **kwargs)
+
+    return await ctx(request).deriver.run(run)
+
+
+def in_db(engine: Engine, fn: Callable[[Session], T]) -> T:
+    with session_scope(engine) as db:
+        return fn(db)
+
+
+def bound(fn: Callable[..., T], **kwargs: Any) -> Callable[..., T]:
+    return partial(fn, **kwargs)
+
+
+def not_found(request: Request) -> Response:
+    return render(request, "pages/error.html", {"status": 404}, status=404)

@@ -1,0 +1,61 @@
+"""Public information pages (no login) and the language switch."""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from whistle.web import security
+from whistle.web.context import LANG_COOKIE, redirect, render
+
+AUTHORITIES_FILE = Path(__file__).resolve().parent.parent / "data" / "external-authorities.tsv"
+
+
+@cache
+def external_authorities() -> list[tuple[str, list[str]]]:
+    """Areas and their competent authorities (förordning 2021:949, bilaga)."""
+    with AUTHORITIES_FILE.open(encoding="utf-8") as fh:
+        rows = csv.DictReader(fh, delimiter="\t")
+        return [(row["area"], [a.strip() for a in row["authorities"].split(";")]) for row in rows]
+
+
+async def how_it_works(request: Request) -> Response:
+    return render(request, "pages/how.html")
+
+
+async def external(request: Request) -> Response:
+    return render(request, "pages/external.html", {"authorities": external_authorities()})
+
+
+async def accessibility(request: Request) -> Response:
+    return render(request, "pages/accessibility.html")
+
+
+async def switch_language(request: Request) -> Response:
+    code = request.path_params["code"]
+    target = request.query_params.get("next", "/")
+    # Only a local path: never an open redirect to another origin.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"
+    response = redirect(target)
+    if code in {"sv", "en"}:
+        security.set_cookie(response, request, LANG_COOKIE, code, max_age=365 * 24 * 3600)
+    return response
+
+
+async def health(request: Request) -> Response:
+    return Response("ok", media_type="text/plain")
+
+
+routes = [
+    Route("/info/how", how_it_works, methods=["GET"]),
+    Route("/info/external", external, methods=["GET"]),
+    Route("/info/accessibility", accessibility, methods=["GET"]),
+    Route("/lang/{code}", switch_language, methods=["GET"]),
+    Route("/healthz", health, methods=["GET"]),
+]

@@ -1,0 +1,262 @@
+"""The anonymous side: landing page, report form, case code, follow-up with the code.
+
+No page here has a script, and nothing is loaded from another origin. A reporter session holds
+only the case key, sealed under a secret that exists only in the reporter's cookie.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from whistle import attempts, casecode, cases, crypto, reports, routing, sessions
+from whistle.i18n import N_
+from whistle.keys import Keys
+from whistle.models import Case
+from whistle.web import security
+from whistle.web.context import call, call_kdf, ctx, redirect, render
+
+REPORTER_COOKIE = "whistle_reporter"
+REPORTER_ABSOLUTE = dt.timedelta(hours=2)
+GLOBAL_BUDGET = "case-code"
+E_BAD_CODE = N_(
+    "We could not open a case with that code. Check the code and try again. "
+    "Codes are 16 digits; spaces and dashes do not matter."
+)
+E_BUSY = N_("Too many attempts right now. Wait a minute and try again.")
+E_NO_READERS = N_(
+    "The channel cannot take reports in this category right now. Choose another category, "
+    "or use another way to report (see How to report)."
+)
+REPORT_FIELDS = (
+    "unit",
+    "category",
+    "what",
+    "when_where",
+    "who",
+    "how_known",
+    "mode",
+    "name",
+    "contact",
+    "waive_ack",
+    "meeting",
+)
+
+
+async def landing(request: Request) -> Response:
+    return render(request, "reporter/landing.html")
+
+
+def _choices(db: Session) -> dict[str, object]:
+    return {"categories": routing.active_categories(db), "units": routing.active_units(db)}
+
+
+async def report_form(request: Request) -> Response:
+    choices = await call(request, _choices)
+    return render(request, "reporter/form.html", {**choices, "values": {"mode": ""}, "errors": {}})
+
+
+def _derive_and_submit(
+    db: Session, *, form: dict[str, str], code: str, keys: Keys, params: crypto.Argon2Params
+) -> str:
+    report = reports.parse_report(
+        form, categories=routing.active_categories(db), units=routing.active_units(db)
+    )
+    access = crypto.derive_case_access(code, keys.pepper, params)
+    return reports.submit(db, report=report, access=access, keys=keys)
+
+
+async def submit_report(request: Request) -> Response:
+    form = await security.read_form(request)
+    app = ctx(request)
+    code = casecode.generate()
+    try:
+        await call_kdf(
+            request,
+            _derive_and_submit,
+            form=form,
+            code=code,
+            keys=app.keys,
+            params=app.settings.argon2,
+        )
+    except (reports.InvalidReport, reports.NoReaders) as exc:
+        choices = await call(request, _choices)
+        errors = exc.errors if isinstance(exc, reports.InvalidReport) else {}
+        general = E_NO_READERS if isinstance(exc, reports.NoReaders) else ""
+        return render(
+            request,
+            "reporter/form.html",
+            {
+                **choices,
+                "values": security.form_values(form, *REPORT_FIELDS),
+                "errors": errors,
+                "general_error": general,
+            },
+            status=400,
+        )
+    # The code is rendered once, in this response, and never stored or redirected with.
+    return render(
+        request,
+        "reporter/receipt.html",
+        {"code": casecode.grouped(code), "code_plain": code},
+    )
+
+
+async def followup_form(request: Request) -> Response:
+    return render(request, "reporter/login.html", {"error": ""})
+
+
+def _session_budget_key(request: Request) -> str:
+    # Bound to the browser's anonymous CSRF cookie, never to an address.
+    cookie = request.cookies.get(security.CSRF_COOKIE, "")
+    return "case-code-session:" + crypto.digest(cookie)[:12].hex()
+
+
+def _login(
+    db: Session,
+    *,
+    code: str,
+    keys: Keys,
+    params: crypto.Argon2Params,
+    lifetime: dt.timedelta,
+) -> str | None:
+    # Derivation first, lookup second: a wrong code costs exactly what a right one does.
+    access = crypto.derive_case_access(code, keys.pepper, params)
+    try:
+        case_id, case_key = reports.open_as_reporter(db, access=access)
+    except cases.CaseNotFound:
+        return None
+    return sessions.create(
+        db, kind="reporter", payload=case_key, case_id=case_id, lifetime=lifetime
+    )
+
+
+def _over_budget(db: Session, *, session_key: str, global_limit: int, session_limit: int) -> bool:
+    return (
+        attempts.count(db, GLOBAL_BUDGET, seconds=60) >= global_limit
+        or attempts.count(db, session_key, seconds=600) >= session_limit
+    )
+
+
+def _record_failure(db: Session, *, session_key: str) -> None:
+    attempts.record(db, GLOBAL_BUDGET, seconds=60)
+    attempts.record(db, session_key, seconds=600)
+
+
+async def followup_login(request: Request) -> Response:
+    form = await security.read_form(request)
+    app = ctx(request)
+    session_key = _session_budget_key(request)
+    if await call(
+        request,
+        _over_budget,
+        session_key=session_key,
+        global_limit=app.settings.code_attempts_per_minute,
+        session_limit=app.settings.session_attempts,
+    ):
+        response = render(request, "reporter/login.html", {"error": E_BUSY}, status=429)
+        response.headers["retry-after"] = "60"
+        return response
+    try:
+        code = casecode.normalise(form.get("code", ""))
+    except casecode.MalformedCode:
+        await call(request, _record_failure, session_key=session_key)
+        return render(request, "reporter/login.html", {"error": E_BAD_CODE}, status=400)
+    cookie = await call_kdf(
+        request,
+        _login,
+        code=code,
+        keys=app.keys,
+        params=app.settings.argon2,
+        lifetime=REPORTER_ABSOLUTE,
+    )
+    if cookie is None:
+        await call(request, _record_failure, session_key=session_key)
+        return render(request, "reporter/login.html", {"error": E_BAD_CODE}, status=400)
+    done = redirect("/case")
+    security.set_cookie(done, request, REPORTER_COOKIE, cookie)
+    return done
+
+
+def _load(db: Session, *, cookie: str | None, idle: dt.timedelta) -> sessions.LoadedSession | None:
+    return sessions.load(db, cookie, kind="reporter", idle=idle)
+
+
+async def reporter_session(request: Request) -> sessions.LoadedSession | None:
+    idle = dt.timedelta(minutes=ctx(request).settings.reporter_idle_minutes)
+    return await call(request, _load, cookie=request.cookies.get(REPORTER_COOKIE), idle=idle)
+
+
+def _case_page(db: Session, *, case_id: str, case_key: bytes) -> dict[str, object]:
+    case = db.get(Case, case_id)
+    if case is None:
+        raise cases.CaseNotFound()
+    items = cases.open_items(db, case_id=case_id, case_key=case_key, reporter_view=True)
+    return {"case": case, "items": items}
+
+
+def _expired(request: Request) -> Response:
+    response = render(request, "reporter/login.html", {"error": "", "expired": True}, status=401)
+    security.clear_cookie(response, request, REPORTER_COOKIE)
+    return response
+
+
+async def case_page(
+    request: Request, *, errors: dict[str, str] | None = None, text: str = "", status: int = 200
+) -> Response:
+    session = await reporter_session(request)
+    if session is None or session.case_id is None:
+        return _expired(request)
+    try:
+        page = await call(request, _case_page, case_id=session.case_id, case_key=session.payload)
+    except cases.CaseNotFound:
+        return _expired(request)
+    return render(
+        request,
+        "reporter/case.html",
+        {**page, "errors": errors or {}, "text": text, "sent": request.query_params.get("sent")},
+        status=status,
+    )
+
+
+async def case_view(request: Request) -> Response:
+    return await case_page(request)
+
+
+async def case_reply(request: Request) -> Response:
+    form = await security.read_form(request)
+    session = await reporter_session(request)
+    if session is None or session.case_id is None:
+        return _expired(request)
+    text = form.get("text", "")
+    try:
+        await call(
+            request, reports.reply, case_id=session.case_id, case_key=session.payload, text=text
+        )
+    except reports.InvalidReport as exc:
+        return await case_page(request, errors=exc.errors, text=text, status=400)
+    return redirect("/case?sent=1#thread-end")
+
+
+async def case_logout(request: Request) -> Response:
+    await security.read_form(request)
+    await call(request, sessions.destroy, cookie=request.cookies.get(REPORTER_COOKIE))
+    response = redirect("/?logged_out=1")
+    security.clear_cookie(response, request, REPORTER_COOKIE)
+    return response
+
+
+routes = [
+    Route("/", landing, methods=["GET"]),
+    Route("/report", report_form, methods=["GET"]),
+    Route("/report", submit_report, methods=["POST"]),
+    Route("/followup", followup_form, methods=["GET"]),
+    Route("/followup", followup_login, methods=["POST"]),
+    Route("/case", case_view, methods=["GET"]),
+    Route("/case/reply", case_reply, methods=["POST"]),
+    Route("/case/logout", case_logout, methods=["POST"]),
+]

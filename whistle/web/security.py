@@ -1,0 +1,181 @@
+"""Headers, request limits, CSRF and cookies: what every response and every form goes through.
+
+No client address and no user agent is read anywhere in whistle; ``X-Forwarded-For`` and
+its relatives are never consulted (uvicorn runs with ``proxy_headers=False`` and no access log).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.datastructures import FormData, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from whistle import crypto
+
+CSRF_COOKIE = "whistle_csrf"
+CSRF_FIELD = "csrf_token"
+
+# No script-src at all: no page of whistle runs JavaScript. Images may be inline data (QR codes).
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+BASE_HEADERS = {
+    "content-security-policy": CSP,
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+class SecurityHeadersMiddleware:
+    """Adds the security headers to every response, error pages included.
+
+    Everything but static assets is ``Cache-Control: no-store``: a shared or back-button cache
+    must never hold a case page or a case code.
+    """
+
+    def __init__(self, app: ASGIApp, *, hsts: bool, onion_location: str = "") -> None:
+        self.app = app
+        self.hsts = hsts
+        self.onion_location = onion_location.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in BASE_HEADERS.items():
+                    headers[name] = value
+                if path.startswith("/static/") and message.get("status") == 200:
+                    headers["cache-control"] = "public, max-age=3600"
+                else:
+                    headers["cache-control"] = "no-store"
+                    headers["pragma"] = "no-cache"
+                if self.hsts:
+                    headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
+                if self.onion_location:
+                    headers["onion-location"] = self.onion_location + path
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over the limit, by Content-Length and while streaming."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
+                await _plain(send, 413, b"Request body too large")
+                return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge()
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def _plain(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def csrf_token(request: Request) -> str:
+    """The browser's CSRF token: from its cookie, or a new one the response will set."""
+    token = request.cookies.get(CSRF_COOKIE, "")
+    if not (20 <= len(token) <= 100):
+        token = getattr(request.state, "new_csrf", None) or crypto.random_token(24)
+        request.state.new_csrf = token
+    return token
+
+
+def set_cookie(
+    response: Response, request: Request, name: str, value: str, *, max_age: int | None = None
+) -> None:
+    secure: bool = request.app.state.ctx.settings.cookie_secure
+    response.set_cookie(
+        name, value, max_age=max_age, httponly=True, secure=secure, samesite="strict", path="/"
+    )
+
+
+def clear_cookie(response: Response, request: Request, name: str) -> None:
+    secure: bool = request.app.state.ctx.settings.cookie_secure
+    response.delete_cookie(name, httponly=True, secure=secure, samesite="strict", path="/")
+
+
+def finish_csrf(request: Request, response: Response) -> None:
+    """Set the CSRF cookie if this request created the token."""
+    new = getattr(request.state, "new_csrf", None)
+    if new:
+        set_cookie(response, request, CSRF_COOKIE, new)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """Parse a url-encoded or multipart form and check its CSRF token (403 when wrong).
+
+    Returns single-valued text fields; files are refused here (uploads have their own
+    streaming path).
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        raise HTTPException(status_code=400)
+    try:
+        form: FormData = await request.form(max_files=0, max_fields=100, max_part_size=256 * 1024)
+    except BodyTooLarge:
+        raise
+    except Exception:  # malformed multipart, bad encoding: the client's fault, never a 500
+        raise HTTPException(status_code=400) from None
+    fields: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            raise HTTPException(status_code=400)
+        fields.setdefault(key, value)
+    await form.close()
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = fields.get(CSRF_FIELD, "")
+    if not cookie or not sent or not crypto.constant_time_equal(cookie, sent):
+        raise HTTPException(status_code=403, detail="csrf")
+    return fields
+
+
+def form_values(form: Mapping[str, Any], *names: str) -> dict[str, str]:
+    """The named fields, for re-filling a form after an error (never secrets)."""
+    return {name: str(form.get(name, "")) for name in names}
