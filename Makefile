@@ -38,7 +38,7 @@ format: $(INSTALLED)
 ## Re-extract message ids and merge them into the .po files (then translate the new ones).
 messages: $(INSTALLED)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --omit-header -o whistle/translations/messages.pot .
-	$(BIN)/pybabel update -i whistle/translations/messages.pot -d whistle/translations -D messages --no-fuzzy-matching --omit-header --width 100
+	$(BIN)/pybabel update -i whistle/translations/messages.pot -d whistle/translations -D messages --no-fuzzy-matching --width 100
 
 bench: translations
 	$(BIN)/python bench/run.py

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from whistle import accounts, db, routing
+from whistle import accounts, crypto, db, routing
 from whistle.app import create_app
 from whistle.crypto import Argon2Params
 from whistle.keys import Keys, load_keys
@@ -26,6 +27,7 @@ from whistle.settings import Settings
 CHEAP_ARGON2 = Argon2Params(time_cost=1, memory_kib=8, parallelism=1)
 PG_URL = os.environ.get("WHISTLE_TEST_DATABASE_URL", "")
 PASSWORD = "correct horse battery staple"
+TOTP_SECRET = b"test-totp-secret-20b"  # every test user's second factor
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +105,15 @@ class World:
     admin: str
 
 
+def enrol_totp(s: Session, username: str) -> None:
+    """Give a test user the known TOTP secret, sealed as the real enrolment seals it."""
+    who = accounts.authenticate(s, username=username, password=PASSWORD, params=CHEAP_ARGON2)
+    who.user.totp_sealed = crypto.seal(
+        who.kek, TOTP_SECRET, purpose="totp-secret", case_id="", item_id=who.user.id
+    )
+    s.add(who.user)
+
+
 def _make_world(engine: Engine) -> World:
     with db.session_scope(engine) as s:
         bribery = Category(name_sv="Mutor", name_en="Bribery", position=0)
@@ -125,6 +136,7 @@ def _make_world(engine: Engine) -> World:
                 password=PASSWORD,
                 params=CHEAP_ARGON2,
             )
+            enrol_totp(s, user.username)
             ids[name] = user.id
         assert bribery.id and other.id and unit.id
         for user, category in (
@@ -195,8 +207,25 @@ def submit_report(client: TestClient, category: int, **fields: str) -> str:
     return match.group(1)
 
 
+_used_steps: dict[tuple[int, str], int] = {}
+
+
+def totp_code(client: TestClient, username: str) -> str:
+    """A fresh code for this user: codes are single-use, so each login of the same user takes
+    the next time step (the server accepts one step of clock drift either way)."""
+    now_step = int(time.time()) // crypto.TOTP_STEP
+    key = (id(client.app), username)
+    step = max(now_step - 1, _used_steps.get(key, 0) + 1)
+    assert step <= now_step + 1, "more than three logins of one user within 30 s"
+    _used_steps[key] = step
+    return crypto.totp_code(TOTP_SECRET, at=step * crypto.TOTP_STEP)
+
+
 def login_staff(client: TestClient, username: str, password: str = PASSWORD) -> None:
     response = post(client, "/staff/login", {"username": username, "password": password})
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/staff/second-factor"
+    response = post(client, "/staff/second-factor", {"code": totp_code(client, username)})
     assert response.status_code == 303, response.text
 
 

@@ -47,8 +47,13 @@ class Invitation:
 
 @dataclass(frozen=True)
 class Authenticated:
+    """A correct password: the user, their unlocked private key (empty for administrators), the
+    key-encryption key (to seal a new TOTP secret) and the opened TOTP secret, if enrolled."""
+
     user: User
-    private_key: bytes  # empty for administrators
+    private_key: bytes
+    kek: bytes
+    totp_secret: bytes | None
 
 
 def _new_salt() -> bytes:
@@ -190,16 +195,150 @@ def authenticate(
         or not crypto.constant_time_equal(keys.verifier, user.password_verifier)
     ):
         raise LoginFailed()
-    if user.role != "investigator":
-        return Authenticated(user=user, private_key=b"")
-    assert user.private_key_sealed is not None
     try:
-        private = crypto.open_sealed(
-            keys.kek, user.private_key_sealed, purpose="private-key", case_id="", item_id=user.id
-        )
+        private = b""
+        if user.role == "investigator":
+            assert user.private_key_sealed is not None
+            private = crypto.open_sealed(
+                keys.kek,
+                user.private_key_sealed,
+                purpose="private-key",
+                case_id="",
+                item_id=user.id,
+            )
+        totp_secret = None
+        if user.totp_sealed is not None:
+            totp_secret = crypto.open_sealed(
+                keys.kek, user.totp_sealed, purpose="totp-secret", case_id="", item_id=user.id
+            )
     except crypto.CryptoError:
         raise LoginFailed() from None
-    return Authenticated(user=user, private_key=private)
+    return Authenticated(user=user, private_key=private, kek=keys.kek, totp_secret=totp_secret)
+
+
+def enrol_second_factor(
+    db: Session, *, user_id: str, kek: bytes, secret: bytes, code: str, at: float
+) -> bool:
+    """Store the TOTP secret once the user has proved their app produces its codes."""
+    user = db.get(User, user_id)
+    if user is None or user.status != "active":
+        return False
+    step = crypto.totp_verify(secret, code, at=at, after_step=user.totp_last_step)
+    if step is None:
+        return False
+    user.totp_sealed = crypto.seal(kek, secret, purpose="totp-secret", case_id="", item_id=user.id)
+    user.totp_last_step = step
+    db.add(user)
+    return True
+
+
+def check_second_factor(db: Session, *, user_id: str, secret: bytes, code: str, at: float) -> bool:
+    """A TOTP code for this user, not used before (the accepted step is remembered)."""
+    user = db.get(User, user_id)
+    if user is None or user.status != "active":
+        return False
+    step = crypto.totp_verify(secret, code, at=at, after_step=user.totp_last_step)
+    if step is None:
+        return False
+    user.totp_last_step = step
+    db.add(user)
+    return True
+
+
+def change_password(
+    db: Session,
+    *,
+    user_id: str,
+    current: str,
+    password: str,
+    confirm: str,
+    params: crypto.Argon2Params,
+) -> None:
+    """Re-seal the private key and the TOTP secret under a key from the new password."""
+    user = db.get(User, user_id)
+    if user is None:
+        raise AccountError("invalid-invitation")
+    try:
+        who = authenticate(db, username=user.username, password=current, params=params)
+    except LoginFailed:
+        raise AccountError("wrong-password") from None
+    check_password_rules(password, confirm)
+    _reseal(user, password=password, private=who.private_key, totp=who.totp_secret, params=params)
+    db.add(user)
+
+
+def _reseal(
+    user: User, *, password: str, private: bytes, totp: bytes | None, params: crypto.Argon2Params
+) -> None:
+    salt = _new_salt()
+    keys = crypto.derive_password_keys(password, salt, params)
+    user.password_salt = salt
+    user.password_verifier = keys.verifier
+    if user.role == "investigator":
+        user.private_key_sealed = crypto.seal(
+            keys.kek, private, purpose="private-key", case_id="", item_id=user.id
+        )
+    user.totp_sealed = (
+        crypto.seal(keys.kek, totp, purpose="totp-secret", case_id="", item_id=user.id)
+        if totp is not None
+        else None
+    )
+
+
+def recover(
+    db: Session,
+    *,
+    username: str,
+    recovery_code: str,
+    password: str,
+    confirm: str,
+    params: crypto.Argon2Params,
+) -> str:
+    """Unlock the private key with the one-time recovery code and set a new password.
+
+    The second factor must be enrolled again (its secret was sealed under the lost password),
+    every session is ended, and a new recovery code replaces the used one.
+    """
+    check_password_rules(password, confirm)
+    user = db.exec(select(User).where(User.username == username.strip().lower())).first()
+    code = recovery_code.upper().replace(" ", "").replace("-", "")
+    salt = user.recovery_salt if user and user.recovery_salt else _DUMMY_SALT
+    keys = crypto.derive_password_keys(code[:64], salt, params)
+    if user is None or user.status != "active" or user.recovery_sealed is None:
+        raise AccountError("recovery-failed")
+    try:
+        private = crypto.open_sealed(
+            keys.kek,
+            user.recovery_sealed,
+            purpose="private-key-recovery",
+            case_id="",
+            item_id=user.id,
+        )
+    except crypto.CryptoError:
+        raise AccountError("recovery-failed") from None
+    _reseal(user, password=password, private=private, totp=None, params=params)
+    user.totp_last_step = 0
+    new_code = crypto.random_string(RECOVERY_ALPHABET, RECOVERY_LEN)
+    recovery_salt = _new_salt()
+    recovery_keys = crypto.derive_password_keys(new_code, recovery_salt, params)
+    user.recovery_salt = recovery_salt
+    user.recovery_sealed = crypto.seal(
+        recovery_keys.kek, private, purpose="private-key-recovery", case_id="", item_id=user.id
+    )
+    db.add(user)
+    return new_code
+
+
+def set_status(db: Session, *, user_id: str, status: str) -> User:
+    """Deactivate or reactivate an account (wraps are kept, so reactivation restores access)."""
+    if status not in {"active", "disabled"}:
+        raise AccountError("invalid-status")
+    user = db.get(User, user_id)
+    if user is None or user.status == "invited":
+        raise AccountError("invalid-status")
+    user.status = status
+    db.add(user)
+    return user
 
 
 def active_investigators(db: Session) -> list[User]:

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from whistle import crypto, db, i18n
@@ -20,8 +20,9 @@ from whistle.derivation import Deriver, Overloaded
 from whistle.keys import Keys, load_keys
 from whistle.settings import Settings
 from whistle.web import admin, investigator, pages, reporter, staff
-from whistle.web.context import STATIC_DIR, AppContext, make_templates, redirect, render
-from whistle.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware
+from whistle.web.context import STATIC_DIR, AppContext, ctx, make_templates, redirect, render
+from whistle.web.network import EmployerNetworkMiddleware
+from whistle.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware, error_headers
 
 log = logging.getLogger("whistle")
 
@@ -59,7 +60,19 @@ async def _overloaded(request: Request, exc: Exception) -> Response:
 async def _server_error(request: Request, exc: Exception) -> Response:
     # The exception type only: a message could hold case content.
     log.error("internal error: %s", type(exc).__name__)
-    return render(request, "pages/error.html", {"status": 500}, status=500)
+    response = render(request, "pages/error.html", {"status": 500}, status=500)
+    # Starlette answers a 500 from its outermost layer, outside SecurityHeadersMiddleware.
+    response.headers.update(error_headers(hsts=ctx(request).settings.cookie_secure))
+    return response
+
+
+def reporter_paths() -> frozenset[str]:
+    """Paths a reporter visits: they get Onion-Location and the employer-network warning."""
+    return frozenset(
+        route.path
+        for route in [*reporter.routes, *pages.routes]
+        if isinstance(route, Route) and "{" not in route.path and route.path != "/healthz"
+    )
 
 
 def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
@@ -94,8 +107,16 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             Middleware(
                 SecurityHeadersMiddleware,
                 hsts=settings.cookie_secure,
+                onion_location=settings.onion_address,
+                onion_paths=reporter_paths(),
             ),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_form_bytes),
+            Middleware(
+                EmployerNetworkMiddleware,
+                employer_networks=settings.employer_networks,
+                trusted_proxies=settings.trusted_proxies,
+                paths=reporter_paths(),
+            ),
         ],
         exception_handlers={
             HTTPException: _http_error,

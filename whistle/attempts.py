@@ -20,20 +20,21 @@ def _window(now: dt.datetime, seconds: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, dt.UTC)
 
 
-def _key(name: str, window: dt.datetime) -> str:
-    return f"{name}@{int(window.timestamp())}"
+def _key(name: str, window: dt.datetime, seconds: int) -> str:
+    # The length is part of the key: a 60 s and a 600 s window can start at the same second.
+    return f"{name}/{seconds}@{int(window.timestamp())}"
 
 
 def count(db: Session, name: str, *, seconds: int, now: dt.datetime | None = None) -> int:
     window = _window(now or utcnow(), seconds)
-    row = db.get(RateCounter, _key(name, window))
+    row = db.get(RateCounter, _key(name, window, seconds))
     return row.count if row else 0
 
 
 def record(db: Session, name: str, *, seconds: int, now: dt.datetime | None = None) -> int:
     """Add one failure to the current window and return the window's count."""
     window = _window(now or utcnow(), seconds)
-    key = _key(name, window)
+    key = _key(name, window, seconds)
     # An atomic increment, so concurrent replicas never lose a count.
     stmt = update(RateCounter).where(col(RateCounter.key) == key)
     result = db.exec(stmt.values(count=RateCounter.count + 1))

@@ -17,7 +17,15 @@ from sqlmodel import Session, col, select
 from whistle import crypto, deadlines
 from whistle.models import Case, CaseItem, new_id, utcnow
 
-ITEM_KINDS = ("report", "identity", "message", "note", "acknowledgement", "feedback")
+ITEM_KINDS = (
+    "report",
+    "identity",
+    "exclusions",
+    "message",
+    "note",
+    "acknowledgement",
+    "feedback",
+)
 STATUSES = ("received", "assessment", "investigation", "feedback_given", "closed")
 
 

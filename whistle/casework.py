@@ -13,11 +13,17 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from whistle import cases, crypto, deadlines
+from whistle import audit, cases, crypto, deadlines, routing
 from whistle.cases import CaseNotFound
-from whistle.models import Case, CaseKeyWrap, Category, Unit, User
+from whistle.models import AuditEntry, Case, CaseKeyWrap, Category, Unit, User
 
 MAX_MESSAGE = 20_000
+AUDIT_ACTIONS = {
+    "message": "message_sent",
+    "note": "note_added",
+    "acknowledgement": "acknowledgement_sent",
+    "feedback": "feedback_sent",
+}
 
 
 class CaseworkError(ValueError):
@@ -31,7 +37,7 @@ class InboxRow:
     case_id: str
     reference: str
     status: str
-    category_id: int
+    category_id: int | None
     received_on: dt.date
     ack_due: dt.date | None
     feedback_due: dt.date | None
@@ -114,33 +120,94 @@ class CaseView:
     unit: Unit | None
     items: list[cases.OpenedItem]
     readers: list[User]
-    authors: dict[str, str]
+    excluded: list[User]
+    candidates: list[User]
+    history: list[AuditEntry]
+    names: dict[str, str]
+
+
+def _holders(db: Session, case_id: str) -> list[User]:
+    return list(
+        db.exec(
+            select(User)
+            .join(CaseKeyWrap, col(CaseKeyWrap.user_id) == col(User.id))
+            .where(CaseKeyWrap.case_id == case_id)
+            .order_by(User.display_name)
+        ).all()
+    )
+
+
+def _excluded_ids(items: list[cases.OpenedItem]) -> set[str]:
+    return {uid for i in items if i.kind == "exclusions" for uid in i.content["user_ids"]}
+
+
+def grant_candidates(db: Session, *, case: Case, excluded: set[str]) -> list[User]:
+    """Who may be given access: designated for the case's route (for a triaged case, anyone
+    designated anywhere, so triage can hand it on), not holding it, not excluded by the reporter.
+    """
+    if case.triaged or case.category_id is None:
+        pool = routing.all_designated(db)
+    else:
+        pool = routing.designated(db, category_id=case.category_id, unit_id=case.unit_id)
+    holding = {u.id for u in _holders(db, case.id)}
+    return [u for u in pool if u.id not in holding and u.id not in excluded]
 
 
 def view(db: Session, *, case_id: str, user_id: str, private_key: bytes) -> CaseView:
     case, key = unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     items = cases.open_items(db, case_id=case.id, case_key=key, reporter_view=False)
-    readers = list(
-        db.exec(
-            select(User)
-            .join(CaseKeyWrap, col(CaseKeyWrap.user_id) == col(User.id))
-            .where(CaseKeyWrap.case_id == case.id)
-            .order_by(User.display_name)
-        ).all()
-    )
-    author_ids = {i.author_user_id for i in items if i.author_user_id}
-    authors = {
-        u.id: u.display_name
-        for u in db.exec(select(User).where(col(User.id).in_(author_ids))).all()
+    audit.record(db, action="case_opened", actor_id=user_id, case_id=case.id)
+    excluded_ids = _excluded_ids(items)
+    history = audit.for_case(db, case_id=case.id)
+    people = {i.author_user_id for i in items if i.author_user_id} | excluded_ids
+    people |= {e.actor_id for e in history if e.actor_id} | {
+        e.subject_id for e in history if e.subject_id
     }
+    names = {u.id: u.display_name for u in db.exec(select(User).where(col(User.id).in_(people)))}
     return CaseView(
         case=case,
-        category=db.get(Category, case.category_id),
+        category=db.get(Category, case.category_id) if case.category_id is not None else None,
         unit=db.get(Unit, case.unit_id) if case.unit_id is not None else None,
         items=items,
-        readers=readers,
-        authors=authors,
+        readers=_holders(db, case.id),
+        excluded=[u for u in db.exec(select(User).where(col(User.id).in_(excluded_ids)))],
+        candidates=grant_candidates(db, case=case, excluded=excluded_ids),
+        history=history,
+        names=names,
     )
+
+
+def grant(db: Session, *, case_id: str, user_id: str, private_key: bytes, target_id: str) -> None:
+    """Wrap the case key to a colleague. Only a holder can (they need the key to wrap it)."""
+    case, key = unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
+    items = cases.open_items(db, case_id=case.id, case_key=key, reporter_view=False)
+    allowed = {u.id: u for u in grant_candidates(db, case=case, excluded=_excluded_ids(items))}
+    target = allowed.get(target_id)
+    if target is None or target.public_key is None:
+        raise CaseworkError("bad-grant")
+    db.add(
+        CaseKeyWrap(
+            case_id=case.id,
+            user_id=target.id,
+            wrapped=crypto.wrap_key(
+                key, target.public_key, case_id=case.id, recipient_id=target.id
+            ),
+        )
+    )
+    audit.record(
+        db, action="access_granted", actor_id=user_id, case_id=case.id, subject_id=target.id
+    )
+
+
+def recuse(db: Session, *, case_id: str, user_id: str, private_key: bytes) -> None:
+    """Declare a conflict of interest: delete one's own wrap. The last reader cannot leave."""
+    case, _key = unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
+    if len(_holders(db, case.id)) < 2:
+        raise CaseworkError("last-reader")
+    wrap = db.get(CaseKeyWrap, (case.id, user_id))
+    assert wrap is not None
+    db.delete(wrap)
+    audit.record(db, action="recused", actor_id=user_id, case_id=case.id)
 
 
 def _clean(text: str) -> str:
@@ -192,6 +259,7 @@ def post(
         case.awaiting_investigator = False
     cases.refresh_next_due(case)
     db.add(case)
+    audit.record(db, action=AUDIT_ACTIONS[kind], actor_id=user_id, case_id=case.id)
 
 
 def set_status(
@@ -219,3 +287,4 @@ def set_status(
         case.feedback_given_on = day
     cases.refresh_next_due(case)
     db.add(case)
+    audit.record(db, action="status_changed", actor_id=user_id, case_id=case.id, detail=status)

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
-from whistle import accounts, db, demo, routing
+from whistle import accounts, audit, continuity, db, demo, routing
 from whistle.models import Category, Unit, User
 from whistle.settings import Settings, SettingsError
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(os.environ, demo=getattr(args, "demo", False))
+    settings = Settings.from_env(os.environ, demo=getattr(args, "demo", False))
+    # The README's setup starts with `whistle migrate` on a new host: SQLite needs the folder.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
 
 
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
@@ -25,30 +35,63 @@ def _engine(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from whistle.app import bootstrap, create_app
 
+    if args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
     settings = _settings(args)
+    # Migrating, creating keys and seeding the demo happen once, here, before any worker starts.
     engine, keys = bootstrap(settings)
     if settings.demo:
         with db.session_scope(engine) as session:
             seeded = demo.seed(session, params=settings.argon2)
         _print_demo_banner(args.port, seeded)
-    app = create_app(settings, engine=engine, keys=keys)
+    if args.workers > 1:
+        engine.dispose()  # each worker process opens its own connections
+        if settings.demo:
+            os.environ[_DEMO_ENV] = "1"
+        _run_uvicorn("whistle.cli:app_factory", args, workers=args.workers, factory=True)
+        return 0
+    _run_uvicorn(create_app(settings, engine=engine, keys=keys), args, workers=None)
+    return 0
+
+
+# Demo mode is a flag of `serve`, not a setting; uvicorn's workers learn it from the parent.
+_DEMO_ENV = "_WHISTLE_SERVE_DEMO"
+
+
+def app_factory() -> Starlette:
+    """The app of one uvicorn worker process (``serve --workers N``).
+
+    uvicorn's multi-worker mode needs an import string. Each worker reads the environment the
+    parent read and opens its own engine; the parent has already migrated and made the keys.
+    """
+    from whistle.app import bootstrap, create_app
+
+    settings = Settings.from_env(os.environ, demo=os.environ.get(_DEMO_ENV) == "1")
+    engine, keys = bootstrap(settings)
+    return create_app(settings, engine=engine, keys=keys)
+
+
+def _run_uvicorn(
+    target: Starlette | str, args: argparse.Namespace, *, workers: int | None, factory: bool = False
+) -> None:
+    import uvicorn
+
     # No access log (it would hold client addresses), no proxy headers (X-Forwarded-For is
     # never trusted or recorded), no Server header.
     uvicorn.run(
-        app,
+        target,
         host=args.host,
         port=args.port,
         access_log=False,
         proxy_headers=False,
         server_header=False,
         log_level="info",
-        workers=None,
+        workers=workers,
+        factory=factory,
     )
-    return 0
 
 
 def _print_demo_banner(port: int, seeded: bool) -> None:
@@ -60,9 +103,17 @@ def _print_demo_banner(port: int, seeded: bool) -> None:
     ]
     for login in demo.DEMO_LOGINS:
         lines.append(f"    {login.role:<12} user {login.username:<7} password {login.password}")
+    secret = base64.b32encode(demo.DEMO_TOTP_SECRET).decode()
+    lines.append(f"  Second factor (all demo accounts): TOTP secret {secret}")
+    lines.append("    add it to an authenticator app, or run: whistle demo-code")
     if not seeded:
         lines.append("  (the database already had accounts; the demo data was not re-seeded)")
     print("\n".join(lines) + "\n", flush=True)
+
+
+def cmd_demo_code(args: argparse.Namespace) -> int:
+    print(demo.current_code(time.time()))
+    return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -83,11 +134,12 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         except accounts.AccountError as exc:
             print(f"error: {exc.code}", file=sys.stderr)
             return 2
-        for category_id in args.category or []:
-            if session.get(Category, category_id) is None:
-                print(f"error: no category {category_id}", file=sys.stderr)
-                raise SystemExit(2)
-            routing.designate(session, category_id=category_id, user_id=invitation.user_id)
+        for category_id in getattr(args, "category", None) or []:  # create-admin has none
+            try:
+                routing.designate(session, category_id=category_id, user_id=invitation.user_id)
+            except routing.RoutingError as exc:
+                print(f"error: {exc.code}", file=sys.stderr)
+                raise SystemExit(2) from None
     print(f"Created {args.role} {args.username}. Send this one-time activation link (7 days):")
     print(f"  {settings.base_url.rstrip('/')}/activate/{invitation.token}")
     return 0
@@ -97,13 +149,19 @@ def cmd_designate(args: argparse.Namespace) -> int:
     engine = _engine(_settings(args))
     with db.session_scope(engine) as session:
         user = session.exec(select(User).where(User.username == args.username)).first()
-        if user is None or user.role != "investigator":
+        if user is None:
             print("error: no such investigator", file=sys.stderr)
             return 2
-        if session.get(Category, args.category) is None:
-            print("error: no such category", file=sys.stderr)
-            return 2
-        routing.designate(session, category_id=args.category, user_id=user.id)
+        try:
+            routing.designate(
+                session,
+                user_id=user.id,
+                category_id=None if args.triage else args.category,
+                unit_id=args.unit,
+            )
+        except routing.RoutingError as exc:
+            print(f"error: {exc.code}", file=sys.stderr)
+            raise SystemExit(2) from None
     print("designated")
     return 0
 
@@ -131,12 +189,81 @@ def cmd_add_unit(args: argparse.Namespace) -> int:
 def cmd_show_routing(args: argparse.Namespace) -> int:
     engine = _engine(_settings(args))
     with Session(engine) as session:
-        for category in routing.active_categories(session):
-            assert category.id is not None
-            readers = routing.readers_for(session, category_id=category.id)
-            names = ", ".join(r.username for r in readers) or "NOBODY"
-            warn = "  <- fewer than two readers" if len(readers) < 2 else ""
-            print(f"{category.id:>3} {category.name_sv}: {names}{warn}")
+        for line in routing.route_table(session):
+            unit = line.unit.name_sv if line.unit else "all units"
+            what = line.category.name_sv if line.category else "TRIAGE GROUP"
+            print(f"{line.id:>4}  {what} / {unit}: {line.user.username}")
+        for thin in routing.thin_routes(session):
+            unit = thin.unit.name_sv if thin.unit else "unit not given"
+            what = thin.category.name_sv if thin.category else "triage group"
+            names = ", ".join(r.username for r in thin.readers) or "NOBODY"
+            print(f"warning: fewer than two readers for {what} / {unit}: {names}")
+    return 0
+
+
+def cmd_continuity_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        continuity.create(settings.keys_dir, Path(args.private_out))
+    except (continuity.ContinuityError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Public half: {settings.keys_dir / 'continuity.pub'} (restart the service to use it)")
+    print(f"Private half: {args.private_out} — move it OFFLINE now (paper or USB in a safe),")
+    print("then delete it from this machine. Every new case key is wrapped to it.")
+    return 0
+
+
+def cmd_continuity_grant(args: argparse.Namespace) -> int:
+    engine = _engine(_settings(args))
+    try:
+        private = continuity.read_private(Path(args.private_key))
+        with db.session_scope(engine) as session:
+            case_id = continuity.regrant(
+                session, private_key=private, case_reference=args.case, username=args.username
+            )
+    except (continuity.ContinuityError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"case {case_id} can now be read by {args.username}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    engine = _engine(_settings(args))
+    with Session(engine) as session:
+        result = audit.verify(session)
+    if result.ok:
+        print(f"audit log intact: {result.count} entries, head {result.head_hash}")
+        return 0
+    print(f"audit log BROKEN at entry {result.first_bad_id} ({result.reason})", file=sys.stderr)
+    return 1
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from whistle import backup
+
+    try:
+        manifest = backup.backup(settings=_settings(args), dest=args.dest)
+    except backup.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    count = len(manifest.files)
+    print(f"backed up {count} files to {args.dest} (schema {manifest.schema_revision})")
+    print(backup.KEYS_NOTICE)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from whistle import backup
+
+    try:
+        manifest = backup.restore(settings=_settings(args), src=args.src, force=args.force)
+    except backup.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"restored the backup of {manifest.created_at} (schema {manifest.schema_revision})")
+    print(backup.KEYS_NOTICE)
     return 0
 
 
@@ -148,9 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="seed demo data into an empty database")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(func=cmd_migrate)
+    sub.add_parser("demo-code", help="the demo accounts' current TOTP code").set_defaults(
+        func=cmd_demo_code
+    )
 
     for name, role in (("create-investigator", "investigator"), ("create-admin", "admin")):
         p = sub.add_parser(name, help=f"invite a new {role}; prints the activation link")
@@ -160,10 +291,25 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--category", type=int, action="append", help="designate (repeatable)")
         p.set_defaults(func=cmd_create_user, role=role)
 
-    p = sub.add_parser("designate", help="designate an investigator for a category")
+    p = sub.add_parser("designate", help="add a route line: investigator for category (and unit)")
     p.add_argument("--username", required=True)
-    p.add_argument("--category", type=int, required=True)
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--category", type=int)
+    target.add_argument("--triage", action="store_true", help="the triage group")
+    p.add_argument("--unit", type=int, default=None, help="only this unit (default: all units)")
     p.set_defaults(func=cmd_designate)
+
+    p = sub.add_parser("continuity-create", help="make the offline continuity key pair")
+    p.add_argument("--private-out", required=True, help="file for the private half (0600)")
+    p.set_defaults(func=cmd_continuity_create)
+    p = sub.add_parser("continuity-grant", help="re-grant a case with the offline private key")
+    p.add_argument("--private-key", required=True, help="the continuity private key file")
+    p.add_argument("--case", required=True, help="case id or 8-character reference")
+    p.add_argument("--username", required=True, help="the investigator to give access")
+    p.set_defaults(func=cmd_continuity_grant)
+    sub.add_parser("audit-verify", help="verify the audit log's hash chain").set_defaults(
+        func=cmd_audit_verify
+    )
 
     for name, func in (("add-category", cmd_add_category), ("add-unit", cmd_add_unit)):
         p = sub.add_parser(name)
@@ -175,6 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("routing", help="show who reads each category").set_defaults(
         func=cmd_show_routing
     )
+
+    p = sub.add_parser("backup", help="copy the database and blobs (not the keys) to DEST_DIR")
+    p.add_argument("dest", type=Path, metavar="DEST_DIR")
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="restore a backup into an empty data dir or database")
+    p.add_argument("src", type=Path, metavar="SRC_DIR")
+    p.add_argument("--force", action="store_true", help="replace existing data")
+    p.set_defaults(func=cmd_restore)
     return parser
 
 

@@ -26,6 +26,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # pysqlite must not issue its own deferred BEGIN: see _begin below.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -34,6 +36,13 @@ def make_engine(url: str) -> Engine:
             # Deleted content is overwritten, not left in free pages of the file.
             cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            # A deferred transaction that reads and then writes fails at once with "database is
+            # locked" when another writer committed in between (WAL snapshot). Taking the write
+            # lock at BEGIN makes concurrent requests queue (busy_timeout) instead of failing.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(

@@ -59,6 +59,10 @@ class DemoLogin:
     role: str
 
 
+# Published on purpose, like the passwords: every demo account's second factor. Add it to an
+# authenticator app, or compute the current code with `whistle demo-code`.
+DEMO_TOTP_SECRET = b"whistle-demo-totp!!!"  # 20 bytes, RFC 6238
+
 DEMO_LOGINS = (
     DemoLogin("anna", "anna-demo-password", "investigator"),
     DemoLogin("bertil", "bertil-demo-password", "investigator"),
@@ -92,6 +96,13 @@ def seed(db: Session, *, params: crypto.Argon2Params) -> bool:
             params=params,
         )
         users[login.username] = user
+        who = accounts.authenticate(
+            db, username=login.username, password=login.password, params=params
+        )
+        user.totp_sealed = crypto.seal(
+            who.kek, DEMO_TOTP_SECRET, purpose="totp-secret", case_id="", item_id=user.id
+        )
+        db.add(user)
     for index, category in enumerate(categories):
         assert category.id is not None
         routing.designate(db, category_id=category.id, user_id=users["anna"].id)
@@ -99,4 +110,12 @@ def seed(db: Session, *, params: crypto.Argon2Params) -> bool:
         # keeps a case away from an investigator who is not designated for it.
         if index != 3:
             routing.designate(db, category_id=category.id, user_id=users["bertil"].id)
+    # Both read reports whose category the reporter did not know (the triage group).
+    routing.designate(db, category_id=None, user_id=users["anna"].id)
+    routing.designate(db, category_id=None, user_id=users["bertil"].id)
     return True
+
+
+def current_code(at: float) -> str:
+    """The demo accounts' TOTP code at time ``at``."""
+    return crypto.totp_code(DEMO_TOTP_SECRET, at=at)

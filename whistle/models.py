@@ -77,14 +77,28 @@ class User(SQLModel, table=True):
     private_key_sealed: bytes | None = Field(default=None, sa_column=_blob(True))
     recovery_salt: bytes | None = Field(default=None, sa_column=_blob(True))
     recovery_sealed: bytes | None = Field(default=None, sa_column=_blob(True))
+    # The TOTP secret, sealed under the password's key-encryption key: a stolen database does
+    # not give the second factor. The last accepted time step stops a code being replayed.
+    totp_sealed: bytes | None = Field(default=None, sa_column=_blob(True))
+    totp_last_step: int = 0
 
 
 class Designation(SQLModel, table=True):
-    """Routing v1: the investigators designated for a category (7 kap. 6 §)."""
+    """One line of the route table (7 kap. 6 §): who reads reports of a category in a unit.
+
+    ``unit_id`` None: the category in every unit. ``category_id`` None (and unit None): the
+    triage group, which reads reports whose category is "don't know" or whose every designated
+    reader was excluded by the reporter.
+    """
 
     __tablename__ = "designations"
-    category_id: int = Field(foreign_key="categories.id", primary_key=True)
-    user_id: str = Field(foreign_key="users.id", primary_key=True, max_length=32)
+    __table_args__ = (
+        UniqueConstraint("unit_id", "category_id", "user_id", name="uq_designations_route_user"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int | None = Field(default=None, foreign_key="units.id")
+    category_id: int | None = Field(default=None, foreign_key="categories.id")
+    user_id: str = Field(foreign_key="users.id", max_length=32, index=True)
 
 
 class Case(SQLModel, table=True):
@@ -94,7 +108,8 @@ class Case(SQLModel, table=True):
     # HKDF output of the case code: finds the case, opens nothing.
     lookup_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
     unit_id: int | None = Field(default=None, foreign_key="units.id")
-    category_id: int = Field(foreign_key="categories.id")
+    category_id: int | None = Field(default=None, foreign_key="categories.id")  # None: "don't know"
+    triaged: bool = False  # went to the triage group (unknown category or all readers excluded)
     status: str = Field(default="received", max_length=32)
     channel: str = Field(default="web", max_length=16)  # web | oral (statistics, L25)
     identity_given: bool = False  # anonymous vs confidential, for statistics (L25)
@@ -154,6 +169,33 @@ class WebSession(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
     last_seen_at: dt.datetime = Field(default_factory=utcnow)
     expires_at: dt.datetime = Field(index=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only, hash-chained log of who did what to which case. Never content, never the
+    reporter's identity; reporters' own actions are not logged (their times could identify them).
+    """
+
+    __tablename__ = "audit_entries"
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow)
+    actor_id: str | None = Field(default=None, max_length=32)  # a user id; None: the system
+    action: str = Field(max_length=48)
+    case_id: str | None = Field(default=None, max_length=32, index=True)
+    subject_id: str | None = Field(default=None, max_length=32)  # e.g. the user granted access
+    detail: str = Field(default="", max_length=200)  # a status name, a count: never content
+    prev_hash: bytes = Field(sa_column=_blob())
+    entry_hash: bytes = Field(sa_column=_blob())
+
+
+class AuditHead(SQLModel, table=True):
+    """One row: the newest entry's number and hash. Updating it first serialises writers, so
+    the chain never forks, and it lets the verifier notice a deleted last entry."""
+
+    __tablename__ = "audit_head"
+    id: int = Field(default=1, primary_key=True)
+    count: int = 0
+    last_hash: bytes = Field(sa_column=_blob())
 
 
 class RateCounter(SQLModel, table=True):

@@ -40,9 +40,12 @@ class NoReaders(RuntimeError):
     """Nobody is designated for the category: the channel is misconfigured."""
 
 
+UNKNOWN = "unknown"  # the "don't know" category: the report goes to the triage group
+
+
 @dataclass(frozen=True)
 class ReportInput:
-    category_id: int
+    category_id: int | None
     unit_id: int | None
     what: str
     when_where: str = ""
@@ -53,7 +56,7 @@ class ReportInput:
     contact: str = ""
     waive_ack: bool = False
     meeting: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    excluded: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _text(form: Mapping[str, str], name: str, limit: int, errors: dict[str, str]) -> str:
@@ -64,7 +67,11 @@ def _text(form: Mapping[str, str], name: str, limit: int, errors: dict[str, str]
 
 
 def parse_report(
-    form: Mapping[str, str], *, categories: list[Category], units: list[Unit]
+    form: Mapping[str, str],
+    *,
+    categories: list[Category],
+    units: list[Unit],
+    excluded: tuple[str, ...] = (),
 ) -> ReportInput:
     """Validate the report form; raise :class:`InvalidReport` with one message per field."""
     errors: dict[str, str] = {}
@@ -74,7 +81,7 @@ def parse_report(
     raw_category = form.get("category", "")
     if raw_category.isdigit() and int(raw_category) in category_ids:
         category_id = int(raw_category)
-    else:
+    elif raw_category != UNKNOWN:
         errors["category"] = E_CHOICE
     unit_id: int | None = None
     raw_unit = form.get("unit", "")
@@ -96,7 +103,7 @@ def parse_report(
     contact = _text(form, "contact", MAX_NAME, errors)
     if mode == "confidential" and not name and "name" not in errors:
         errors["name"] = E_NAME
-    if errors or category_id is None:
+    if errors:
         raise InvalidReport(errors)
     anonymous = mode == "anonymous"
     return ReportInput(
@@ -112,6 +119,7 @@ def parse_report(
         contact="" if anonymous else contact,
         waive_ack=form.get("waive_ack") == "yes",
         meeting=form.get("meeting") == "yes",
+        excluded=tuple(sorted(set(excluded)))[:50],
     )
 
 
@@ -128,7 +136,10 @@ def submit(
     The case key is wrapped to the reporter key, to each designated investigator and, when
     configured, to the offline continuity key. All of it is one transaction.
     """
-    readers = routing.readers_for(db, category_id=report.category_id)
+    route = routing.recipients(
+        db, category_id=report.category_id, unit_id=report.unit_id, excluded=report.excluded
+    )
+    readers = route.readers
     if not readers:
         raise NoReaders()
     received = deadlines.today(now)
@@ -137,6 +148,7 @@ def submit(
         lookup_id=access.lookup_id,
         unit_id=report.unit_id,
         category_id=report.category_id,
+        triaged=route.to_triage,
         identity_given=not report.anonymous,
         received_on=received,
         ack_due=deadlines.ack_due(received),
@@ -184,6 +196,19 @@ def submit(
         },
         now=now,
     )
+    if report.excluded:
+        # Who the reporter kept out is case content (it hints at whom they suspect): sealed,
+        # and checked again whenever an investigator grants access to a colleague.
+        cases.add_item(
+            db,
+            case=case,
+            case_key=case_key,
+            kind="exclusions",
+            author="reporter",
+            content={"user_ids": list(report.excluded)},
+            visible_to_reporter=False,
+            now=now,
+        )
     if not report.anonymous:
         # The identity is its own item so it can be shown, masked or handed on separately.
         cases.add_item(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,18 @@ def _bool(raw: str) -> bool:
     if value in {"0", "false", "no", "off"}:
         return False
     raise ValueError(f"not a boolean: {raw!r}")
+
+
+def _networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    # strict=False: "10.1.2.3/16" means the /16 around it, as admins tend to write it.
+    return tuple(ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip())
+
+
+def _onion(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in {"http", "https"} or not (parts.hostname or "").endswith(".onion"):
+        raise ValueError(f"not an onion URL: {raw!r}")
+    return raw.strip().rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,27 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("WHISTLE_MAX_FORM_BYTES", "max_form_bytes", int, "Largest accepted form body. `1048576`"),
     Spec("WHISTLE_DEFAULT_LOCALE", "default_locale", str, "`sv` or `en`. `sv`"),
+    Spec(
+        "WHISTLE_EMPLOYER_NETWORKS",
+        "employer_networks",
+        _networks,
+        "Comma-separated CIDRs of the employer's networks; reporter pages requested from them "
+        "show a warning (checked in memory, never stored). Default: none",
+    ),
+    Spec(
+        "WHISTLE_TRUSTED_PROXIES",
+        "trusted_proxies",
+        _networks,
+        "Comma-separated CIDRs of reverse proxies whose `X-Forwarded-For` is consulted for that "
+        "warning only (never stored or logged). Default: none, the header is ignored",
+    ),
+    Spec(
+        "WHISTLE_ONION_ADDRESS",
+        "onion_address",
+        _onion,
+        "The onion service's URL, e.g. `http://xyz.onion`; sent as `Onion-Location` on reporter "
+        "pages. Default: none",
+    ),
 )
 
 
@@ -128,6 +162,9 @@ class Settings:
     staff_absolute_hours: int = 12
     max_form_bytes: int = 1024 * 1024
     default_locale: str = "sv"
+    employer_networks: tuple[IPv4Network | IPv6Network, ...] = ()
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    onion_address: str = ""
     demo: bool = False
     # Not from the environment: tests put a cheaper Argon2 here (see tests/conftest.py).
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -172,8 +209,13 @@ class Settings:
     def validate(self) -> None:
         if self.default_locale not in {"sv", "en"}:
             raise SettingsError("WHISTLE_DEFAULT_LOCALE must be sv or en")
-        if self.argon2_concurrency < 1 or self.argon2_memory_kib < 8:
+        if self.argon2_concurrency < 1 or self.argon2_memory_kib < 8 * self.argon2_parallelism:
             raise SettingsError("Argon2 settings out of range")
+        # Zero or less would start a service that fails at the first login (Argon2 refuses it),
+        # locks every reporter out, or expires every session at once.
+        for spec in SPECS:
+            if spec.parse in (int, float) and not getattr(self, spec.attr) > 0:
+                raise SettingsError(f"{spec.env} must be greater than zero")
         if self.database_url and not self.demo:
             password = urlsplit(self.database_url).password or ""
             if any(word in password.lower() for word in PLACEHOLDERS):

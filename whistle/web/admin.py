@@ -3,30 +3,310 @@ nothing here unwraps a key, and the only case data shown is aggregate counts."""
 
 from __future__ import annotations
 
-from sqlalchemy import func
+from typing import Any
+
 from sqlmodel import Session, col, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import routing
-from whistle.models import Case, User
-from whistle.web.context import call, render
+from whistle import accounts, administration, audit, routing
+from whistle.i18n import N_
+from whistle.models import Category, Unit, User
+from whistle.web import security
+from whistle.web.context import call, ctx, not_found, redirect, render
 from whistle.web.staff import require_staff
 
+ADMIN_ERRORS = {
+    "name-required": N_("Give a name in both Swedish and English."),
+    "name-too-long": N_("This text is too long."),
+    "not-found": N_("That item does not exist any more."),
+    "not-an-investigator": N_("Choose an active investigator."),
+    "no-such-category": N_("Choose one of the options."),
+    "no-such-unit": N_("Choose one of the options."),
+    "triage-has-no-unit": N_("The triage group covers every unit: choose 'All units'."),
+    "invalid-username": N_(
+        "Usernames are 2–64 characters: lower-case letters, digits, dots, dashes, underscores."
+    ),
+    "username-taken": N_("That username is already taken."),
+    "invalid-display-name": N_("Give the person's name."),
+    "invalid-role": N_("Choose one of the options."),
+    "not-yourself": N_("You cannot deactivate your own account."),
+    "invalid-status": N_("That account cannot be changed this way."),
+}
 
-def _overview(db: Session) -> dict[str, object]:
-    counts = dict(db.exec(select(Case.status, func.count()).group_by(col(Case.status))).all())
-    categories = routing.active_categories(db)
-    readers = {c.id: routing.readers_for(db, category_id=c.id) for c in categories if c.id}
-    users = list(db.exec(select(User).order_by(col(User.role), col(User.display_name))).all())
-    return {"counts": counts, "categories": categories, "readers": readers, "users": users}
+
+def _int_or_none(raw: str) -> int | None:
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
 
 
 async def overview(request: Request) -> Response:
     staff = await require_staff(request, "admin")
-    data = await call(request, _overview)
-    return render(request, "admin/overview.html", {**data, "user": staff.user})
+    data = await call(request, administration.overview)
+    return render(request, "admin/overview.html", {"data": data, "user": staff.user})
 
 
-routes = [Route("/admin", overview, methods=["GET"])]
+# --- routes ------------------------------------------------------------------------------------
+
+
+def _routes_page(db: Session) -> dict[str, Any]:
+    return {
+        "lines": routing.route_table(db),
+        "units": list(db.exec(select(Unit).order_by(col(Unit.position), col(Unit.id)))),
+        "categories": list(
+            db.exec(select(Category).order_by(col(Category.position), col(Category.id)))
+        ),
+        "investigators": [u for u in accounts.active_investigators(db)],
+        "thin": routing.thin_routes(db),
+    }
+
+
+async def routes_page(request: Request, *, error: str = "", status: int = 200) -> Response:
+    staff = await require_staff(request, "admin")
+    data = await call(request, _routes_page)
+    return render(
+        request,
+        "admin/routes.html",
+        {**data, "user": staff.user, "error": error, "done": request.query_params.get("done")},
+        status=status,
+    )
+
+
+async def routes_view(request: Request) -> Response:
+    return await routes_page(request)
+
+
+async def route_add(request: Request) -> Response:
+    staff = await require_staff(request, "admin")
+    form = await security.read_form(request)
+    category = form.get("category", "")
+    try:
+        await call(
+            request,
+            administration.add_route,
+            actor_id=staff.user.id,
+            user_id=form.get("user_id", ""),
+            category_id=None if category == "triage" else _int_or_none(category) or -1,
+            unit_id=_int_or_none(form.get("unit", "")),
+        )
+    except administration.AdminError as exc:
+        return await routes_page(request, error=ADMIN_ERRORS[exc.code], status=400)
+    return redirect("/admin/routes?done=1")
+
+
+async def route_remove(request: Request) -> Response:
+    staff = await require_staff(request, "admin")
+    await security.read_form(request)
+    designation_id = _int_or_none(request.path_params["designation_id"])
+    if designation_id is None:
+        return not_found(request)
+    try:
+        await call(
+            request,
+            administration.remove_route,
+            actor_id=staff.user.id,
+            designation_id=designation_id,
+        )
+    except administration.AdminError:
+        return not_found(request)
+    return redirect("/admin/routes?done=1")
+
+
+# --- units and categories ----------------------------------------------------------------------
+
+
+def _structure(db: Session) -> dict[str, Any]:
+    return {
+        "units": list(db.exec(select(Unit).order_by(col(Unit.position), col(Unit.id)))),
+        "categories": list(
+            db.exec(select(Category).order_by(col(Category.position), col(Category.id)))
+        ),
+    }
+
+
+async def structure_page(request: Request, *, error: str = "", status: int = 200) -> Response:
+    staff = await require_staff(request, "admin")
+    data = await call(request, _structure)
+    return render(
+        request,
+        "admin/structure.html",
+        {**data, "user": staff.user, "error": error, "done": request.query_params.get("done")},
+        status=status,
+    )
+
+
+async def structure_view(request: Request) -> Response:
+    return await structure_page(request)
+
+
+async def unit_save(request: Request) -> Response:
+    staff = await require_staff(request, "admin")
+    form = await security.read_form(request)
+    raw_id = request.path_params.get("unit_id")
+    try:
+        await call(
+            request,
+            administration.save_unit,
+            actor_id=staff.user.id,
+            unit_id=_int_or_none(raw_id) if raw_id else None,
+            name_sv=form.get("name_sv", ""),
+            name_en=form.get("name_en", ""),
+            active=form.get("active", "yes") == "yes",
+        )
+    except administration.AdminError as exc:
+        return await structure_page(request, error=ADMIN_ERRORS[exc.code], status=400)
+    return redirect("/admin/structure?done=1")
+
+
+async def category_save(request: Request) -> Response:
+    staff = await require_staff(request, "admin")
+    form = await security.read_form(request)
+    raw_id = request.path_params.get("category_id")
+    try:
+        await call(
+            request,
+            administration.save_category,
+            actor_id=staff.user.id,
+            category_id=_int_or_none(raw_id) if raw_id else None,
+            name_sv=form.get("name_sv", ""),
+            name_en=form.get("name_en", ""),
+            description_sv=form.get("description_sv", ""),
+            description_en=form.get("description_en", ""),
+            active=form.get("active", "yes") == "yes",
+        )
+    except administration.AdminError as exc:
+        return await structure_page(request, error=ADMIN_ERRORS[exc.code], status=400)
+    return redirect("/admin/structure?done=1")
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+
+def _users(db: Session) -> list[User]:
+    return list(db.exec(select(User).order_by(col(User.role), col(User.display_name))).all())
+
+
+async def accounts_page(
+    request: Request,
+    *,
+    error: str = "",
+    status: int = 200,
+    invitation: str = "",
+    values: dict[str, str] | None = None,
+) -> Response:
+    staff = await require_staff(request, "admin")
+    users = await call(request, _users)
+    return render(
+        request,
+        "admin/accounts.html",
+        {
+            "users": users,
+            "user": staff.user,
+            "error": error,
+            "invitation": invitation,
+            "values": values or {"role": "investigator"},
+            "done": request.query_params.get("done"),
+        },
+        status=status,
+    )
+
+
+async def accounts_view(request: Request) -> Response:
+    return await accounts_page(request)
+
+
+async def account_invite(request: Request) -> Response:
+    staff = await require_staff(request, "admin")
+    form = await security.read_form(request)
+    values = security.form_values(form, "username", "display_name", "role")
+    try:
+        invitation = await call(
+            request,
+            administration.invite,
+            actor_id=staff.user.id,
+            username=values["username"],
+            display_name=values["display_name"],
+            role=values["role"],
+        )
+    except administration.AdminError as exc:
+        return await accounts_page(request, error=ADMIN_ERRORS[exc.code], status=400, values=values)
+    link = f"{ctx(request).settings.base_url.rstrip('/')}/activate/{invitation.token}"
+    # Shown once, in this response: the token's digest is all the database keeps.
+    return await accounts_page(request, invitation=link)
+
+
+async def account_confirm(request: Request) -> Response:
+    staff = await require_staff(request, "admin")
+    user_id = request.path_params["user_id"]
+
+    def load(db: Session) -> tuple[User | None, int]:
+        target = db.get(User, user_id) if len(user_id) <= 32 else None
+        stranded = administration.stranded_cases(db, user_id=user_id) if target else 0
+        return target, stranded
+
+    target, stranded = await call(request, lambda db: load(db))
+    if target is None:
+        return not_found(request)
+    return render(
+        request,
+        "admin/deactivate.html",
+        {"user": staff.user, "target": target, "stranded": stranded},
+    )
+
+
+async def account_status(request: Request) -> Response:
+    staff = await require_staff(request, "admin")
+    form = await security.read_form(request)
+    try:
+        await call(
+            request,
+            administration.set_account_status,
+            actor_id=staff.user.id,
+            user_id=request.path_params["user_id"][:32],
+            active=form.get("active") == "yes",
+        )
+    except administration.AdminError as exc:
+        return await accounts_page(request, error=ADMIN_ERRORS[exc.code], status=400)
+    return redirect("/admin/accounts?done=1")
+
+
+# --- audit log ---------------------------------------------------------------------------------
+
+
+def _audit_page(db: Session, *, page: int) -> dict[str, Any]:
+    entries, total = audit.page(db, page=page)
+    names = {u.id: u.display_name for u in db.exec(select(User)).all()}
+    return {
+        "entries": entries,
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // 100)),
+        "names": names,
+        "verification": audit.verify(db),
+    }
+
+
+async def audit_view(request: Request) -> Response:
+    staff = await require_staff(request, "admin")
+    raw = request.query_params.get("page", "1")
+    page = int(raw) if raw.isdigit() and len(raw) < 7 else 1
+    data = await call(request, _audit_page, page=max(page, 1))
+    return render(request, "admin/audit.html", {**data, "user": staff.user})
+
+
+routes = [
+    Route("/admin", overview, methods=["GET"]),
+    Route("/admin/routes", routes_view, methods=["GET"]),
+    Route("/admin/routes", route_add, methods=["POST"]),
+    Route("/admin/routes/{designation_id}/delete", route_remove, methods=["POST"]),
+    Route("/admin/structure", structure_view, methods=["GET"]),
+    Route("/admin/units", unit_save, methods=["POST"]),
+    Route("/admin/units/{unit_id}", unit_save, methods=["POST"]),
+    Route("/admin/categories", category_save, methods=["POST"]),
+    Route("/admin/categories/{category_id}", category_save, methods=["POST"]),
+    Route("/admin/accounts", accounts_view, methods=["GET"]),
+    Route("/admin/accounts", account_invite, methods=["POST"]),
+    Route("/admin/accounts/{user_id}", account_confirm, methods=["GET"]),
+    Route("/admin/accounts/{user_id}/status", account_status, methods=["POST"]),
+    Route("/admin/audit", audit_view, methods=["GET"]),
+]

@@ -22,6 +22,11 @@ POST_ERRORS = {
     "closed": N_("The case is closed. Reopen it to write to the reporter."),
     "bad-kind": N_("Choose what to send."),
     "bad-status": N_("Choose one of the options."),
+    "bad-grant": N_("That person cannot be given access to this case."),
+    "confirm-recusal": N_("Tick the box to confirm that you have a conflict of interest."),
+    "last-reader": N_(
+        "You are the only reader of this case. Give a colleague access before you step aside."
+    ),
 }
 
 
@@ -134,9 +139,52 @@ async def case_status(request: Request) -> Response:
     return redirect(f"/cases/{case_id}?done=status")
 
 
+async def case_grant(request: Request) -> Response:
+    staff = await require_staff(request, "investigator")
+    form = await security.read_form(request)
+    case_id = request.path_params["case_id"]
+    try:
+        await call(
+            request,
+            casework.grant,
+            case_id=case_id,
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+            target_id=form.get("user_id", "")[:32],
+        )
+    except CaseNotFound:
+        return not_found(request)
+    except casework.CaseworkError as exc:
+        return await case_page(request, error=POST_ERRORS[exc.code], status=400)
+    return redirect(f"/cases/{case_id}?done=grant")
+
+
+async def case_recuse(request: Request) -> Response:
+    staff = await require_staff(request, "investigator")
+    form = await security.read_form(request)
+    case_id = request.path_params["case_id"]
+    if form.get("confirm") != "yes":
+        return await case_page(request, error=POST_ERRORS["confirm-recusal"], status=400)
+    try:
+        await call(
+            request,
+            casework.recuse,
+            case_id=case_id,
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+        )
+    except CaseNotFound:
+        return not_found(request)
+    except casework.CaseworkError as exc:
+        return await case_page(request, error=POST_ERRORS[exc.code], status=400)
+    return redirect("/inbox?recused=1")
+
+
 routes = [
     Route("/inbox", inbox, methods=["GET"]),
     Route("/cases/{case_id}", case_view, methods=["GET"]),
     Route("/cases/{case_id}/post", case_post, methods=["POST"]),
     Route("/cases/{case_id}/status", case_status, methods=["POST"]),
+    Route("/cases/{case_id}/grant", case_grant, methods=["POST"]),
+    Route("/cases/{case_id}/recuse", case_recuse, methods=["POST"]),
 ]

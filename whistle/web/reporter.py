@@ -7,18 +7,20 @@ only the case key, sealed under a secret that exists only in the reporter's cook
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlmodel import Session
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from whistle import attempts, casecode, cases, crypto, reports, routing, sessions
 from whistle.i18n import N_
 from whistle.keys import Keys
-from whistle.models import Case
+from whistle.models import Case, User
 from whistle.web import security
-from whistle.web.context import call, call_kdf, ctx, redirect, render
+from whistle.web.context import call, call_kdf, ctx, locale_of, redirect, render
 
 REPORTER_COOKIE = "whistle_reporter"
 REPORTER_ABSOLUTE = dt.timedelta(hours=2)
@@ -44,11 +46,40 @@ REPORT_FIELDS = (
     "contact",
     "waive_ack",
     "meeting",
+    "confirm_triage",
 )
 
 
+def _landing_variant(request: Request) -> tuple[str, bool, bool]:
+    """Everything the landing page depends on: locale, network warning, logged-out notice."""
+    return (
+        locale_of(request),
+        bool(getattr(request.state, "employer_network", False)),
+        bool(request.query_params.get("logged_out")),
+    )
+
+
 async def landing(request: Request) -> Response:
-    return render(request, "reporter/landing.html")
+    # The first page every reporter (and every flood) hits is the same document for all visitors
+    # of one variant, so it is rendered once per variant and app instead of on every request
+    # (rendering was most of its cost: see docs/performance.md, landing_vs_bare).
+    cache: dict[tuple[str, bool, bool], bytes] | None = getattr(
+        request.app.state, "landing_pages", None
+    )
+    if cache is None:
+        cache = request.app.state.landing_pages = {}
+    key = _landing_variant(request)
+    token = security.csrf_token(request)  # the browser's CSRF cookie is set here as before
+    body = cache.get(key)
+    if body is None:
+        response = render(request, "reporter/landing.html")
+        # Never keep a page that carries this visitor's CSRF token (a form added later).
+        if token.encode() not in response.body:
+            cache[key] = bytes(response.body)
+        return response
+    response = HTMLResponse(body)
+    security.finish_csrf(request, response)
+    return response
 
 
 def _choices(db: Session) -> dict[str, object]:
@@ -57,47 +88,112 @@ def _choices(db: Session) -> dict[str, object]:
 
 async def report_form(request: Request) -> Response:
     choices = await call(request, _choices)
-    return render(request, "reporter/form.html", {**choices, "values": {"mode": ""}, "errors": {}})
+    return render(
+        request,
+        "reporter/form.html",
+        {**choices, "values": {"mode": ""}, "errors": {}, "preview": None, "excluded": []},
+    )
+
+
+def _route_of(form: Mapping[str, str]) -> tuple[int | None, int | None, bool]:
+    """(category, unit, valid) as chosen in the form; category None means "don't know"."""
+    raw_category, raw_unit = form.get("category", ""), form.get("unit", "")
+    category = int(raw_category) if raw_category.isdigit() and len(raw_category) < 10 else None
+    unit = int(raw_unit) if raw_unit.isdigit() and len(raw_unit) < 10 else None
+    return category, unit, category is not None or raw_category == reports.UNKNOWN
+
+
+@dataclass(frozen=True)
+class Preview:
+    designated: list[User]
+    recipients: routing.Recipients
+
+
+def _preview(
+    db: Session, *, category_id: int | None, unit_id: int | None, excluded: tuple[str, ...]
+) -> Preview:
+    return Preview(
+        designated=routing.designated(db, category_id=category_id, unit_id=unit_id),
+        recipients=routing.recipients(
+            db, category_id=category_id, unit_id=unit_id, excluded=excluded
+        ),
+    )
 
 
 def _derive_and_submit(
-    db: Session, *, form: dict[str, str], code: str, keys: Keys, params: crypto.Argon2Params
+    db: Session,
+    *,
+    form: Mapping[str, str],
+    excluded: tuple[str, ...],
+    code: str,
+    keys: Keys,
+    params: crypto.Argon2Params,
 ) -> str:
     report = reports.parse_report(
-        form, categories=routing.active_categories(db), units=routing.active_units(db)
+        form,
+        categories=routing.active_categories(db),
+        units=routing.active_units(db),
+        excluded=excluded,
     )
     access = crypto.derive_case_access(code, keys.pepper, params)
     return reports.submit(db, report=report, access=access, keys=keys)
 
 
+async def _form_again(
+    request: Request,
+    form: security.FormFields,
+    *,
+    errors: dict[str, str] | None = None,
+    general: str = "",
+    preview: Preview | None = None,
+    status: int = 400,
+) -> Response:
+    choices = await call(request, _choices)
+    return render(
+        request,
+        "reporter/form.html",
+        {
+            **choices,
+            "values": security.form_values(form, *REPORT_FIELDS),
+            "errors": errors or {},
+            "general_error": general,
+            "preview": preview,
+            "excluded": form.getlist("exclude"),
+        },
+        status=status,
+    )
+
+
 async def submit_report(request: Request) -> Response:
     form = await security.read_form(request)
     app = ctx(request)
+    excluded = tuple(x[:32] for x in form.getlist("exclude")[:50])
+    category_id, unit_id, valid_route = _route_of(form)
+    if form.get("action") == "readers" or (excluded and form.get("confirm_triage") != "yes"):
+        # Show who would read the report (jäv) before anything is stored.
+        if not valid_route:
+            return await _form_again(request, form, errors={"category": reports.E_CHOICE})
+        preview = await call(
+            request, _preview, category_id=category_id, unit_id=unit_id, excluded=excluded
+        )
+        asked = form.get("action") == "readers"
+        if asked or (preview.recipients.to_triage and category_id is not None):
+            return await _form_again(request, form, preview=preview, status=200)
     code = casecode.generate()
     try:
         await call_kdf(
             request,
             _derive_and_submit,
             form=form,
+            excluded=excluded,
             code=code,
             keys=app.keys,
             params=app.settings.argon2,
         )
-    except (reports.InvalidReport, reports.NoReaders) as exc:
-        choices = await call(request, _choices)
-        errors = exc.errors if isinstance(exc, reports.InvalidReport) else {}
-        general = E_NO_READERS if isinstance(exc, reports.NoReaders) else ""
-        return render(
-            request,
-            "reporter/form.html",
-            {
-                **choices,
-                "values": security.form_values(form, *REPORT_FIELDS),
-                "errors": errors,
-                "general_error": general,
-            },
-            status=400,
-        )
+    except reports.InvalidReport as exc:
+        return await _form_again(request, form, errors=exc.errors)
+    except reports.NoReaders:
+        return await _form_again(request, form, general=E_NO_READERS)
     # The code is rendered once, in this response, and never stored or redirected with.
     return render(
         request,

@@ -1,12 +1,14 @@
 """Headers, request limits, CSRF and cookies: what every response and every form goes through.
 
-No client address and no user agent is read anywhere in whistle; ``X-Forwarded-For`` and
-its relatives are never consulted (uvicorn runs with ``proxy_headers=False`` and no access log).
+No user agent is read anywhere in whistle, and no client address outside
+``whistle/web/network.py`` (the in-memory employer-network check, never stored). Uvicorn runs
+with ``proxy_headers=False`` and no access log, so ``X-Forwarded-For`` and its relatives reach
+no log and no other code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from starlette.datastructures import FormData, MutableHeaders
@@ -48,10 +50,19 @@ class SecurityHeadersMiddleware:
     must never hold a case page or a case code.
     """
 
-    def __init__(self, app: ASGIApp, *, hsts: bool, onion_location: str = "") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hsts: bool,
+        onion_location: str = "",
+        onion_paths: Collection[str] = (),
+    ) -> None:
         self.app = app
         self.hsts = hsts
         self.onion_location = onion_location.rstrip("/")
+        # Only reporter pages advertise the onion service; staff work from the office network.
+        self.onion_paths = frozenset(onion_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,11 +82,19 @@ class SecurityHeadersMiddleware:
                     headers["pragma"] = "no-cache"
                 if self.hsts:
                     headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
-                if self.onion_location:
+                if self.onion_location and path in self.onion_paths:
                     headers["onion-location"] = self.onion_location + path
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def error_headers(*, hsts: bool) -> dict[str, str]:
+    """The headers of a response produced outside this middleware (Starlette's 500 page)."""
+    headers = {**BASE_HEADERS, "cache-control": "no-store", "pragma": "no-cache"}
+    if hsts:
+        headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
+    return headers
 
 
 class BodyLimitMiddleware:
@@ -148,7 +167,18 @@ def finish_csrf(request: Request, response: Response) -> None:
         set_cookie(response, request, CSRF_COOKIE, new)
 
 
-async def read_form(request: Request) -> dict[str, str]:
+class FormFields(dict[str, str]):
+    """Text fields of a form: the first value of each name, and every value via getlist."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lists: dict[str, list[str]] = {}
+
+    def getlist(self, name: str) -> list[str]:
+        return self.lists.get(name, [])
+
+
+async def read_form(request: Request) -> FormFields:
     """Parse a url-encoded or multipart form and check its CSRF token (403 when wrong).
 
     Returns single-valued text fields; files are refused here (uploads have their own
@@ -163,11 +193,12 @@ async def read_form(request: Request) -> dict[str, str]:
         raise
     except Exception:  # malformed multipart, bad encoding: the client's fault, never a 500
         raise HTTPException(status_code=400) from None
-    fields: dict[str, str] = {}
+    fields = FormFields()
     for key, value in form.multi_items():
         if not isinstance(value, str):
             raise HTTPException(status_code=400)
         fields.setdefault(key, value)
+        fields.lists.setdefault(key, []).append(value)
     await form.close()
     cookie = request.cookies.get(CSRF_COOKIE, "")
     sent = fields.get(CSRF_FIELD, "")

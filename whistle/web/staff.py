@@ -1,33 +1,48 @@
-"""Staff accounts on the web: activation, login, logout, and loading the staff session.
+"""Staff accounts on the web: activation, two-step login (password, then TOTP), enrolment of
+the second factor, password change, recovery, logout (here or everywhere).
 
-A staff session's payload is the investigator's unlocked private key (empty for administrators),
-sealed under the secret in the cookie.
+A full staff session's payload is the investigator's unlocked private key (empty for
+administrators), sealed under the secret in the cookie. Between the password and the second
+factor, a short "pending" session holds what the second step needs, sealed the same way.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
+import json
+import time
 from dataclasses import dataclass
 
-from sqlmodel import Session
+import segno
+from sqlmodel import Session, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import accounts, crypto, sessions
+from whistle import accounts, attempts, audit, crypto, sessions
 from whistle.i18n import N_
 from whistle.models import User
 from whistle.web import security
 from whistle.web.context import call, call_kdf, ctx, redirect, render
 
 STAFF_COOKIE = "whistle_staff"
+PENDING_COOKIE = "whistle_pending"
+PENDING_LIFETIME = dt.timedelta(minutes=10)
+LOGIN_FAILURES = 10  # per username per 15 minutes; then the account waits (no addresses kept)
+FACTOR_FAILURES = 5  # per pending login
 E_LOGIN = N_("Wrong username or password.")
+E_LOCKED = N_("Too many failed attempts for this account. Wait 15 minutes and try again.")
+E_CODE = N_("That code is not right, or it was already used. Enter the current code from your app.")
 ACCOUNT_ERRORS = {
     "invalid-invitation": N_("This activation link is not valid any more. Ask for a new one."),
     "password-mismatch": N_("The two passwords are not the same."),
     "password-too-short": N_("Use at least 12 characters."),
     "password-too-long": N_("That password is too long."),
+    "wrong-password": N_("Your current password is not right."),
+    "recovery-failed": N_("The username or recovery code is not right."),
 }
 
 
@@ -39,16 +54,17 @@ class LoginRequired(Exception):
 class Staff:
     user: User
     private_key: bytes
+    cookie: str
 
 
 def _load_staff(db: Session, *, cookie: str | None, idle: dt.timedelta) -> Staff | None:
     loaded = sessions.load(db, cookie, kind="staff", idle=idle)
-    if loaded is None or loaded.user_id is None:
+    if loaded is None or loaded.user_id is None or cookie is None:
         return None
     user = db.get(User, loaded.user_id)
     if user is None or user.status != "active":
         return None
-    return Staff(user=user, private_key=loaded.payload)
+    return Staff(user=user, private_key=loaded.payload, cookie=cookie)
 
 
 async def require_staff(request: Request, role: str) -> Staff:
@@ -62,48 +78,225 @@ async def require_staff(request: Request, role: str) -> Staff:
     return staff
 
 
+async def require_any_staff(request: Request) -> Staff:
+    idle = dt.timedelta(minutes=ctx(request).settings.staff_idle_minutes)
+    staff = await call(request, _load_staff, cookie=request.cookies.get(STAFF_COOKIE), idle=idle)
+    if staff is None:
+        raise LoginRequired()
+    return staff
+
+
+# --- pending login (between password and second factor) ------------------------------------
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _pending_payload(who: accounts.Authenticated, enrol_secret: bytes | None) -> bytes:
+    data = {
+        "private": _b64(who.private_key),
+        "kek": _b64(who.kek),
+        "totp": _b64(who.totp_secret) if who.totp_secret else None,
+        "enrol": _b64(enrol_secret) if enrol_secret else None,
+    }
+    return json.dumps(data).encode()
+
+
+@dataclass(frozen=True)
+class Pending:
+    user: User
+    private_key: bytes
+    kek: bytes
+    totp: bytes | None
+    enrol: bytes | None
+
+
+def _load_pending(db: Session, *, cookie: str | None) -> Pending | None:
+    loaded = sessions.load(db, cookie, kind="pending", idle=PENDING_LIFETIME)
+    if loaded is None or loaded.user_id is None:
+        return None
+    user = db.get(User, loaded.user_id)
+    if user is None or user.status != "active":
+        return None
+    data = json.loads(loaded.payload)
+
+    def raw(name: str) -> bytes | None:
+        value = data.get(name)
+        return base64.b64decode(value) if value else None
+
+    return Pending(user, raw("private") or b"", raw("kek") or b"", raw("totp"), raw("enrol"))
+
+
+def _username_key(username: str) -> str:
+    # A digest, so the counter table does not list usernames people tried.
+    return "staff-login:" + crypto.digest(username.strip().lower())[:12].hex()
+
+
+def _password_step(
+    db: Session, *, username: str, password: str, params: crypto.Argon2Params
+) -> tuple[str, str]:
+    """Check the password; return (outcome, pending cookie). Outcomes: failed, locked, totp,
+    enrol."""
+    key = _username_key(username)
+    if attempts.count(db, key, seconds=900) >= LOGIN_FAILURES:
+        return "locked", ""
+    try:
+        who = accounts.authenticate(db, username=username, password=password, params=params)
+    except accounts.LoginFailed:
+        attempts.record(db, key, seconds=900)
+        # Logged against the account when it exists; what was typed is never stored (a
+        # password typed into the username field must not end up in the log).
+        known = db.exec(select(User.id).where(User.username == username.strip().lower())).first()
+        if known is not None:
+            audit.record(db, action="login_failed", subject_id=known)
+        return "failed", ""
+    enrol = crypto.totp_new_secret() if who.totp_secret is None else None
+    cookie = sessions.create(
+        db,
+        kind="pending",
+        payload=_pending_payload(who, enrol),
+        user_id=who.user.id,
+        lifetime=PENDING_LIFETIME,
+    )
+    return ("enrol" if enrol else "totp"), cookie
+
+
 async def login_form(request: Request) -> Response:
     return render(request, "staff/login.html", {"error": "", "username": ""})
 
 
-def _login(
-    db: Session,
-    *,
-    username: str,
-    password: str,
-    params: crypto.Argon2Params,
-    lifetime: dt.timedelta,
-) -> tuple[str, str] | None:
-    try:
-        who = accounts.authenticate(db, username=username, password=password, params=params)
-    except accounts.LoginFailed:
-        return None
-    cookie = sessions.create(
-        db, kind="staff", payload=who.private_key, user_id=who.user.id, lifetime=lifetime
-    )
-    return cookie, who.user.role
-
-
 async def login(request: Request) -> Response:
     form = await security.read_form(request)
-    settings = ctx(request).settings
     username = form.get("username", "")[:64]
-    result = await call_kdf(
+    outcome, cookie = await call_kdf(
         request,
-        _login,
+        _password_step,
         username=username,
         password=form.get("password", ""),
-        params=settings.argon2,
-        lifetime=dt.timedelta(hours=settings.staff_absolute_hours),
+        params=ctx(request).settings.argon2,
     )
-    if result is None:
+    if outcome in {"failed", "locked"}:
+        error = E_LOGIN if outcome == "failed" else E_LOCKED
         return render(
-            request, "staff/login.html", {"error": E_LOGIN, "username": username}, status=400
+            request, "staff/login.html", {"error": error, "username": username}, status=400
         )
-    cookie, role = result
-    response = redirect("/admin" if role == "admin" else "/inbox")
+    response = redirect("/staff/enrol" if outcome == "enrol" else "/staff/second-factor")
+    security.set_cookie(response, request, PENDING_COOKIE, cookie)
+    return response
+
+
+def _finish_login(
+    db: Session, *, pending_cookie: str, user: User, private_key: bytes, lifetime: dt.timedelta
+) -> str:
+    sessions.destroy(db, pending_cookie)
+    audit.record(db, action="login", actor_id=user.id)
+    return sessions.create(
+        db, kind="staff", payload=private_key, user_id=user.id, lifetime=lifetime
+    )
+
+
+def _factor_failed(db: Session, *, pending_cookie: str, user_id: str) -> bool:
+    """Count a wrong code; True when this pending login has used up its tries."""
+    key = "second-factor:" + crypto.digest(pending_cookie)[:12].hex()
+    used = attempts.record(db, key, seconds=900)
+    audit.record(db, action="second_factor_failed", actor_id=user_id)
+    if used >= FACTOR_FAILURES:
+        sessions.destroy(db, pending_cookie)
+        return True
+    return False
+
+
+def _second_factor_step(
+    db: Session, *, pending_cookie: str, code: str, lifetime: dt.timedelta, enrol: bool
+) -> tuple[str, str]:
+    pending = _load_pending(db, cookie=pending_cookie)
+    if pending is None:
+        return "expired", ""
+    if enrol:
+        ok = pending.enrol is not None and accounts.enrol_second_factor(
+            db,
+            user_id=pending.user.id,
+            kek=pending.kek,
+            secret=pending.enrol,
+            code=code,
+            at=time.time(),
+        )
+        if ok:
+            audit.record(db, action="second_factor_enrolled", actor_id=pending.user.id)
+    else:
+        ok = pending.totp is not None and accounts.check_second_factor(
+            db, user_id=pending.user.id, secret=pending.totp, code=code, at=time.time()
+        )
+    if not ok:
+        expired = _factor_failed(db, pending_cookie=pending_cookie, user_id=pending.user.id)
+        return ("expired" if expired else "wrong"), ""
+    cookie = _finish_login(
+        db,
+        pending_cookie=pending_cookie,
+        user=pending.user,
+        private_key=pending.private_key,
+        lifetime=lifetime,
+    )
+    return pending.user.role, cookie
+
+
+def _qr_svg(uri: str) -> str:
+    """The enrolment QR code as inline SVG, drawn on the server: no script, no other origin."""
+    out = io.BytesIO()
+    segno.make(uri, error="m").save(
+        out, kind="svg", scale=5, border=2, xmldecl=False, svgns=True, title=None
+    )
+    return out.getvalue().decode()
+
+
+async def second_factor_form(request: Request, *, error: str = "", status: int = 200) -> Response:
+    pending = await call(request, _load_pending, cookie=request.cookies.get(PENDING_COOKIE))
+    if pending is None:
+        return redirect("/staff/login")
+    enrol = request.url.path == "/staff/enrol"
+    if enrol != (pending.totp is None):
+        return redirect("/staff/second-factor" if pending.totp else "/staff/enrol")
+    context: dict[str, object] = {"error": error, "enrol": enrol}
+    if enrol and pending.enrol:
+        uri = crypto.totp_uri(pending.enrol, account=pending.user.username, issuer="whistle")
+        secret_text = base64.b32encode(pending.enrol).decode().rstrip("=")
+        context.update(
+            qr_svg=_qr_svg(uri),
+            secret=" ".join(secret_text[i : i + 4] for i in range(0, len(secret_text), 4)),
+        )
+    return render(request, "staff/second_factor.html", context, status=status)
+
+
+async def second_factor(request: Request) -> Response:
+    form = await security.read_form(request)
+    settings = ctx(request).settings
+    outcome, cookie = await call(
+        request,
+        _second_factor_step,
+        pending_cookie=request.cookies.get(PENDING_COOKIE, ""),
+        code=form.get("code", ""),
+        lifetime=dt.timedelta(hours=settings.staff_absolute_hours),
+        enrol=request.url.path == "/staff/enrol",
+    )
+    if outcome == "expired":
+        response = redirect("/staff/login")
+        security.clear_cookie(response, request, PENDING_COOKIE)
+        return response
+    if outcome == "wrong":
+        return await second_factor_form(request, error=E_CODE, status=400)
+    response = redirect("/admin" if outcome == "admin" else "/inbox")
+    security.clear_cookie(response, request, PENDING_COOKIE)
     security.set_cookie(response, request, STAFF_COOKIE, cookie)
     return response
+
+
+# --- logout ----------------------------------------------------------------------------------
+
+
+def _logout_everywhere(db: Session, *, user_id: str) -> None:
+    sessions.destroy_for_user(db, user_id)
+    audit.record(db, action="logout_everywhere", actor_id=user_id)
 
 
 async def logout(request: Request) -> Response:
@@ -112,6 +305,18 @@ async def logout(request: Request) -> Response:
     response = redirect("/staff/login")
     security.clear_cookie(response, request, STAFF_COOKIE)
     return response
+
+
+async def logout_everywhere(request: Request) -> Response:
+    staff = await require_any_staff(request)
+    await security.read_form(request)
+    await call(request, _logout_everywhere, user_id=staff.user.id)
+    response = redirect("/staff/login")
+    security.clear_cookie(response, request, STAFF_COOKIE)
+    return response
+
+
+# --- activation, password, recovery ----------------------------------------------------------
 
 
 def _invitation(db: Session, *, token: str) -> User | None:
@@ -131,13 +336,23 @@ async def activate_form(request: Request) -> Response:
     return render(request, "staff/activate.html", {"user": user, "error": ""})
 
 
+def _activate(
+    db: Session, *, token: str, password: str, confirm: str, params: crypto.Argon2Params
+) -> str | None:
+    user = accounts.find_invitation(db, token)
+    recovery = accounts.activate(db, token=token, password=password, confirm=confirm, params=params)
+    if user is not None:
+        audit.record(db, action="account_activated", actor_id=user.id, subject_id=user.id)
+    return recovery
+
+
 async def activate(request: Request) -> Response:
     form = await security.read_form(request)
     token = request.path_params["token"]
     try:
         recovery = await call_kdf(
             request,
-            accounts.activate,
+            _activate,
             token=token,
             password=form.get("password", ""),
             confirm=form.get("confirm", ""),
@@ -145,23 +360,93 @@ async def activate(request: Request) -> Response:
         )
     except accounts.AccountError as exc:
         user = await call(request, _invitation, token=token)
-        return render(
-            request,
-            "staff/activate.html",
-            {
-                "user": user,
-                "error": ACCOUNT_ERRORS.get(exc.code, ACCOUNT_ERRORS["invalid-invitation"]),
-            },
-            status=400,
-        )
+        message = ACCOUNT_ERRORS.get(exc.code, ACCOUNT_ERRORS["invalid-invitation"])
+        return render(request, "staff/activate.html", {"user": user, "error": message}, status=400)
     # The recovery code is shown in this response only; it is stored nowhere in clear.
     return render(request, "staff/activated.html", {"recovery": recovery})
+
+
+async def password_form(request: Request) -> Response:
+    staff = await require_any_staff(request)
+    return render(request, "staff/password.html", {"user": staff.user, "error": "", "done": ""})
+
+
+def _change_password(db: Session, *, params: crypto.Argon2Params, **kwargs: str) -> None:
+    accounts.change_password(db, params=params, **kwargs)
+    audit.record(db, action="password_changed", actor_id=kwargs["user_id"])
+
+
+async def change_password(request: Request) -> Response:
+    staff = await require_any_staff(request)
+    form = await security.read_form(request)
+    try:
+        await call_kdf(
+            request,
+            _change_password,
+            user_id=staff.user.id,
+            current=form.get("current", ""),
+            password=form.get("password", ""),
+            confirm=form.get("confirm", ""),
+            params=ctx(request).settings.argon2,
+        )
+    except accounts.AccountError as exc:
+        return render(
+            request,
+            "staff/password.html",
+            {"user": staff.user, "error": ACCOUNT_ERRORS.get(exc.code, E_LOGIN), "done": ""},
+            status=400,
+        )
+    return render(request, "staff/password.html", {"user": staff.user, "error": "", "done": "1"})
+
+
+async def recover_form(request: Request) -> Response:
+    return render(request, "staff/recover.html", {"error": "", "username": ""})
+
+
+def _recover(db: Session, *, params: crypto.Argon2Params, **kwargs: str) -> str:
+    code = accounts.recover(db, params=params, **kwargs)
+    user_id = db.exec(
+        select(User.id).where(User.username == kwargs["username"].strip().lower())
+    ).one()
+    sessions.destroy_for_user(db, user_id)
+    audit.record(db, action="recovery_used", actor_id=user_id)
+    return code
+
+
+async def recover(request: Request) -> Response:
+    form = await security.read_form(request)
+    username = form.get("username", "")[:64]
+    try:
+        code = await call_kdf(
+            request,
+            _recover,
+            username=username,
+            recovery_code=form.get("recovery_code", ""),
+            password=form.get("password", ""),
+            confirm=form.get("confirm", ""),
+            params=ctx(request).settings.argon2,
+        )
+    except accounts.AccountError as exc:
+        message = ACCOUNT_ERRORS.get(exc.code, ACCOUNT_ERRORS["recovery-failed"])
+        return render(
+            request, "staff/recover.html", {"error": message, "username": username}, status=400
+        )
+    return render(request, "staff/activated.html", {"recovery": code, "recovered": True})
 
 
 routes = [
     Route("/staff/login", login_form, methods=["GET"]),
     Route("/staff/login", login, methods=["POST"]),
+    Route("/staff/second-factor", second_factor_form, methods=["GET"]),
+    Route("/staff/second-factor", second_factor, methods=["POST"]),
+    Route("/staff/enrol", second_factor_form, methods=["GET"]),
+    Route("/staff/enrol", second_factor, methods=["POST"]),
     Route("/staff/logout", logout, methods=["POST"]),
+    Route("/staff/logout-everywhere", logout_everywhere, methods=["POST"]),
+    Route("/staff/password", password_form, methods=["GET"]),
+    Route("/staff/password", change_password, methods=["POST"]),
+    Route("/staff/recover", recover_form, methods=["GET"]),
+    Route("/staff/recover", recover, methods=["POST"]),
     Route("/activate/{token}", activate_form, methods=["GET"]),
     Route("/activate/{token}", activate, methods=["POST"]),
 ]

@@ -1,0 +1,212 @@
+"""The authorization matrix: every route of the application, for every role.
+
+A route that is not in MATRIX fails :func:`test_matrix_covers_every_route`, so a new route
+cannot be added without deciding who may use it. Requests that would change something use
+invalid input where they can, so an authorised role gets a validation error (400) and an
+unauthorised one a 404 or the login page — never the same answer by accident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from tests.conftest import World, login_reporter, login_staff, post, submit_report
+from whistle.models import Case, Designation
+
+ROLES = ("anonymous", "reporter_a", "reporter_b", "other", "recused", "designated", "admin")
+LOGIN = "login"  # 303 to /staff/login
+
+PUBLIC = dict.fromkeys(ROLES, 200)
+STAFF_ONLY_LOGIN = {"anonymous": LOGIN, "reporter_a": LOGIN, "reporter_b": LOGIN}
+ADMIN_GET = {**STAFF_ONLY_LOGIN, "other": 404, "recused": 404, "designated": 404, "admin": 200}
+ADMIN_POST = {**ADMIN_GET, "admin": 400}
+INVESTIGATOR_GET = {
+    **STAFF_ONLY_LOGIN,
+    "other": 200,
+    "recused": 200,
+    "designated": 200,
+    "admin": 404,
+}
+CASE_GET = {**STAFF_ONLY_LOGIN, "other": 404, "recused": 404, "designated": 200, "admin": 404}
+CASE_POST = {**CASE_GET, "designated": 400}
+ANY_STAFF_GET = {**STAFF_ONLY_LOGIN, "other": 200, "recused": 200, "designated": 200, "admin": 200}
+ANY_STAFF_POST = {**ANY_STAFF_GET, "other": 400, "recused": 400, "designated": 400, "admin": 400}
+REPORTER_GET = {**dict.fromkeys(ROLES, 401), "reporter_a": 200, "reporter_b": 200}
+REPORTER_POST = {**REPORTER_GET, "reporter_a": 400, "reporter_b": 400}
+
+
+@dataclass(frozen=True)
+class Check:
+    expected: dict[str, int | str]
+    data: dict[str, str] | None = None  # POST body (CSRF added); None for GET
+    last: int = 0  # 1: changes routing, 2: ends sessions — run after the others, in this order
+
+
+MATRIX: dict[tuple[str, str], Check] = {
+    ("GET", "/"): Check(PUBLIC),
+    ("GET", "/report"): Check(PUBLIC),
+    ("POST", "/report"): Check(dict.fromkeys(ROLES, 400), {"what": ""}),
+    ("GET", "/followup"): Check(PUBLIC),
+    ("POST", "/followup"): Check(dict.fromkeys(ROLES, 400), {"code": "12"}),
+    ("GET", "/case"): Check(REPORTER_GET),
+    ("POST", "/case/reply"): Check(REPORTER_POST, {"text": ""}),
+    ("POST", "/case/logout"): Check(dict.fromkeys(ROLES, 303), {}, last=2),
+    ("GET", "/info/how"): Check(PUBLIC),
+    ("GET", "/info/external"): Check(PUBLIC),
+    ("GET", "/info/accessibility"): Check(PUBLIC),
+    ("GET", "/lang/{code}"): Check(dict.fromkeys(ROLES, 303)),
+    ("GET", "/healthz"): Check(PUBLIC),
+    ("GET", "/staff/login"): Check(PUBLIC),
+    ("POST", "/staff/login"): Check(dict.fromkeys(ROLES, 400), {"username": "x", "password": ""}),
+    ("GET", "/staff/second-factor"): Check(dict.fromkeys(ROLES, LOGIN)),
+    ("POST", "/staff/second-factor"): Check(dict.fromkeys(ROLES, LOGIN), {"code": "1"}),
+    ("GET", "/staff/enrol"): Check(dict.fromkeys(ROLES, LOGIN)),
+    ("POST", "/staff/enrol"): Check(dict.fromkeys(ROLES, LOGIN), {"code": "1"}),
+    ("POST", "/staff/logout"): Check(dict.fromkeys(ROLES, LOGIN), {}, last=2),
+    ("POST", "/staff/logout-everywhere"): Check(dict.fromkeys(ROLES, LOGIN), {}, last=2),
+    ("GET", "/staff/password"): Check(ANY_STAFF_GET),
+    ("POST", "/staff/password"): Check(
+        ANY_STAFF_POST, {"current": "wrong", "password": "x", "confirm": "y"}
+    ),
+    ("GET", "/staff/recover"): Check(PUBLIC),
+    ("POST", "/staff/recover"): Check(
+        dict.fromkeys(ROLES, 400), {"username": "nobody", "password": "x", "confirm": "x"}
+    ),
+    ("GET", "/activate/{token}"): Check(dict.fromkeys(ROLES, 404)),
+    ("POST", "/activate/{token}"): Check(dict.fromkeys(ROLES, 400), {"password": "x"}),
+    ("GET", "/inbox"): Check(INVESTIGATOR_GET),
+    ("GET", "/cases/{case_id}"): Check(CASE_GET),
+    ("POST", "/cases/{case_id}/post"): Check(CASE_POST, {"kind": "bogus", "text": "x"}),
+    ("POST", "/cases/{case_id}/status"): Check(CASE_POST, {"status": "bogus"}),
+    ("POST", "/cases/{case_id}/grant"): Check(CASE_POST, {"user_id": "nobody"}),
+    ("POST", "/cases/{case_id}/recuse"): Check(CASE_POST, {}),
+    ("GET", "/admin"): Check(ADMIN_GET),
+    ("GET", "/admin/routes"): Check(ADMIN_GET),
+    ("POST", "/admin/routes"): Check(ADMIN_POST, {"user_id": "nobody", "category": "1"}),
+    ("POST", "/admin/routes/{designation_id}/delete"): Check(
+        {**ADMIN_GET, "admin": 303}, {}, last=1
+    ),
+    ("GET", "/admin/structure"): Check(ADMIN_GET),
+    ("POST", "/admin/units"): Check(ADMIN_POST, {"name_sv": "", "name_en": ""}),
+    ("POST", "/admin/units/{unit_id}"): Check(ADMIN_POST, {"name_sv": "", "name_en": ""}),
+    ("POST", "/admin/categories"): Check(ADMIN_POST, {"name_sv": "", "name_en": ""}),
+    ("POST", "/admin/categories/{category_id}"): Check(ADMIN_POST, {"name_sv": ""}),
+    ("GET", "/admin/accounts"): Check(ADMIN_GET),
+    ("POST", "/admin/accounts"): Check(ADMIN_POST, {"username": "!", "display_name": ""}),
+    ("GET", "/admin/accounts/{user_id}"): Check(ADMIN_GET),
+    ("POST", "/admin/accounts/{user_id}/status"): Check(ADMIN_POST, {"active": "no"}),
+    ("GET", "/admin/audit"): Check(ADMIN_GET),
+}
+
+
+def app_routes(app: object) -> set[tuple[str, str]]:
+    found = set()
+    for route in app.routes:  # type: ignore[attr-defined]
+        if isinstance(route, Mount):
+            continue  # /static: checked in test_static_is_public
+        assert isinstance(route, Route)
+        for method in route.methods or ():
+            if method != "HEAD":
+                found.add((method, route.path))
+    return found
+
+
+def test_matrix_covers_every_route(app: object) -> None:
+    routes = app_routes(app)
+    missing = routes - set(MATRIX)
+    assert not missing, f"routes with no authorization decision: {sorted(missing)}"
+    stale = set(MATRIX) - routes
+    assert not stale, f"matrix entries for routes that do not exist: {sorted(stale)}"
+
+
+@pytest.fixture
+def actors(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> tuple[dict[str, TestClient], dict[str, str]]:
+    """One browser per role, and the values for path parameters."""
+    clients = {role: new_client() for role in ROLES}
+    code_a = submit_report(clients["reporter_a"], world.bribery, what="Marker of case A")
+    code_b = submit_report(clients["reporter_b"], world.other, what="Marker of case B")
+    login_reporter(clients["reporter_a"], code_a)
+    login_reporter(clients["reporter_b"], code_b)
+    with Session(engine) as s:
+        case_a = s.execute(select(Case.id).where(Case.category_id == world.bribery)).scalar_one()
+        designation = s.execute(select(Designation.id)).scalars().first()
+    login_staff(clients["designated"], "anna")
+    login_staff(clients["other"], "carl")
+    login_staff(clients["recused"], "bertil")
+    assert (
+        post(clients["recused"], f"/cases/{case_a}/recuse", {"confirm": "yes"}).status_code == 303
+    )
+    login_staff(clients["admin"], "admin")
+    params = {
+        "case_id": case_a,
+        "code": "en",
+        "token": "not-a-valid-token",
+        "designation_id": str(designation),
+        "unit_id": str(world.unit),
+        "category_id": str(world.bribery),
+        "user_id": world.admin,  # the admin cannot deactivate themself: a 400, nothing changes
+    }
+    return clients, params
+
+
+def _fill(path: str, params: dict[str, str]) -> str:
+    for name, value in params.items():
+        path = path.replace("{" + name + "}", value)
+    return path
+
+
+def _outcome(response: object) -> int | str:
+    status: int = response.status_code  # type: ignore[attr-defined]
+    if status == 303 and response.headers["location"] == "/staff/login":  # type: ignore[attr-defined]
+        return LOGIN
+    return status
+
+
+def test_every_route_for_every_role(
+    actors: tuple[dict[str, TestClient], dict[str, str]],
+) -> None:
+    clients, params = actors
+    ordered = sorted(MATRIX.items(), key=lambda kv: kv[1].last)
+    failures = []
+    for (method, path), check in ordered:
+        url = _fill(path, params)
+        for role in ROLES:
+            client = clients[role]
+            response = client.get(url) if method == "GET" else post(client, url, check.data or {})
+            got = _outcome(response)
+            if got != check.expected[role]:
+                failures.append(
+                    f"{method} {path} as {role}: {got}, expected {check.expected[role]}"
+                )
+            if got == 200 and method == "GET":
+                # Content checks: only the right people ever see a case's text.
+                text = response.text
+                if role != "designated":
+                    assert "Marker of case A" not in text or role == "reporter_a", (path, role)
+                assert "Marker of case B" not in text or role == "reporter_b", (path, role)
+    assert not failures, "\n".join(failures)
+
+
+def test_reporters_see_only_their_own_case(
+    actors: tuple[dict[str, TestClient], dict[str, str]],
+) -> None:
+    clients, _ = actors
+    page_a = clients["reporter_a"].get("/case").text
+    page_b = clients["reporter_b"].get("/case").text
+    assert "Marker of case A" in page_a and "Marker of case B" not in page_a
+    assert "Marker of case B" in page_b and "Marker of case A" not in page_b
+
+
+def test_static_is_public(client: TestClient) -> None:
+    response = client.get("/static/whistle.css")
+    assert response.status_code == 200
+    assert client.get("/static/../whistle/crypto.py").status_code == 404

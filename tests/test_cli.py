@@ -1,0 +1,224 @@
+"""The `whistle` command, called in-process with its environment in temporary directories.
+
+No server is started: `serve` is only tested for refusing a bad configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlmodel import Session, select
+from starlette.testclient import TestClient
+
+from tests.conftest import PASSWORD
+from whistle import cli, db
+from whistle.app import create_app
+from whistle.keys import load_keys
+from whistle.models import Category, Unit, User
+from whistle.settings import Settings
+
+LINK = re.compile(r"https://whistle\.example\.se/activate/([A-Za-z0-9_-]+)")
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for name in list(os.environ):
+        if name.startswith("WHISTLE_") and name != "WHISTLE_TEST_DATABASE_URL":
+            monkeypatch.delenv(name)
+    values = {
+        # A folder that does not exist yet, as on a new host.
+        "WHISTLE_DATA_DIR": str(tmp_path / "new" / "data"),
+        "WHISTLE_KEYS_DIR": str(tmp_path / "new" / "keys"),
+        "WHISTLE_BASE_URL": "https://whistle.example.se",
+        # TESTS ONLY: cheap Argon2 for the activation below.
+        "WHISTLE_ARGON2_MEMORY_KIB": "8",
+        "WHISTLE_ARGON2_TIME_COST": "1",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Exit code (returned or raised), stdout and stderr of one command."""
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def _db() -> Session:
+    return Session(db.make_engine(_settings().effective_database_url))
+
+
+def test_migrate_on_a_new_host(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _err = run(capsys, "migrate")
+    assert code == 0 and "newest schema" in out
+    assert (Path(env["WHISTLE_DATA_DIR"]) / "whistle.db").is_file()
+
+
+def test_add_category_and_unit(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "add-category", "--sv", "Mutor", "--en", "Bribery")
+    assert code == 0 and out.strip() == "category 1"
+    code, out, _ = run(
+        capsys, "add-category", "--sv", "Jäv", "--en", "Conflicts", "--position", "2"
+    )
+    assert code == 0 and out.strip() == "category 2"
+    code, out, _ = run(capsys, "add-unit", "--sv", "Förvaltning Norr", "--en", "North")
+    assert code == 0 and out.strip() == "unit 1"
+    with _db() as s:
+        categories = s.exec(select(Category).order_by(Category.id)).all()
+        assert [(c.name_sv, c.name_en, c.position) for c in categories] == [
+            ("Mutor", "Bribery", 0),
+            ("Jäv", "Conflicts", 2),
+        ]
+        [unit] = s.exec(select(Unit)).all()
+        assert (unit.name_sv, unit.name_en) == ("Förvaltning Norr", "North")
+
+
+def _invite(capsys: pytest.CaptureFixture[str], username: str, *extra: str) -> str:
+    code, out, _ = run(
+        capsys, "create-investigator", "--username", username, "--name", username.title(), *extra
+    )
+    assert code == 0, out
+    match = LINK.search(out)
+    assert match, out
+    return match.group(1)
+
+
+def _activate_through_the_web(token: str) -> str:
+    settings = _settings()
+    engine = db.make_engine(settings.effective_database_url)
+    app = create_app(settings, engine=engine, keys=load_keys(settings.keys_dir, create=True))
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as browser:
+        form = browser.get(f"/activate/{token}")
+        assert form.status_code == 200
+        response = browser.post(
+            f"/activate/{token}",
+            data={
+                "csrf_token": browser.cookies["whistle_csrf"],
+                "password": PASSWORD,
+                "confirm": PASSWORD,
+            },
+        )
+        assert response.status_code == 200, response.text
+        return response.text
+
+
+def test_create_investigator_prints_a_link_that_activates(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "add-category", "--sv", "Mutor", "--en", "Bribery")
+    token = _invite(capsys, "anna", "--category", "1")
+    with _db() as s:
+        user = s.exec(select(User).where(User.username == "anna")).one()
+        assert user.status == "invited" and user.public_key is None
+    page = _activate_through_the_web(token)
+    assert PASSWORD not in page
+    with _db() as s:
+        user = s.exec(select(User).where(User.username == "anna")).one()
+        assert user.status == "active" and user.public_key is not None
+    # The link works once.
+    settings = _settings()
+    app = create_app(
+        settings,
+        engine=db.make_engine(settings.effective_database_url),
+        keys=load_keys(settings.keys_dir, create=False),
+    )
+    with TestClient(app, base_url="https://testserver") as browser:
+        assert browser.get(f"/activate/{token}").status_code == 404
+
+
+def test_create_investigator_refuses_bad_input(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = run(capsys, "create-investigator", "--username", "Anna A", "--name", "X")
+    assert code == 2 and "invalid-username" in err
+    code, _out, err = run(
+        capsys, "create-investigator", "--username", "anna", "--name", "A", "--category", "9"
+    )
+    assert code == 2 and err.startswith("error")
+    with _db() as s:  # nothing was half-created
+        assert s.exec(select(User)).all() == []
+
+
+def test_create_admin(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "create-admin", "--username", "it-admin", "--name", "IT")
+    assert code == 0 and LINK.search(out)
+    with _db() as s:
+        assert s.exec(select(User)).one().role == "admin"
+
+
+def _routing_warnings(capsys: pytest.CaptureFixture[str], category: str) -> tuple[str, list[str]]:
+    code, out, _ = run(capsys, "routing")
+    assert code == 0
+    lines = out.splitlines()
+    return out, [x for x in lines if category in x and "fewer than two readers" in x]
+
+
+def test_designate_and_routing_warns_about_fewer_than_two_readers(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "add-category", "--sv", "Mutor", "--en", "Bribery")
+    _activate_through_the_web(_invite(capsys, "anna"))
+    _activate_through_the_web(_invite(capsys, "bertil"))
+    _out, warnings = _routing_warnings(capsys, "Mutor")
+    assert len(warnings) == 1
+    code, out, _ = run(capsys, "designate", "--username", "anna", "--category", "1")
+    assert code == 0 and "designated" in out
+    out, warnings = _routing_warnings(capsys, "Mutor")
+    assert len(warnings) == 1 and "anna" in warnings[0]
+    code, _, _ = run(capsys, "designate", "--username", "bertil", "--category", "1")
+    assert code == 0
+    out, warnings = _routing_warnings(capsys, "Mutor")
+    assert warnings == []
+    assert "anna" in out and "bertil" in out
+
+
+def test_designate_refuses_unknown_user_or_category(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "add-category", "--sv", "Mutor", "--en", "Bribery")
+    _invite(capsys, "anna")
+    run(capsys, "create-admin", "--username", "it-admin", "--name", "IT")
+    for argv in (
+        ("--username", "nobody", "--category", "1"),
+        ("--username", "it-admin", "--category", "1"),
+        ("--username", "anna", "--category", "9"),
+    ):
+        code, _out, err = run(capsys, "designate", *argv)
+        assert code == 2 and err.startswith("error"), argv
+
+
+def test_serve_refuses_a_placeholder_database_password(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: started.append(a))
+    monkeypatch.setenv("WHISTLE_DATABASE_URL", "postgresql+psycopg://u:changeme@127.0.0.1/x")
+    code, _out, err = run(capsys, "serve")
+    assert code == 2
+    assert "placeholder" in err
+    assert started == []
+    assert not Path(env["WHISTLE_KEYS_DIR"]).exists()  # nothing was set up either
+
+
+def test_serve_refuses_plain_http_outside_localhost(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: started.append(a))
+    monkeypatch.setenv("WHISTLE_BASE_URL", "http://whistle.example.se")
+    code, _out, err = run(capsys, "serve")
+    assert code == 2 and "https" in err
+    assert started == []

@@ -1,0 +1,170 @@
+"""Security headers and cookie flags on every route of the app, error pages included.
+
+Routes are enumerated from ``app.routes``, so a route added later is checked without anyone
+remembering to list it here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
+from whistle import accounts, db
+from whistle.web import reporter as reporter_web
+
+PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
+
+
+def check_headers(response: httpx.Response, path: str) -> None:
+    where = f"{response.request.method} {path} -> {response.status_code}"
+    headers = response.headers
+    csp = headers.get("content-security-policy", "")
+    assert "frame-ancestors 'none'" in csp, where
+    assert "default-src 'none'" in csp, where
+    assert "script-src" not in csp, where
+    assert headers.get("referrer-policy") == "no-referrer", where
+    assert headers.get("x-content-type-options") == "nosniff", where
+    if path.startswith("/static/") and response.status_code == 200:
+        assert "no-store" not in headers.get("cache-control", ""), where
+    else:
+        assert headers.get("cache-control") == "no-store", where
+    for cookie in headers.get_list("set-cookie"):
+        flags = [part.strip().lower() for part in cookie.split(";")]
+        assert "httponly" in flags, (where, cookie)
+        assert "samesite=strict" in flags, (where, cookie)
+        assert "secure" in flags, (where, cookie)
+
+
+def check_error_page(response: httpx.Response, *secrets: str) -> None:
+    body = response.text
+    for leak in ("Traceback", 'File "', ".py", "/work/", "site-packages", *secrets):
+        assert leak not in body, (response.status_code, leak)
+
+
+def route_table(app: Any) -> list[tuple[str, str]]:
+    """(method, path template) of every route, and one static file per mount."""
+    found: list[tuple[str, str]] = []
+    for route in app.routes:
+        if isinstance(route, Route):
+            for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
+                found.append((method, route.path))
+        elif isinstance(route, Mount):
+            found.append(("GET", route.path + "/whistle.css"))
+    return found
+
+
+@pytest.fixture
+def filled(world: World, client: TestClient) -> Callable[[str], str]:
+    """Fills path parameters with real ids of a seeded world."""
+    submit_report(client, world.bribery, what="Header check report")
+    anna = TestClient(client.app, base_url="https://testserver", follow_redirects=False)
+    login_staff(anna, "anna")
+    [case_id] = re.findall(r'href="/cases/([0-9a-f]{32})"', anna.get("/inbox").text)
+    with db.session_scope(world.engine) as s:
+        invitation = accounts.create_user(
+            s, username="dora", display_name="Dora", role="investigator"
+        )
+    values = {
+        "case_id": case_id,
+        "token": invitation.token,
+        "code": "en",
+        "user_id": world.anna,
+        "category_id": str(world.bribery),
+        "unit_id": str(world.unit),
+    }
+
+    def fill(template: str) -> str:
+        return PARAM.sub(lambda m: values.get(m.group(1), "1"), template)
+
+    return fill
+
+
+ROLES = ("anonymous", "reporter", "anna", "admin")
+
+
+@pytest.fixture
+def browser(
+    world: World, new_client: Callable[[], TestClient]
+) -> Iterator[Callable[[str], TestClient]]:
+    code = submit_report(new_client(), world.other, what="For the reporter role")
+
+    def make(role: str) -> TestClient:
+        client = new_client()
+        if role == "reporter":
+            login_reporter(client, code)
+        elif role != "anonymous":
+            login_staff(client, role)
+        return client
+
+    yield make
+
+
+def test_every_route_every_role(app, filled, browser) -> None:  # type: ignore[no-untyped-def]
+    table = route_table(app)
+    assert ("POST", "/report") in table and ("GET", "/static/whistle.css") in table
+    # GETs first and logouts last: one logged-in browser per role serves every request.
+    table.sort(key=lambda entry: (entry[0] == "POST", "logout" in entry[1], entry[1]))
+    seen_statuses: set[int] = set()
+    for role in ROLES:
+        client = browser(role)
+        for method, template in table:
+            path = filled(template)
+            if method == "GET":
+                response = client.get(path)
+            else:
+                # No CSRF cookie and no login in a fresh browser: refused (403, or sent to a
+                # login first), and still with every header.
+                refused = browser("anonymous").post(path, data={"csrf_token": "x" * 32})
+                assert refused.status_code in {303, 401, 403}, (path, refused.status_code)
+                check_headers(refused, path)
+                response = post(client, path, {})
+            assert response.status_code < 500, (role, method, path, response.text[:300])
+            check_headers(response, path)
+            seen_statuses.add(response.status_code)
+    assert {200, 303}.issubset(seen_statuses)
+
+
+def test_error_pages_have_headers_and_no_internals(client: TestClient, world: World) -> None:
+    token = csrf(client)
+    cases = {
+        404: client.get("/no/such/page"),
+        405: client.get("/case/reply"),
+        400: client.post("/followup", content=b"{}", headers={"content-type": "application/json"}),
+        403: client.post("/followup", data={"code": "1234"}),
+        413: client.post(
+            "/report",
+            content=b"csrf_token=" + token.encode() + b"&what=" + b"x" * (2 * 1024 * 1024),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ),
+    }
+    for status, response in cases.items():
+        assert response.status_code == status
+        check_headers(response, "/error")
+        check_error_page(response)
+
+
+SECRET = "SECRET-MARKER-0451 in /srv/whistle/reports.py"
+
+
+def test_forced_500_has_headers_and_no_exception_text(
+    app, world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    def explode(*args: object, **kwargs: object) -> object:
+        raise RuntimeError(SECRET)
+
+    monkeypatch.setattr(reporter_web.routing, "active_categories", explode)
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
+        response = client.get("/report")
+    assert response.status_code == 500
+    check_headers(response, "/report")
+    check_error_page(response, "SECRET-MARKER-0451", "RuntimeError")
+    # Logged as a type only: the message could have held case content.
+    assert "SECRET-MARKER-0451" not in caplog.text
+    assert "RuntimeError" in caplog.text

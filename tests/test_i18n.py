@@ -1,0 +1,209 @@
+"""Translations: every message id in the code and templates is translated in sv and en, the
+compiled catalogues match the .po files, and every public page renders in both languages."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from starlette.testclient import TestClient
+
+from tests.conftest import World, login_reporter, submit_report
+from whistle import i18n
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS = ROOT / "whistle" / "translations"
+MessageId = str | tuple[str, ...]
+
+
+@cache
+def extracted_ids() -> frozenset[MessageId]:
+    """What `make messages` extracts: babel.cfg's method map, plus the N_ marker."""
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as fh:
+        method_map, options_map = parse_mapping_cfg(fh)
+    keywords = {**DEFAULT_KEYWORDS, "N_": None}
+    ids: set[MessageId] = set()
+    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map, options_map, keywords=keywords
+    ):
+        ids.add(tuple(message) if isinstance(message, list | tuple) else message)
+    return frozenset(ids)
+
+
+def _catalogue(locale: str) -> Catalog:
+    with (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        return read_po(fh, locale=locale)
+
+
+def test_extraction_finds_the_code_and_the_templates() -> None:
+    ids = extracted_ids()
+    assert "Skip to content" in ids  # templates/base.html
+    assert "This field is required." in ids  # whistle/reports.py, marked with N_
+    assert any(isinstance(i, tuple) for i in ids), "no plural message found"
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_every_message_id_is_translated(locale: str) -> None:
+    catalogue = _catalogue(locale)
+    problems = []
+    for msgid in sorted(extracted_ids(), key=str):
+        key = msgid[0] if isinstance(msgid, tuple) else msgid
+        message = catalogue.get(key)
+        if message is None:
+            problems.append(f"missing: {msgid!r}")
+            continue
+        if message.fuzzy:
+            problems.append(f"fuzzy: {msgid!r}")
+        if isinstance(msgid, tuple):
+            strings = message.string if isinstance(message.string, tuple | list) else ()
+            if message.id != msgid or len(strings) != catalogue.num_plurals:
+                problems.append(f"plural forms: {msgid!r}")
+            if not all(strings):
+                problems.append(f"empty plural: {msgid!r}")
+        elif not message.string:
+            problems.append(f"empty: {msgid!r}")
+    assert problems == [], f"{locale}: run `make messages` and translate:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_compiled_catalogue_matches_the_po_file(locale: str) -> None:
+    """The .mo the app loads says what the .po says (`make translations` was run)."""
+    with (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.mo").open("rb") as fh:
+        compiled = Translations(fh)
+    stale = []
+    for message in _catalogue(locale):
+        if not message.id or not message.string:
+            continue
+        if isinstance(message.id, tuple | list):
+            singular, plural = message.id[0], message.id[1]
+            forms = list(message.string)
+            got = [compiled.ngettext(singular, plural, 1), compiled.ngettext(singular, plural, 2)]
+            if got != forms[:2]:
+                stale.append(singular)
+        elif compiled.gettext(message.id) != message.string:
+            stale.append(message.id)
+    assert stale == [], f"{locale}: run `make translations`: {stale[:5]}"
+
+
+def test_english_catalogue_is_identity_and_swedish_is_not() -> None:
+    english = {m.id: m.string for m in _catalogue("en") if m.id}
+    assert all(string == msgid for msgid, string in english.items()), "en msgstr must = msgid"
+    swedish = {m.id: m.string for m in _catalogue("sv") if m.id and isinstance(m.id, str)}
+    translated = sum(1 for msgid, string in swedish.items() if string != msgid)
+    assert translated > 0.9 * len(swedish)
+
+
+# ---------------------------------------------------------------------------------------------
+# pages in both languages
+
+PUBLIC_PAGES = [
+    "/",
+    "/report",
+    "/followup",
+    "/info/how",
+    "/info/external",
+    "/info/accessibility",
+    "/staff/login",
+]
+
+
+def _plain(text: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", text))
+
+
+@cache
+def _foreign_phrases() -> dict[str, list[str]]:
+    """Long sentences that differ between the languages: on an English page no Swedish one may
+    appear, and on a Swedish page no English one (an untranslated or stale string)."""
+    phrases: dict[str, list[str]] = {"sv": [], "en": []}
+    for message in _catalogue("sv"):
+        if not isinstance(message.id, str) or not message.id or not message.string:
+            continue
+        if message.string == message.id or "%" in message.id or len(message.id) < 25:
+            continue
+        phrases["sv"].append(message.id)  # English text must not show on Swedish pages
+        phrases["en"].append(message.string)  # Swedish text must not show on English pages
+    return phrases
+
+
+def _check_language(text: str, locale: str, url: str) -> None:
+    assert f'<html lang="{locale}">' in text, url
+    page = _plain(text)
+    leaked = [phrase for phrase in _foreign_phrases()[locale] if phrase in page]
+    assert leaked == [], (locale, url, leaked[:3])
+
+
+@pytest.fixture
+def rendered(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
+    """The names of the templates rendered during the test."""
+    names: set[str] = set()
+    env: jinja2.Environment = app.state.ctx.templates
+    original: Callable[..., jinja2.Template] = env.get_template
+
+    def recording(name: str | jinja2.Template, *args: Any, **kwargs: Any) -> jinja2.Template:
+        template = original(name, *args, **kwargs)
+        names.add(template.name or "")
+        return template
+
+    monkeypatch.setattr(env, "get_template", recording)
+    yield names
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_public_pages_render_in_each_language(
+    world: World, new_client: Callable[[], TestClient], rendered: set[str], locale: str
+) -> None:
+    client = new_client()
+    client.cookies.set("whistle_lang", locale)
+    for url in PUBLIC_PAGES:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        _check_language(response.text, locale, url)
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404
+    _check_language(missing.text, locale, "404")
+    invalid = client.get("/activate/not-a-valid-token")
+    assert invalid.status_code == 404
+    _check_language(invalid.text, locale, "activate")
+    # The receipt (with the case code) and the reporter's case page.
+    receipt = client.post(
+        "/report",
+        data={
+            "csrf_token": client.cookies["whistle_csrf"],
+            "category": str(world.other),
+            "what": "Something happened",
+            "mode": "anonymous",
+        },
+    )
+    assert receipt.status_code == 200
+    _check_language(receipt.text, locale, "receipt")
+    code = submit_report(client, world.other)
+    login_reporter(client, code)
+    case = client.get("/case")
+    assert case.status_code == 200
+    _check_language(case.text, locale, "/case")
+    # Every template of the reporter side and of the information pages was rendered here.
+    public = {
+        f"{folder}/{path.name}"
+        for folder in ("reporter", "pages")
+        for path in (ROOT / "templates" / folder).glob("*.html")
+    }
+    assert public - rendered == set()
+
+
+def test_language_cookie_with_an_unknown_value_falls_back_to_swedish(
+    world: World, client: TestClient
+) -> None:
+    client.cookies.set("whistle_lang", "de")
+    assert '<html lang="sv">' in client.get("/").text

@@ -1,0 +1,83 @@
+"""whistle.keys: the pepper and the continuity public key in the key directory."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from whistle import crypto
+from whistle.keys import CONTINUITY_PUBLIC_FILE, PEPPER_FILE, KeysError, load_keys
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_first_start_generates_a_private_pepper(tmp_path: Path) -> None:
+    keys_dir = tmp_path / "deploy" / "keys"
+    keys = load_keys(keys_dir, create=True)
+    pepper_path = keys_dir / PEPPER_FILE
+    assert pepper_path.read_bytes() == keys.pepper
+    assert len(keys.pepper) == crypto.KEY_LEN
+    assert _mode(pepper_path) == 0o600
+    assert _mode(keys_dir) == 0o700
+    assert keys.continuity_public is None
+
+
+def test_peppers_differ_between_deployments(tmp_path: Path) -> None:
+    assert load_keys(tmp_path / "a", create=True) != load_keys(tmp_path / "b", create=True)
+
+
+def test_second_load_returns_the_same_pepper(tmp_path: Path) -> None:
+    first = load_keys(tmp_path / "keys", create=True)
+    assert load_keys(tmp_path / "keys", create=False) == first
+    # create=True never replaces an existing pepper (that would lock every reporter out).
+    assert load_keys(tmp_path / "keys", create=True) == first
+
+
+def test_missing_pepper_without_create_is_refused(tmp_path: Path) -> None:
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir()
+    with pytest.raises(KeysError, match="missing"):
+        load_keys(keys_dir, create=False)
+    assert not (keys_dir / PEPPER_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"\x00" * 32, id="all-zero"),
+        pytest.param(b"x" * 32, id="all-x"),
+        pytest.param(b"01" * 16, id="two-values"),
+        pytest.param(bytes(range(31)), id="31-bytes"),
+        pytest.param(bytes(range(33)), id="33-bytes"),
+        pytest.param(b"", id="empty"),
+        pytest.param(bytes(range(32)).hex().encode(), id="hex-text"),
+    ],
+)
+def test_hand_made_pepper_is_refused(tmp_path: Path, content: bytes) -> None:
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir()
+    (keys_dir / PEPPER_FILE).write_bytes(content)
+    for create in (False, True):
+        with pytest.raises(KeysError, match="not a generated"):
+            load_keys(keys_dir, create=create)
+
+
+def test_continuity_public_key_is_loaded(tmp_path: Path) -> None:
+    keys_dir = tmp_path / "keys"
+    load_keys(keys_dir, create=True)
+    _private, public = crypto.generate_keypair()
+    (keys_dir / CONTINUITY_PUBLIC_FILE).write_bytes(public)
+    assert load_keys(keys_dir, create=False).continuity_public == public
+
+
+@pytest.mark.parametrize("length", [0, 32, crypto.PUBLIC_KEY_LEN - 1, crypto.PUBLIC_KEY_LEN + 1])
+def test_continuity_public_key_of_the_wrong_length_is_refused(tmp_path: Path, length: int) -> None:
+    keys_dir = tmp_path / "keys"
+    load_keys(keys_dir, create=True)
+    (keys_dir / CONTINUITY_PUBLIC_FILE).write_bytes(b"\x07" * length)
+    with pytest.raises(KeysError, match="continuity"):
+        load_keys(keys_dir, create=False)

@@ -1,0 +1,190 @@
+"""Argon2 under pressure: bounded derivations (queue, then 503 + Retry-After), the global budget
+of failed case-code attempts, and a real server under a flood of wrong codes.
+
+Nothing here asserts on elapsed time: a derivation slot is held by a function blocked on an
+event, and the flood test checks outcomes and memory, not speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from sqlalchemy import Engine
+from starlette.testclient import TestClient
+
+from tests.conftest import CHEAP_ARGON2, World, post
+from tests.server import RealServer, token
+from whistle import attempts
+from whistle.app import create_app
+from whistle.derivation import Deriver, Overloaded
+from whistle.keys import Keys
+from whistle.settings import Settings
+
+WRONG = "0000 0000 0000 0000"
+
+
+def _blocker(started: threading.Event, release: threading.Event) -> Callable[[], str]:
+    def hold() -> str:
+        started.set()
+        # A bound, not a timing assertion: the test always sets `release` long before this.
+        assert release.wait(timeout=60)
+        return "held"
+
+    return hold
+
+
+def test_deriver_overloaded_when_its_slot_is_held() -> None:
+    deriver = Deriver(CHEAP_ARGON2, concurrency=1, queue_seconds=0.05)
+    started, release = threading.Event(), threading.Event()
+    results: list[object] = []
+
+    async def scenario() -> None:
+        async with anyio.create_task_group() as group:
+
+            async def first() -> None:
+                results.append(await deriver.run(_blocker(started, release)))
+
+            group.start_soon(first)
+            await anyio.to_thread.run_sync(started.wait)
+            with pytest.raises(Overloaded) as caught:
+                await deriver.run(lambda: "second")
+            results.append(caught.value.retry_after)
+            release.set()
+        # With the slot free again, work runs.
+        results.append(await deriver.run(lambda: "third"))
+
+    anyio.run(scenario)
+    assert results == [1, "held", "third"]
+
+
+def test_followup_login_answers_503_with_retry_after_when_busy(
+    settings: Settings, engine: Engine, keys: Keys, world: World
+) -> None:
+    busy = settings.replace(argon2_concurrency=1, argon2_queue_seconds=0.05)
+    app = create_app(busy, engine=engine, keys=keys)
+    started, release = threading.Event(), threading.Event()
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        assert client.portal is not None
+        held = client.portal.start_task_soon(app.state.ctx.deriver.run, _blocker(started, release))
+        assert started.wait(timeout=60)
+        try:
+            response = post(client, "/followup", {"code": WRONG})
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "1"
+            assert "no-store" in response.headers["cache-control"]
+        finally:
+            release.set()
+        assert held.result(timeout=60) == "held"
+        # The slot is free again: a wrong code is now simply wrong.
+        assert post(client, "/followup", {"code": WRONG}).status_code == 400
+
+
+def test_global_budget_refuses_other_browsers(
+    settings: Settings,
+    engine: Engine,
+    keys: Keys,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One fixed moment, so the budget's one-minute window cannot roll over mid-test.
+    moment = dt.datetime(2026, 3, 2, 10, 0, 30, tzinfo=dt.UTC)
+    monkeypatch.setattr(attempts, "utcnow", lambda: moment)
+    limited = settings.replace(code_attempts_per_minute=3, session_attempts=100)
+    app = create_app(limited, engine=engine, keys=keys)
+
+    def browser() -> TestClient:
+        return TestClient(app, base_url="https://testserver", follow_redirects=False)
+
+    with browser() as first, browser() as second, browser() as third:
+        assert post(first, "/followup", {"code": WRONG}).status_code == 400
+        assert post(second, "/followup", {"code": WRONG}).status_code == 400
+        assert post(first, "/followup", {"code": "12"}).status_code == 400  # malformed counts
+        with browser() as stranger:
+            refused = post(stranger, "/followup", {"code": WRONG})
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "60"
+        assert post(third, "/followup", {"code": WRONG}).status_code == 429
+    # The next minute the budget is fresh.
+    monkeypatch.setattr(attempts, "utcnow", lambda: moment + dt.timedelta(minutes=1))
+    with browser() as later:
+        assert post(later, "/followup", {"code": WRONG}).status_code == 400
+
+
+# --- a real server under a flood -------------------------------------------------------------
+
+FLOOD = 200
+CONCURRENCY = 2
+ARGON2_MIB = 64
+# What the process may grow beyond its warmed-up RSS besides the Argon2 buffers: 200 open
+# connections and requests in flight, worker-thread stacks and Python objects. Measured at
+# about 8 MiB on the development machine; docs/deploy.md explains the figure.
+MARGIN_MIB = 32
+
+
+async def _flood(base: str) -> tuple[list[int], int, int]:
+    limits = httpx.Limits(max_connections=FLOOD + 10)
+    timeout = httpx.Timeout(300)
+    clients = [httpx.AsyncClient(base_url=base, timeout=timeout) for _ in range(FLOOD)]
+    done = 0
+    tenth = asyncio.Event()
+    try:
+        # Each attacker is its own browser: its own CSRF cookie, so per-session budgets do not
+        # stop the flood before the global defences do.
+        await asyncio.gather(*(c.get("/followup") for c in clients))
+
+        async def guess(client: httpx.AsyncClient) -> int:
+            nonlocal done
+            response = await client.post(
+                "/followup", data={"csrf_token": client.cookies["whistle_csrf"], "code": WRONG}
+            )
+            done += 1
+            if done >= 10:
+                tenth.set()
+            return response.status_code
+
+        async def landing() -> tuple[int, int]:
+            await tenth.wait()
+            async with httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits) as c:
+                status = (await c.get("/")).status_code
+            return status, FLOOD - done
+
+        flood = asyncio.gather(*(guess(c) for c in clients))
+        statuses, (landing_status, pending) = await asyncio.gather(flood, landing())
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+    return list(statuses), landing_status, pending
+
+
+@pytest.mark.slow
+def test_flood_of_wrong_codes_stays_bounded(tmp_path: Path) -> None:
+    env = {
+        "WHISTLE_ARGON2_MEMORY_KIB": str(ARGON2_MIB * 1024),
+        "WHISTLE_ARGON2_TIME_COST": "1",
+        "WHISTLE_ARGON2_CONCURRENCY": str(CONCURRENCY),
+        # Long enough that the queue holds the flood: the landing page must answer meanwhile.
+        "WHISTLE_ARGON2_QUEUE_SECONDS": "600",
+    }
+    with RealServer(tmp_path, env=env) as server:
+        with httpx.Client(base_url=server.url, timeout=120) as warm:
+            # Warm up: templates, database connections, one full derivation.
+            warm.get("/")
+            warm.post("/followup", data={"csrf_token": token(warm), "code": WRONG})
+        baseline_kib = server.status_kib("VmRSS")
+        statuses, landing_status, pending = asyncio.run(_flood(server.url))
+        peak_kib = server.status_kib("VmHWM")
+    assert len(statuses) == FLOOD
+    assert set(statuses) <= {400, 429, 503}, sorted(set(statuses))
+    assert landing_status == 200
+    # The landing page was answered while guesses were still queued for a derivation slot.
+    assert pending > 0
+    bound_kib = baseline_kib + (CONCURRENCY * ARGON2_MIB + MARGIN_MIB) * 1024
+    print(f"baseline {baseline_kib} KiB, peak {peak_kib} KiB, bound {bound_kib} KiB")
+    assert peak_kib < bound_kib, (baseline_kib, peak_kib)
+    assert "Traceback" not in server.output()

@@ -1,0 +1,212 @@
+"""Staff accounts on the web: activation, TOTP enrolment and checks, password change,
+recovery, throttling, logout everywhere."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+from starlette.testclient import TestClient
+
+from tests.conftest import (
+    CHEAP_ARGON2,
+    PASSWORD,
+    TOTP_SECRET,
+    World,
+    login_staff,
+    post,
+    submit_report,
+)
+from whistle import accounts, crypto, db
+from whistle.models import User, WebSession
+
+NEW_PASSWORD = "a brand new long passphrase"
+
+
+def invite(engine: Engine, username: str) -> str:
+    with db.session_scope(engine) as s:
+        invitation = accounts.create_user(
+            s, username=username, display_name=username.title(), role="investigator"
+        )
+    return invitation.token
+
+
+def enrolment_secret(html: str) -> bytes:
+    match = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', html)
+    assert match, "the enrolment page shows the key as text"
+    text = match.group(1).replace(" ", "")
+    return base64.b32decode(text + "=" * (-len(text) % 8))
+
+
+def test_activation_enrolment_and_login_end_to_end(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    token = invite(engine, "erik")
+    browser = new_client()
+    page = browser.get(f"/activate/{token}")
+    assert page.status_code == 200 and "Erik" in page.text
+    short = post(browser, f"/activate/{token}", {"password": "short", "confirm": "short"})
+    assert short.status_code == 400 and "minst 12 tecken" in short.text
+    done = post(browser, f"/activate/{token}", {"password": PASSWORD, "confirm": PASSWORD})
+    assert done.status_code == 200
+    assert re.search(r"<strong>([A-Z2-9]{5} ){4}[A-Z2-9]{5}</strong>", done.text)
+    # The link works once.
+    assert browser.get(f"/activate/{token}").status_code == 404
+    # First login: password, then enrolment with a server-rendered QR code.
+    step1 = post(browser, "/staff/login", {"username": "erik", "password": PASSWORD})
+    assert step1.status_code == 303 and step1.headers["location"] == "/staff/enrol"
+    enrol = browser.get("/staff/enrol")
+    assert enrol.status_code == 200
+    assert "<svg" in enrol.text and "<script" not in enrol.text
+    secret = enrolment_secret(enrol.text)
+    wrong = post(browser, "/staff/enrol", {"code": "000000"})
+    assert wrong.status_code == 400
+    code = crypto.totp_code(secret, at=time.time())
+    ok = post(browser, "/staff/enrol", {"code": code})
+    assert ok.status_code == 303 and ok.headers["location"] == "/inbox"
+    assert browser.get("/inbox").status_code == 200
+    with Session(engine) as s:
+        user = s.execute(select(User).where(User.username == "erik")).scalar_one()
+        assert user.totp_sealed is not None and secret not in user.totp_sealed
+    # Second login asks for the code, and the code just used is refused (replay).
+    other = new_client()
+    post(other, "/staff/login", {"username": "erik", "password": PASSWORD})
+    replay = post(other, "/staff/second-factor", {"code": code})
+    assert replay.status_code == 400
+    assert "redan använts" in replay.text
+    fresh = crypto.totp_code(secret, at=time.time() + crypto.TOTP_STEP)
+    assert post(other, "/staff/second-factor", {"code": fresh}).status_code == 303
+
+
+def test_wrong_totp_is_rejected_and_limited(
+    world: World, new_client: Callable[[], TestClient]
+) -> None:
+    browser = new_client()
+    step1 = post(browser, "/staff/login", {"username": "anna", "password": PASSWORD})
+    assert step1.headers["location"] == "/staff/second-factor"
+    for _ in range(4):
+        assert post(browser, "/staff/second-factor", {"code": "123456"}).status_code in {400}
+    # The fifth wrong code ends the pending login: back to the password.
+    last = post(browser, "/staff/second-factor", {"code": "123456"})
+    assert last.status_code == 303 and last.headers["location"] == "/staff/login"
+    assert browser.get("/inbox").headers["location"] == "/staff/login"
+
+
+def test_password_alone_is_not_a_login(world: World, client: TestClient) -> None:
+    post(client, "/staff/login", {"username": "anna", "password": PASSWORD})
+    assert client.get("/inbox").status_code == 303
+
+
+def test_login_throttle_per_account(world: World, client: TestClient) -> None:
+    for _ in range(10):
+        wrong = post(client, "/staff/login", {"username": "anna", "password": "nope" * 4})
+        assert wrong.status_code == 400
+    locked = post(client, "/staff/login", {"username": "anna", "password": PASSWORD})
+    assert locked.status_code == 400 and "15 minuter" in locked.text
+
+
+def test_password_change_reseals_key_and_second_factor(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    submit_report(new_client(), world.bribery, what="Readable after change")
+    anna = new_client()
+    login_staff(anna, "anna")
+    bad = post(
+        anna,
+        "/staff/password",
+        {"current": "wrong password!", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert bad.status_code == 400
+    ok = post(
+        anna,
+        "/staff/password",
+        {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert ok.status_code == 200
+    again = new_client()
+    assert (
+        post(again, "/staff/login", {"username": "anna", "password": PASSWORD}).status_code == 400
+    )
+    login_staff(again, "anna", NEW_PASSWORD)  # the same TOTP secret still works
+    [case_id] = re.findall(r'href="/cases/([0-9a-f]{32})"', again.get("/inbox").text)
+    assert "Readable after change" in again.get(f"/cases/{case_id}").text
+
+
+def test_recovery_code_restores_access_and_requires_new_second_factor(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    submit_report(new_client(), world.bribery, what="Recovered marker")
+    with db.session_scope(engine) as s:
+        # The fixture's activation showed Anna's recovery code once and kept no copy, so seal
+        # her private key under a code this test knows, exactly as activation does.
+        user = s.execute(select(User).where(User.username == "anna")).scalar_one()
+        known = crypto.random_string(accounts.RECOVERY_ALPHABET, accounts.RECOVERY_LEN)
+        who = accounts.authenticate(s, username="anna", password=PASSWORD, params=CHEAP_ARGON2)
+        salt = b"r" * 16
+        keys = crypto.derive_password_keys(known, salt, CHEAP_ARGON2)
+        user.recovery_salt = salt
+        user.recovery_sealed = crypto.seal(
+            keys.kek,
+            who.private_key,
+            purpose="private-key-recovery",
+            case_id="",
+            item_id=user.id,
+        )
+        s.add(user)
+    anna = new_client()
+    login_staff(anna, "anna")
+    wrong = post(
+        anna,
+        "/staff/recover",
+        {
+            "username": "anna",
+            "recovery_code": "AAAAA" * 5,
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+    )
+    assert wrong.status_code == 400
+    grouped = " ".join(known[i : i + 5] for i in range(0, 25, 5))
+    done = post(
+        anna,
+        "/staff/recover",
+        {
+            "username": "anna",
+            "recovery_code": grouped.lower(),
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+    )
+    assert done.status_code == 200
+    new_code = re.search(r"<strong>((?:[A-Z2-9]{5} ){4}[A-Z2-9]{5})</strong>", done.text)
+    assert new_code and new_code.group(1).replace(" ", "") != known
+    # Every session ended, including the one that was logged in.
+    assert anna.get("/inbox").status_code == 303
+    # The second factor must be set up again; then the old cases open.
+    browser = new_client()
+    step1 = post(browser, "/staff/login", {"username": "anna", "password": NEW_PASSWORD})
+    assert step1.headers["location"] == "/staff/enrol"
+    secret = enrolment_secret(browser.get("/staff/enrol").text)
+    assert secret != TOTP_SECRET
+    ok = post(browser, "/staff/enrol", {"code": crypto.totp_code(secret, at=time.time())})
+    assert ok.status_code == 303
+    [case_id] = re.findall(r'href="/cases/([0-9a-f]{32})"', browser.get("/inbox").text)
+    assert "Recovered marker" in browser.get(f"/cases/{case_id}").text
+
+
+def test_logout_everywhere(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    first, second = new_client(), new_client()
+    login_staff(first, "anna")
+    login_staff(second, "anna")
+    assert second.get("/inbox").status_code == 200
+    assert post(first, "/staff/logout-everywhere", {}).status_code == 303
+    assert second.get("/inbox").status_code == 303
+    assert first.get("/inbox").status_code == 303
+    with Session(engine) as s:
+        assert s.execute(select(WebSession).where(WebSession.user_id == world.anna)).first() is None

@@ -1,0 +1,160 @@
+"""The append-only, hash-chained audit log (who did what to which case, and when).
+
+Entry n stores ``hash(n) = SHA-256(hash(n-1) ‖ canonical fields of n)``; the single
+``audit_head`` row holds the count and the newest hash. Every writer first increments the head
+row, which locks it until commit, so concurrent writers (threads, processes, replicas) append
+one after another and the chain never forks. Editing, deleting or reordering an entry breaks the
+chain, which :func:`verify` reports with the first broken entry. A database administrator who
+rewrites the whole chain *and* the head is not caught by the chain alone: export the head hash
+periodically (``whistle audit-verify`` prints it) to a place they cannot write.
+
+Never logged: content, reporter identity, and reporters' own actions (their exact times could
+point to who they are).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlmodel import Session, col, func, select
+
+from whistle import crypto
+from whistle.models import AuditEntry, AuditHead, utcnow
+
+GENESIS = b"\x00" * 32
+
+# Actions, as stored. The web layer translates them for display.
+ACTIONS = (
+    "login",
+    "login_failed",
+    "second_factor_failed",
+    "second_factor_enrolled",
+    "logout_everywhere",
+    "password_changed",
+    "recovery_used",
+    "case_opened",
+    "message_sent",
+    "note_added",
+    "acknowledgement_sent",
+    "feedback_sent",
+    "status_changed",
+    "access_granted",
+    "recused",
+    "continuity_grant",
+    "account_invited",
+    "account_activated",
+    "account_deactivated",
+    "account_reactivated",
+    "route_added",
+    "route_removed",
+    "unit_changed",
+    "category_changed",
+)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _canonical(entry: AuditEntry) -> bytes:
+    fields = {
+        "id": entry.id,
+        "at": _utc(entry.at).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "actor": entry.actor_id,
+        "action": entry.action,
+        "case": entry.case_id,
+        "subject": entry.subject_id,
+        "detail": entry.detail,
+    }
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _hash(prev: bytes, entry: AuditEntry) -> bytes:
+    return crypto.digest(prev + _canonical(entry))
+
+
+def record(
+    db: Session,
+    *,
+    action: str,
+    actor_id: str | None = None,
+    case_id: str | None = None,
+    subject_id: str | None = None,
+    detail: str = "",
+    now: dt.datetime | None = None,
+) -> None:
+    """Append one entry in the caller's transaction (it commits or rolls back with the action)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action}")
+    # Lock the head first: the increment is the serialisation point for all writers.
+    db.exec(update(AuditHead).where(col(AuditHead.id) == 1).values(count=AuditHead.count + 1))
+    head = db.exec(select(AuditHead).where(AuditHead.id == 1)).one()
+    db.refresh(head)
+    moment = _utc(now or utcnow()).replace(microsecond=0)
+    entry = AuditEntry(
+        id=head.count,
+        at=moment,
+        actor_id=actor_id,
+        action=action,
+        case_id=case_id,
+        subject_id=subject_id,
+        detail=detail[:200],
+        prev_hash=head.last_hash,
+        entry_hash=b"",
+    )
+    entry.entry_hash = _hash(head.last_hash, entry)
+    head.last_hash = entry.entry_hash
+    db.add(entry)
+    db.add(head)
+    db.flush()
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    count: int
+    head_hash: str
+    first_bad_id: int | None = None
+    reason: str = ""
+
+
+def verify(db: Session) -> Verification:
+    head = db.exec(select(AuditHead).where(AuditHead.id == 1)).one()
+    prev = GENESIS
+    expected_id = 1
+    for entry in db.exec(select(AuditEntry).order_by(col(AuditEntry.id))):
+        if entry.id != expected_id:
+            return Verification(False, head.count, head.last_hash.hex(), expected_id, "missing")
+        if entry.prev_hash != prev:
+            return Verification(False, head.count, head.last_hash.hex(), entry.id, "chain")
+        if not crypto.constant_time_equal(_hash(prev, entry), entry.entry_hash):
+            return Verification(False, head.count, head.last_hash.hex(), entry.id, "altered")
+        prev = entry.entry_hash
+        expected_id += 1
+    if expected_id - 1 != head.count or prev != head.last_hash:
+        return Verification(False, head.count, head.last_hash.hex(), expected_id, "truncated")
+    return Verification(True, head.count, head.last_hash.hex())
+
+
+def for_case(db: Session, *, case_id: str, limit: int = 200) -> list[AuditEntry]:
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.case_id == case_id)
+        .order_by(col(AuditEntry.id).desc())
+        .limit(limit)
+    )
+    return list(db.exec(stmt).all())
+
+
+def page(db: Session, *, page: int, page_size: int = 100) -> tuple[list[AuditEntry], int]:
+    total = db.exec(select(func.count()).select_from(AuditEntry)).one()
+    stmt = (
+        select(AuditEntry)
+        .order_by(col(AuditEntry.id).desc())
+        .offset((max(page, 1) - 1) * page_size)
+        .limit(page_size)
+    )
+    return list(db.exec(stmt).all()), total
