@@ -40,6 +40,11 @@ messages: $(INSTALLED)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --omit-header -o whistle/translations/messages.pot .
 	$(BIN)/pybabel update -i whistle/translations/messages.pot -d whistle/translations -D messages --no-fuzzy-matching --width 100
 
+## PNGs of the main pages, Swedish and English, desktop and phone, into docs/screenshots/
+## (starts its own demo server; needs Debian's chromium, as the browser tests do).
+screenshots: translations
+	$(BIN)/python scripts/screenshots.py
+
 bench: translations
 	$(BIN)/python bench/run.py
 

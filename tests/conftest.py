@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from whistle import accounts, crypto, db, routing
+from whistle import accounts, audit, crypto, db, routing
 from whistle.app import create_app
 from whistle.crypto import Argon2Params
 from whistle.keys import Keys, load_keys
@@ -56,6 +56,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         tables = ", ".join(t.name for t in metadata.sorted_tables)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            # The migration's one audit-chain head row went with the TRUNCATE: put it back.
+            conn.execute(
+                text("INSERT INTO audit_head (id, count, last_hash) VALUES (1, 0, :genesis)"),
+                {"genesis": audit.GENESIS},
+            )
         engine.dispose()
         return url
     template: Path = request.getfixturevalue("_sqlite_template")

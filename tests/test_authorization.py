@@ -17,8 +17,9 @@ from sqlmodel import Session
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_reporter, login_staff, post, submit_report
-from whistle.models import Case, Designation
+from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
+from whistle import db, texts
+from whistle.models import Attachment, Case, Designation
 
 ROLES = ("anonymous", "reporter_a", "reporter_b", "other", "recused", "designated", "admin")
 LOGIN = "login"  # 303 to /staff/login
@@ -57,8 +58,11 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("POST", "/followup"): Check(dict.fromkeys(ROLES, 400), {"code": "12"}),
     ("GET", "/case"): Check(REPORTER_GET),
     ("POST", "/case/reply"): Check(REPORTER_POST, {"text": ""}),
+    # A file of case A: its reporter gets it; the other reporter's key is for another case.
+    ("GET", "/case/files/{blob_id}"): Check({**REPORTER_GET, "reporter_b": 404}),
     ("POST", "/case/logout"): Check(dict.fromkeys(ROLES, 303), {}, last=2),
     ("GET", "/info/how"): Check(PUBLIC),
+    ("GET", "/info/routine"): Check(PUBLIC),
     ("GET", "/info/external"): Check(PUBLIC),
     ("GET", "/info/accessibility"): Check(PUBLIC),
     ("GET", "/lang/{code}"): Check(dict.fromkeys(ROLES, 303)),
@@ -87,6 +91,19 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("POST", "/cases/{case_id}/status"): Check(CASE_POST, {"status": "bogus"}),
     ("POST", "/cases/{case_id}/grant"): Check(CASE_POST, {"user_id": "nobody"}),
     ("POST", "/cases/{case_id}/recuse"): Check(CASE_POST, {}),
+    ("GET", "/cases/{case_id}/files/{blob_id}"): Check(CASE_GET),
+    ("POST", "/cases/{case_id}/withhold-ack"): Check(CASE_POST, {"reason": ""}),
+    ("POST", "/cases/{case_id}/feedback"): Check(CASE_POST, {"measures": "", "reasons": ""}),
+    ("POST", "/cases/{case_id}/meeting"): Check(CASE_POST, {"proposal": ""}),
+    ("POST", "/cases/{case_id}/minutes"): Check(CASE_POST, {"text": ""}),
+    ("POST", "/cases/{case_id}/action"): Check(CASE_POST, {"action_type": "bogus"}),
+    ("POST", "/cases/{case_id}/handover"): Check(CASE_POST, {"legal_ground": "bogus"}),
+    ("GET", "/oral"): Check(INVESTIGATOR_GET),
+    ("POST", "/oral"): Check(
+        {**INVESTIGATOR_GET, "other": 400, "recused": 400, "designated": 400}, {"what": ""}
+    ),
+    ("POST", "/case/minutes"): Check(REPORTER_POST, {"version": "0", "decision": "approve"}),
+    ("POST", "/case/meeting"): Check(REPORTER_POST, {"text": "x" * 6000}),
     ("GET", "/admin"): Check(ADMIN_GET),
     ("GET", "/admin/routes"): Check(ADMIN_GET),
     ("POST", "/admin/routes"): Check(ADMIN_POST, {"user_id": "nobody", "category": "1"}),
@@ -103,6 +120,12 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("GET", "/admin/accounts/{user_id}"): Check(ADMIN_GET),
     ("POST", "/admin/accounts/{user_id}/status"): Check(ADMIN_POST, {"active": "no"}),
     ("GET", "/admin/audit"): Check(ADMIN_GET),
+    ("GET", "/admin/statistics"): Check(ADMIN_GET),
+    ("GET", "/admin/statistics.csv"): Check(ADMIN_GET),
+    ("GET", "/admin/texts"): Check(ADMIN_GET),
+    ("GET", "/admin/texts/{name}"): Check(ADMIN_GET),
+    ("POST", "/admin/texts/{name}"): Check(ADMIN_POST, {"body_sv": "", "body_en": ""}),
+    ("GET", "/admin/texts/{name}/{version}"): Check(ADMIN_GET),
 }
 
 
@@ -136,9 +159,16 @@ def actors(
     code_b = submit_report(clients["reporter_b"], world.other, what="Marker of case B")
     login_reporter(clients["reporter_a"], code_a)
     login_reporter(clients["reporter_b"], code_b)
+    attached = clients["reporter_a"].post(
+        "/case/reply",
+        data={"csrf_token": csrf(clients["reporter_a"]), "text": ""},
+        files=[("files", ("a.txt", b"a file of case A"))],
+    )
+    assert attached.status_code == 303, attached.text
     with Session(engine) as s:
         case_a = s.execute(select(Case.id).where(Case.category_id == world.bribery)).scalar_one()
         designation = s.execute(select(Designation.id)).scalars().first()
+        blob_id = s.execute(select(Attachment.id)).scalar_one()
     login_staff(clients["designated"], "anna")
     login_staff(clients["other"], "carl")
     login_staff(clients["recused"], "bertil")
@@ -146,6 +176,8 @@ def actors(
         post(clients["recused"], f"/cases/{case_a}/recuse", {"confirm": "yes"}).status_code == 303
     )
     login_staff(clients["admin"], "admin")
+    with db.session_scope(engine) as s:  # version 1 of the routine, for its admin page
+        texts.save(s, actor_id=world.admin, name="routine", body_sv="Rutin", body_en="Routine")
     params = {
         "case_id": case_a,
         "code": "en",
@@ -154,6 +186,9 @@ def actors(
         "unit_id": str(world.unit),
         "category_id": str(world.bribery),
         "user_id": world.admin,  # the admin cannot deactivate themself: a 400, nothing changes
+        "name": "routine",
+        "version": "1",
+        "blob_id": blob_id,
     }
     return clients, params
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from tests.conftest import PG_URL, World, submit_report
 from tests.server import (
     CASE_LINK_RE,
     CHEAP_ENV,
+    CODE_RE,
     ROOT,
     Authenticator,
     RealServer,
@@ -25,20 +27,27 @@ from tests.server import (
     categories,
     http_login_reporter,
     http_login_staff,
-    http_submit,
+    token,
 )
 from whistle import backup, db
 from whistle.demo import DEMO_LOGINS
 from whistle.settings import Settings
 
+ATTACHMENT = b"Invoice 4711: 250 000 kr to Acme Travel AB\n"
+FILE_LINK_RE = re.compile(r'href="(/case/files/[0-9a-f]{32})"')
 
-def whistle_cli(*args: str, data_dir: Path, keys_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WHISTLE_")}
-    env.update(CHEAP_ENV, WHISTLE_DATA_DIR=str(data_dir), WHISTLE_KEYS_DIR=str(keys_dir))
+
+def whistle_cli(
+    *args: str, data_dir: Path, keys_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the `whistle` command with only the given settings (cheap Argon2: tests only)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("WHISTLE_")}
+    full.update(CHEAP_ENV, WHISTLE_DATA_DIR=str(data_dir), WHISTLE_KEYS_DIR=str(keys_dir))
+    full.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "whistle", *args],
         cwd=ROOT,
-        env=env,
+        env=full,
         capture_output=True,
         text=True,
         check=False,
@@ -63,9 +72,22 @@ def test_round_trip_through_the_real_server(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     with source:
         with browser(source) as reporter:
-            code = http_submit(reporter, category=categories(reporter)[0], what="Backed up")
-        assert code is not None
+            receipt = reporter.post(
+                "/report",
+                data={
+                    "csrf_token": token(reporter),
+                    "category": categories(reporter)[0],
+                    "what": "Backed up",
+                    "mode": "anonymous",
+                },
+                files=[("files", ("ledger.txt", ATTACHMENT))],
+            )
+            match = CODE_RE.search(receipt.text)
+            assert receipt.status_code == 200 and match, receipt.text[:500]
+            code = match.group(1)
         blob = _fake_blob(Settings(data_dir=source.data_dir))
+        # An upload still streaming in: no row names it, so it is not backed up.
+        (source.data_dir / "blobs" / ("f" * 32 + ".part")).write_bytes(b"partial")
         # An online backup: the service keeps running (and answering) meanwhile.
         made = whistle_cli(
             "backup", str(tmp_path / "bk"), data_dir=source.data_dir, keys_dir=source.keys_dir
@@ -80,7 +102,9 @@ def test_round_trip_through_the_real_server(tmp_path: Path) -> None:
     assert manifest["keys_included"] is False
     assert manifest["database"] == "sqlite"
     assert manifest["schema_revision"]
-    assert set(manifest["files"]) == {"whistle.db", "blobs/ab/abcdef0123"}
+    listed = set(manifest["files"])
+    assert {"whistle.db", "blobs/ab/abcdef0123"} < listed
+    assert not any(name.endswith(".part") for name in listed)
     pepper = (source.keys_dir / "pepper.key").read_bytes()
     for path in (tmp_path / "bk").rglob("*"):
         if path.is_file():
@@ -111,7 +135,10 @@ def test_round_trip_through_the_real_server(tmp_path: Path) -> None:
     with RealServer(target, name="restored") as copy:
         with browser(copy) as reporter:
             assert http_login_reporter(reporter, code).status_code == 303
-            assert "Backed up" in reporter.get("/case").text
+            page = reporter.get("/case").text
+            assert "Backed up" in page
+            [file_url] = FILE_LINK_RE.findall(page)
+            assert reporter.get(file_url).content == ATTACHMENT
         with browser(copy) as staff:
             done = http_login_staff(staff, "anna", anna.password, authenticator)
             assert done.headers.get("location") == "/inbox"

@@ -101,6 +101,14 @@ def test_next_due_when_acknowledgement_waived_is_feedback() -> None:
     assert _next_due(ack_waived=True) == D(2027, 6, 8)
 
 
+def test_next_due_when_acknowledgement_withheld_is_feedback_from_day_seven() -> None:
+    # Withheld because it could reveal the reporter: no fault of theirs, so 3 months from day 7.
+    received = D(2027, 3, 1)
+    feedback = deadlines.feedback_due(received, None)
+    assert feedback == D(2027, 6, 8)
+    assert _next_due(ack_withheld=True, feedback_due_on=feedback) == D(2027, 6, 8)
+
+
 def test_next_due_none_once_feedback_given() -> None:
     assert _next_due(status="feedback_given", feedback_given_on=D(2027, 5, 1)) is None
     assert _next_due(feedback_given_on=D(2027, 5, 1)) is None

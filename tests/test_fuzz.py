@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,37 @@ def row_counts(engine: Engine) -> dict[str, int]:
     return counts
 
 
+class FormHarvester(HTMLParser):
+    """The forms of a rendered page: action -> field name -> the values the page offers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: dict[str, dict[str, set[str]]] = {}
+        self._action: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = {k: v or "" for k, v in attrs}
+        if tag == "form" and attr.get("method", "").lower() == "post":
+            self._action = attr.get("action", "").split("?")[0].split("#")[0]
+            self.forms.setdefault(self._action, {})
+        elif self._action is not None and tag in {"input", "textarea", "select"}:
+            name = attr.get("name", "")
+            if name and name != "csrf_token":
+                values = self.forms[self._action].setdefault(name, set())
+                if tag == "input" and attr.get("value"):
+                    values.add(attr["value"])
+                self._select = name if tag == "select" else None
+        elif self._action is not None and tag == "option" and self._select:
+            self.forms[self._action][self._select].add(attr.get("value", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._action = None
+        elif tag == "select":
+            self._select = None
+
+
 def post_routes(app: Any) -> list[str]:
     paths = [r.path for r in app.routes if isinstance(r, Route) and "POST" in (r.methods or ())]
     # Logouts last: they end the sessions the other endpoints are fuzzed with.
@@ -59,7 +91,7 @@ def post_routes(app: Any) -> list[str]:
 
 
 @pytest.fixture
-def seeded(world: World, new_client: Callable[[], TestClient]) -> dict[str, Any]:
+def seeded(app, world: World, new_client: Callable[[], TestClient]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     reporter = new_client()
     code = submit_report(reporter, world.bribery, what="Fuzz target")
     login_reporter(reporter, code)
@@ -78,22 +110,69 @@ def seeded(world: World, new_client: Callable[[], TestClient]) -> dict[str, Any]
         "category_id": str(world.other),
         "unit_id": str(world.unit),
     }
+    clients = {
+        "anonymous": new_client(),
+        "reporter": reporter,
+        "investigator": anna,
+        "admin": admin,
+    }
+
+    def fill(template: str) -> str:
+        return PARAM.sub(lambda m: values.get(m.group(1), "1"), template)
+
+    # The forms each role is actually shown, with their fields and offered values (statuses,
+    # kinds, ids...): well-formed requests reach deep into the handlers, not just the parser.
+    forms: dict[str, dict[str, set[str]]] = {}
+    seen_by: dict[str, set[str]] = {}
+    get_paths = [
+        fill(r.path) for r in app.routes if isinstance(r, Route) and "GET" in (r.methods or ())
+    ]
+    for role, client in clients.items():
+        for path in get_paths:
+            if "logout" in path or path.startswith("/lang/"):
+                continue
+            harvester = FormHarvester()
+            harvester.feed(client.get(path).text)
+            for action, fields in harvester.forms.items():
+                seen_by.setdefault(action, set()).add(role)
+                for name, offered in fields.items():
+                    forms.setdefault(action, {}).setdefault(name, set()).update(offered)
     return {
-        "clients": {
-            "anonymous": new_client(),
-            "reporter": reporter,
-            "investigator": anna,
-            "admin": admin,
-        },
-        "fill": lambda t: PARAM.sub(lambda m: values.get(m.group(1), "1"), t),
+        "clients": clients,
+        "fill": fill,
+        "forms": forms,
+        "seen_by": seen_by,
         "ids": [str(v) for v in (world.bribery, world.other, world.unit, case_id, world.carl)],
     }
 
 
+HUGE = st.sampled_from([5_000, 20_001, 300_000, 1_100_000]).map(lambda n: "A" * n)
+
+
+def well_formed(form: dict[str, set[str]], roles: set[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """The page's own form, filled mostly with what it offers, sometimes with hostile text."""
+
+    def field(name: str) -> st.SearchStrategy[tuple[str, str]]:
+        hostile = st.text(max_size=80) | HUGE
+        offered = sorted(form[name])
+        value = st.sampled_from(offered) if offered else st.text(max_size=40)
+        return st.tuples(st.just(name), st.one_of(value, value, value, hostile))
+
+    pairs = st.sampled_from(sorted(form)).flatmap(field)
+    return st.fixed_dictionaries(
+        {
+            "role": st.sampled_from(sorted(roles)),
+            "csrf": st.just("valid"),
+            "kind": st.sampled_from(["form", "form", "multipart"]),
+            "fields": st.lists(pairs, max_size=len(form) + 2).map(dict),
+            "raw": st.just(b""),
+        }
+    )
+
+
 def hostile_requests(field_names: list[str], ids: list[str]) -> st.SearchStrategy[dict[str, Any]]:
     names = st.sampled_from(field_names) | st.text(max_size=12)
-    huge = st.sampled_from([5_000, 20_001, 300_000, 1_100_000]).map(lambda n: "A" * n)
-    values = st.text(max_size=80) | st.sampled_from(ids) | huge | st.sampled_from(["", "0", "-1"])
+    values = st.text(max_size=80) | st.sampled_from(ids) | HUGE | st.sampled_from(["", "0", "-1"])
     return st.fixed_dictionaries(
         {
             "role": st.sampled_from(["anonymous", "reporter", "investigator", "admin"]),
@@ -140,6 +219,9 @@ def test_fuzz_every_post_endpoint(app, seeded: dict[str, Any], engine: Engine) -
 
     for template in routes:
         path = seeded["fill"](template)
+        strategy = hostile_requests(fields, seeded["ids"])
+        if path in seeded["forms"]:
+            strategy = well_formed(seeded["forms"][path], seeded["seen_by"][path]) | strategy
 
         @settings(
             max_examples=30,
@@ -147,7 +229,7 @@ def test_fuzz_every_post_endpoint(app, seeded: dict[str, Any], engine: Engine) -
             database=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         )
-        @given(spec=hostile_requests(fields, seeded["ids"]), path=st.just(path))
+        @given(spec=strategy, path=st.just(path))
         def fuzz(spec: dict[str, Any], path: str) -> None:
             client = seeded["clients"][spec["role"]]
             before = row_counts(engine)

@@ -112,6 +112,7 @@ PUBLIC_PAGES = [
     "/report",
     "/followup",
     "/info/how",
+    "/info/routine",
     "/info/external",
     "/info/accessibility",
     "/staff/login",

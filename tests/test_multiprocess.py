@@ -1,9 +1,6 @@
-"""Several server processes on one PostgreSQL database, sharing a keys directory: sessions and
-failed-attempt budgets live in the database, so any replica honours what another one did.
-
-(Background jobs and their database lease do not exist yet, so there is nothing to test about
-"only one replica runs a job" here.)
-"""
+"""Several server processes on one PostgreSQL database, sharing a keys directory: sessions,
+failed-attempt budgets and the jobs lease live in the database, so any replica honours what
+another one did."""
 
 from __future__ import annotations
 
@@ -25,6 +22,8 @@ from tests.server import (
     http_login_staff,
     http_submit,
 )
+from tests.test_backup import whistle_cli
+from whistle import db, jobs
 from whistle.demo import DEMO_LOGINS
 
 pytestmark = [
@@ -113,3 +112,24 @@ def test_failed_attempt_budget_is_shared(pair: tuple[RealServer, RealServer]) ->
     assert statuses_a == [400] * BUDGET
     assert on_b.status_code == 429
     assert on_b.headers["retry-after"] == "60"
+
+
+def test_jobs_lease_held_by_another_process(tmp_path: Path, multi_url: str) -> None:
+    env = {"WHISTLE_DATABASE_URL": multi_url}
+    where = {"data_dir": tmp_path / "data", "keys_dir": tmp_path / "keys", "env": env}
+    migrated = whistle_cli("migrate", **where)
+    assert migrated.returncode == 0, migrated.stderr
+    engine = db.make_engine(multi_url)
+    try:
+        with db.session_scope(engine) as s:
+            assert jobs.acquire(s, holder="replica-elsewhere")
+        held = whistle_cli("jobs", **where)
+        assert held.returncode == 0, held.stderr
+        assert "another process holds the jobs lease" in held.stdout
+        with db.session_scope(engine) as s:
+            jobs.release(s, holder="replica-elsewhere")
+        free = whistle_cli("jobs", **where)
+        assert free.returncode == 0, free.stderr
+        assert "reminders sent" in free.stdout
+    finally:
+        engine.dispose()

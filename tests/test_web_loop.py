@@ -73,7 +73,11 @@ def test_full_loop(world: World, new_client: Callable[[], TestClient], engine: E
     assert "Nytt från rapporteraren" in inbox
     assert "It was Acme Travel AB." in bertil.get(f"/cases/{case_id}").text
     # Status changes and closing.
-    closed = post(bertil, f"/cases/{case_id}/status", {"status": "closed"})
+    unfinished = post(bertil, f"/cases/{case_id}/status", {"status": "closed"})
+    assert unfinished.status_code == 400  # closing needs an outcome
+    closed = post(
+        bertil, f"/cases/{case_id}/status", {"status": "closed", "outcome": "substantiated"}
+    )
     assert closed.status_code == 303
     with Session(engine) as s:
         case = s.get(Case, case_id)

@@ -60,8 +60,17 @@ def _new_salt() -> bytes:
     return os.urandom(16)
 
 
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,63}$")
+
+
 def create_user(
-    db: Session, *, username: str, display_name: str, role: str, now: dt.datetime | None = None
+    db: Session,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    email: str = "",
+    now: dt.datetime | None = None,
 ) -> Invitation:
     """Create an invited account and return the one-time activation token."""
     username = username.strip().lower()
@@ -71,12 +80,16 @@ def create_user(
         raise AccountError("invalid-role")
     if not display_name.strip() or len(display_name) > 200:
         raise AccountError("invalid-display-name")
+    email = email.strip()
+    if email and not EMAIL.match(email):
+        raise AccountError("invalid-email")
     if db.exec(select(User).where(User.username == username)).first() is not None:
         raise AccountError("username-taken")
     token = crypto.random_token(32)
     user = User(
         username=username,
         display_name=display_name.strip(),
+        email=email or None,
         role=role,
         status="invited",
         activation_digest=crypto.digest(token),
@@ -162,9 +175,12 @@ def create_active_user(
     role: str,
     password: str,
     params: crypto.Argon2Params,
+    email: str = "",
 ) -> tuple[User, str | None]:
     """Create and activate in one step (the CLI and the demo use it)."""
-    invitation = create_user(db, username=username, display_name=display_name, role=role)
+    invitation = create_user(
+        db, username=username, display_name=display_name, role=role, email=email
+    )
     recovery = activate(
         db, token=invitation.token, password=password, confirm=password, params=params
     )

@@ -113,11 +113,11 @@ def remove_route(db: Session, *, actor_id: str, designation_id: int) -> None:
 
 
 def invite(
-    db: Session, *, actor_id: str, username: str, display_name: str, role: str
+    db: Session, *, actor_id: str, username: str, display_name: str, role: str, email: str = ""
 ) -> accounts.Invitation:
     try:
         invitation = accounts.create_user(
-            db, username=username, display_name=display_name, role=role
+            db, username=username, display_name=display_name, role=role, email=email
         )
     except accounts.AccountError as exc:
         raise AdminError(exc.code) from None

@@ -6,6 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
+import anyio.to_thread
+import httpx
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -15,11 +18,21 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from whistle import crypto, db, i18n
+from whistle import crypto, db, i18n, jobs
 from whistle.derivation import Deriver, Overloaded
 from whistle.keys import Keys, load_keys
 from whistle.settings import Settings
-from whistle.web import admin, investigator, pages, reporter, staff
+from whistle.web import (
+    admin,
+    followup,
+    investigator,
+    pages,
+    reporter,
+    staff,
+    statistics,
+    texts,
+    uploads,
+)
 from whistle.web.context import STATIC_DIR, AppContext, ctx, make_templates, redirect, render
 from whistle.web.network import EmployerNetworkMiddleware
 from whistle.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware, error_headers
@@ -75,6 +88,18 @@ def reporter_paths() -> frozenset[str]:
     )
 
 
+async def _job_loop(engine: Engine, settings: Settings, client: httpx.Client) -> None:
+    """Run `whistle jobs` every few minutes; the database lease keeps replicas from doubling up."""
+    while True:
+        await anyio.sleep(settings.jobs_interval_minutes * 60)
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: jobs.run(engine, settings=settings, client=client)
+            )
+        except Exception as exc:  # a failed round is retried next time; the server stays up
+            log.error("background jobs failed: %s", type(exc).__name__)
+
+
 def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
     i18n.load()
     context = AppContext(
@@ -91,7 +116,13 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        # The shared HTTP client (webhooks) and, when configured, the in-process job loop.
+        with httpx.Client() as client:
+            async with anyio.create_task_group() as tasks:
+                if settings.jobs_interval_minutes > 0:
+                    tasks.start_soon(_job_loop, engine, settings, client)
+                yield
+                tasks.cancel_scope.cancel()
         engine.dispose()
 
     app = Starlette(
@@ -99,7 +130,10 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             *reporter.routes,
             *staff.routes,
             *investigator.routes,
+            *followup.routes,
             *admin.routes,
+            *statistics.routes,
+            *texts.routes,
             *pages.routes,
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],
@@ -110,7 +144,13 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
                 onion_location=settings.onion_address,
                 onion_paths=reporter_paths(),
             ),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_form_bytes),
+            Middleware(
+                BodyLimitMiddleware,
+                max_bytes=settings.max_form_bytes,
+                # The files, and the form's text fields in front of them.
+                upload_max_bytes=settings.max_upload_bytes + settings.max_form_bytes,
+                upload_paths=uploads.UPLOAD_PATHS,
+            ),
             Middleware(
                 EmployerNetworkMiddleware,
                 employer_networks=settings.employer_networks,

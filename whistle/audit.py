@@ -36,9 +36,15 @@ ACTIONS = (
     "password_changed",
     "recovery_used",
     "case_opened",
+    "attachment_downloaded",
     "message_sent",
     "note_added",
     "acknowledgement_sent",
+    "acknowledgement_withheld",
+    "minutes_posted",
+    "action_recorded",
+    "handover_recorded",
+    "oral_report_registered",
     "feedback_sent",
     "status_changed",
     "access_granted",
@@ -52,6 +58,10 @@ ACTIONS = (
     "route_removed",
     "unit_changed",
     "category_changed",
+    # Retention (whistle/retention.py) and the organisation's texts (whistle/texts.py).
+    "retention_deleted",
+    "retention_personal_data_removed",
+    "text_saved",
 )
 
 

@@ -121,7 +121,8 @@ def _copy_tree(src: Path, dest: Path) -> None:
         target = dest / path.relative_to(src)
         if path.is_dir():
             target.mkdir(parents=True, exist_ok=True)
-        elif path.is_file() and not path.name.startswith(".tmp"):
+        elif path.is_file() and not path.name.endswith(".part"):
+            # A .part file is an upload still streaming in: no committed row names it yet.
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
 

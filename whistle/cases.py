@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from whistle import crypto, deadlines
+from whistle.i18n import N_
 from whistle.models import Case, CaseItem, new_id, utcnow
 
 ITEM_KINDS = (
@@ -24,9 +25,27 @@ ITEM_KINDS = (
     "message",
     "note",
     "acknowledgement",
+    "ack_withheld",
     "feedback",
+    "meeting",
+    "meeting_request",
+    "minutes",
+    "minutes_response",
+    "action",
+    "handover",
+    "attachment",
 )
 STATUSES = ("received", "assessment", "investigation", "feedback_given", "closed")
+# "feedback_given" follows from giving feedback (whistle.followup), never from a status menu.
+SETTABLE_STATUSES = ("received", "assessment", "investigation", "closed")
+OUTCOMES = {
+    "substantiated": N_("Substantiated: measures taken"),
+    "partly_substantiated": N_("Partly substantiated"),
+    "not_substantiated": N_("Not substantiated"),
+    "referred": N_("Referred to another body (authority, police, other unit)"),
+    "outside_scope": N_("Outside the scope of the channel"),
+    "no_action_possible": N_("Could not be investigated further"),
+}
 
 
 class CaseNotFound(LookupError):
@@ -62,10 +81,13 @@ def add_item(
     author_user_id: str | None = None,
     visible_to_reporter: bool = True,
     now: dt.datetime | None = None,
+    item_id: str | None = None,
 ) -> CaseItem:
+    """Seal ``content`` as the case's next item. ``item_id`` is given when something was
+    already bound to it (an attachment's blob is sealed to its item id while it streams in)."""
     if kind not in ITEM_KINDS:
         raise ValueError(f"unknown item kind {kind}")
-    item_id = new_id()
+    item_id = item_id or new_id()
     # Atomic increment: the per-case sequence orders the thread without precise timestamps.
     db.exec(update(Case).where(col(Case.id) == case.id).values(item_count=Case.item_count + 1))
     db.flush()
@@ -125,6 +147,7 @@ def refresh_next_due(case: Case) -> None:
         ack_due_on=case.ack_due,
         ack_waived=case.ack_waived,
         acknowledged_on=case.acknowledged_on,
+        ack_withheld=case.ack_withheld,
         feedback_due_on=case.feedback_due,
         feedback_given_on=case.feedback_given_on,
     )

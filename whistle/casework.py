@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, exists, func
 from sqlmodel import Session, col, select
 
 from whistle import audit, cases, crypto, deadlines, routing
@@ -22,7 +22,6 @@ AUDIT_ACTIONS = {
     "message": "message_sent",
     "note": "note_added",
     "acknowledgement": "acknowledgement_sent",
-    "feedback": "feedback_sent",
 }
 
 
@@ -58,29 +57,56 @@ def reference(case_id: str) -> str:
     return case_id[:8].upper()
 
 
+def _holds(user_id: str) -> ColumnElement[bool]:
+    """The investigator holds a wrap of the case: one primary-key probe per case."""
+    return exists().where(
+        col(CaseKeyWrap.case_id) == col(Case.id), col(CaseKeyWrap.user_id) == user_id
+    )
+
+
+def _inbox_cases(db: Session, *, user_id: str, offset: int, limit: int) -> list[Case]:
+    """Cases in inbox order, read along ix_cases_inbox so that a page stops after ``limit``
+    hits instead of sorting every case the investigator holds (which grew with the history).
+
+    Cases with a deadline come first (nearest first), then the rest; each part is its own
+    query because SQLite sorts NULL first and cannot use an index for ``next_due IS NULL``
+    as a sort key. Ties go to the newest case, then by id (any fixed order would do).
+    """
+    held = select(Case).where(_holds(user_id))
+    due = list(
+        db.exec(
+            held.where(col(Case.next_due).is_not(None))
+            .order_by(col(Case.next_due), col(Case.received_on).desc(), col(Case.id).desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    )
+    if len(due) == limit:
+        return due
+    if due:
+        due_total = offset + len(due)
+    else:
+        due_total = db.exec(
+            select(func.count())
+            .select_from(Case)
+            .where(col(Case.next_due).is_not(None), _holds(user_id))
+        ).one()
+    rest = db.exec(
+        held.where(col(Case.next_due).is_(None))
+        .order_by(col(Case.received_on).desc(), col(Case.id).desc())
+        .offset(max(0, offset - due_total))
+        .limit(limit - len(due))
+    ).all()
+    return due + list(rest)
+
+
 def inbox(db: Session, *, user_id: str, page: int = 1, page_size: int = 50) -> InboxPage:
     """The cases this investigator holds a key for, nearest deadline first, then newest."""
-    base = (
-        select(Case)
-        .join(CaseKeyWrap, col(CaseKeyWrap.case_id) == col(Case.id))
-        .where(CaseKeyWrap.user_id == user_id)
-    )
     total = db.exec(
         select(func.count()).select_from(CaseKeyWrap).where(CaseKeyWrap.user_id == user_id)
     ).one()
     pages = max(1, -(-total // page_size))
     page = min(max(page, 1), pages)
-    # Cases without a deadline (closed, feedback given) sort last.
-    stmt = (
-        base.order_by(
-            col(Case.next_due).is_(None),
-            col(Case.next_due),
-            col(Case.received_on).desc(),
-            col(Case.id),
-        )
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    )
     rows = [
         InboxRow(
             case_id=c.id,
@@ -93,7 +119,7 @@ def inbox(db: Session, *, user_id: str, page: int = 1, page_size: int = 50) -> I
             next_due=c.next_due,
             awaiting_investigator=c.awaiting_investigator,
         )
-        for c in db.exec(stmt).all()
+        for c in _inbox_cases(db, user_id=user_id, offset=(page - 1) * page_size, limit=page_size)
     ]
     return InboxPage(rows=rows, total=total, page=page, pages=pages)
 
@@ -229,13 +255,18 @@ def post(
     text: str,
     now: dt.datetime | None = None,
 ) -> None:
-    """A message to the reporter, an internal note, an acknowledgement or feedback."""
-    if kind not in {"message", "note", "acknowledgement", "feedback"}:
+    """A message to the reporter, an internal note, or the acknowledgement of receipt.
+
+    Feedback, withheld acknowledgements, minutes and the like are in :mod:`whistle.followup`.
+    """
+    if kind not in {"message", "note", "acknowledgement"}:
         raise CaseworkError("bad-kind")
     case, key = unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     body = _clean(text)
     if case.status == "closed" and kind != "note":
         raise CaseworkError("closed")
+    if kind == "acknowledgement" and (case.acknowledged_on or case.ack_withheld):
+        raise CaseworkError("already-acknowledged")
     cases.add_item(
         db,
         case=case,
@@ -247,14 +278,10 @@ def post(
         visible_to_reporter=kind != "note",
         now=now,
     )
-    day = deadlines.today(now)
-    if kind == "acknowledgement" and case.acknowledged_on is None:
+    if kind == "acknowledgement":
+        day = deadlines.today(now)
         case.acknowledged_on = day
         case.feedback_due = deadlines.feedback_due(case.received_on, day)
-    if kind == "feedback":
-        case.feedback_given_on = case.feedback_given_on or day
-        if case.status in deadlines.OPEN_STATUSES:
-            case.status = "feedback_given"
     if kind != "note":
         case.awaiting_investigator = False
     cases.refresh_next_due(case)
@@ -269,10 +296,15 @@ def set_status(
     user_id: str,
     private_key: bytes,
     status: str,
+    outcome: str = "",
     now: dt.datetime | None = None,
 ) -> None:
-    if status not in cases.STATUSES:
+    """Move a case between statuses. Closing needs an outcome code; "feedback given" is set
+    only by actually giving feedback (whistle.followup), so the deadline cannot be ticked off."""
+    if status not in cases.SETTABLE_STATUSES:
         raise CaseworkError("bad-status")
+    if status == "closed" and outcome not in cases.OUTCOMES:
+        raise CaseworkError("outcome-required")
     # Unlocking proves the investigator holds the case; status is not content, but only
     # designated persons may act on a case (5 kap. 5 §).
     case, _key = unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
@@ -280,11 +312,11 @@ def set_status(
     case.status = status
     if status == "closed":
         case.closed_on = case.closed_on or day
+        case.outcome = outcome
         case.awaiting_investigator = False
     else:
         case.closed_on = None
-    if status == "feedback_given" and case.feedback_given_on is None:
-        case.feedback_given_on = day
+        case.outcome = None
     cases.refresh_next_due(case)
     db.add(case)
     audit.record(db, action="status_changed", actor_id=user_id, case_id=case.id, detail=status)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from whistle import accounts, audit, continuity, db, demo, routing
@@ -29,9 +30,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+_ENGINES: list[Engine] = []
+
+
+def _engine(settings: Settings) -> Engine:
+    """A migrated engine for one command; :func:`main` closes its connections at the end."""
     db.migrate(settings.effective_database_url)
-    return db.make_engine(settings.effective_database_url)
+    engine = db.make_engine(settings.effective_database_url)
+    _ENGINES.append(engine)
+    return engine
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -111,6 +118,27 @@ def _print_demo_banner(port: int, seeded: bool) -> None:
     print("\n".join(lines) + "\n", flush=True)
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    import httpx
+
+    from whistle import jobs, notify
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    with httpx.Client() as client:
+        try:
+            report = jobs.run(engine, settings=settings, client=client)
+        except notify.NotifyError as exc:
+            print(f"error: {exc}; the reminders will be tried again", file=sys.stderr)
+            return 1
+
+    if not report.ran:
+        print("another process holds the jobs lease; nothing done")
+        return 0
+    print(f"reminders sent: {report.reminders}; expired sessions removed: {report.sessions_purged}")
+    return 0
+
+
 def cmd_demo_code(args: argparse.Namespace) -> int:
     print(demo.current_code(time.time()))
     return 0
@@ -129,7 +157,11 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     with db.session_scope(engine) as session:
         try:
             invitation = accounts.create_user(
-                session, username=args.username, display_name=args.name, role=args.role
+                session,
+                username=args.username,
+                display_name=args.name,
+                role=args.role,
+                email=args.email or "",
             )
         except accounts.AccountError as exc:
             print(f"error: {exc.code}", file=sys.stderr)
@@ -267,6 +299,33 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    from whistle import deadlines, retention
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    try:
+        with db.session_scope(engine) as session:
+            report = retention.apply(
+                session,
+                policy=settings.retention_policy,
+                disposal=settings.disposal,
+                retention_days=settings.retention_days,
+                today=deadlines.today(),
+                dry_run=args.dry_run,
+                blob_dir=settings.blob_dir,
+            )
+    except retention.RetentionError as exc:
+        # policy-not-set: deliberately no default, deleting official documents or keeping
+        # personal data too long are both unlawful for the wrong kind of organisation.
+        print(
+            f"error: {exc.code}; set WHISTLE_RETENTION_POLICY (docs/retention.md)", file=sys.stderr
+        )
+        return 2
+    print("\n".join(report.lines()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whistle", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -279,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(func=cmd_migrate)
+    sub.add_parser("jobs", help="run reminders and housekeeping once (for cron)").set_defaults(
+        func=cmd_jobs
+    )
     sub.add_parser("demo-code", help="the demo accounts' current TOTP code").set_defaults(
         func=cmd_demo_code
     )
@@ -287,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=f"invite a new {role}; prints the activation link")
         p.add_argument("--username", required=True)
         p.add_argument("--name", required=True, help="display name")
+        p.add_argument("--email", help="address for reminders (they never hold case content)")
         if role == "investigator":
             p.add_argument("--category", type=int, action="append", help="designate (repeatable)")
         p.set_defaults(func=cmd_create_user, role=role)
@@ -322,6 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_show_routing
     )
 
+    p = sub.add_parser("retention", help="apply the retention policy to cases closed long ago")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be done")
+    p.set_defaults(func=cmd_retention)
+
     p = sub.add_parser("backup", help="copy the database and blobs (not the keys) to DEST_DIR")
     p.add_argument("dest", type=Path, metavar="DEST_DIR")
     p.set_defaults(func=cmd_backup)
@@ -340,6 +407,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        while _ENGINES:
+            _ENGINES.pop().dispose()
     return result
 
 

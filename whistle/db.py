@@ -70,8 +70,8 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str) -> None:
-    """Bring the database to the newest schema (``alembic upgrade head``)."""
-    command.upgrade(alembic_config(url), "head")
+    """Bring the database to the newest schema (``alembic upgrade heads``: every branch)."""
+    command.upgrade(alembic_config(url), "heads")
 
 
 def is_empty(engine: Engine) -> bool:

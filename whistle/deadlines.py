@@ -48,12 +48,13 @@ def next_due(
     ack_due_on: dt.date,
     ack_waived: bool,
     acknowledged_on: dt.date | None,
+    ack_withheld: bool = False,
     feedback_due_on: dt.date,
     feedback_given_on: dt.date | None,
 ) -> dt.date | None:
     """The nearest deadline still open, or None when nothing is due (feedback given, closed)."""
     if status == "closed" or feedback_given_on is not None:
         return None
-    if acknowledged_on is None and not ack_waived:
+    if acknowledged_on is None and not ack_waived and not ack_withheld:
         return ack_due_on
     return feedback_due_on

@@ -91,6 +91,7 @@ def seed(db: Session, *, params: crypto.Argon2Params) -> bool:
             db,
             username=login.username,
             display_name=names[login.username],
+            email=f"{login.username}@demo.invalid",
             role=login.role,
             password=login.password,
             params=params,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Column, Index, LargeBinary, MetaData, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, MetaData, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -65,6 +65,8 @@ class User(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     username: str = Field(max_length=64, unique=True)
     display_name: str = Field(max_length=200)
+    # Where reminders go. Notifications never carry case content (see whistle/notify.py).
+    email: str | None = Field(default=None, max_length=254)
     role: str = Field(max_length=16)  # "investigator" | "admin"
     status: str = Field(default="invited", max_length=16)  # invited | active | disabled
     created_at: dt.datetime = Field(default_factory=utcnow)
@@ -103,7 +105,11 @@ class Designation(SQLModel, table=True):
 
 class Case(SQLModel, table=True):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_next_due_id", "next_due", "id"),)
+    __table_args__ = (
+        Index("ix_cases_next_due_id", "next_due", "id"),
+        # The inbox's order (migration 0002): a page reads along it and stops early.
+        Index("ix_cases_next_due_received_on_id", "next_due", "received_on", "id"),
+    )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     # HKDF output of the case code: finds the case, opens nothing.
     lookup_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
@@ -116,10 +122,14 @@ class Case(SQLModel, table=True):
     received_on: dt.date
     ack_due: dt.date
     ack_waived: bool = False
+    # Not sent because it could reveal the reporter (5 kap. 8 § 2); the reason is sealed content.
+    ack_withheld: bool = False
     acknowledged_on: dt.date | None = None
     feedback_due: dt.date
     feedback_given_on: dt.date | None = None
     closed_on: dt.date | None = None
+    # How the case ended, for the board's statistics (L25): a fixed code, never free text.
+    outcome: str | None = Field(default=None, max_length=32)
     # The nearest open deadline, kept in a column so the inbox sorts on an index.
     next_due: dt.date | None = Field(default=None)
     awaiting_investigator: bool = True  # the reporter wrote last
@@ -198,6 +208,30 @@ class AuditHead(SQLModel, table=True):
     last_hash: bytes = Field(sa_column=_blob())
 
 
+class Reminder(SQLModel, table=True):
+    """A reminder that was sent, so each one fires once (per case, kind and deadline)."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind", "due_on", "recipient", name="uq_reminders_once"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="cases.id", max_length=32, index=True)
+    kind: str = Field(max_length=32)
+    due_on: dt.date
+    recipient: str = Field(max_length=32)  # a user id, or "lead" for the function lead
+    sent_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class JobLease(SQLModel, table=True):
+    """Who runs the background jobs now: one process across all replicas."""
+
+    __tablename__ = "job_leases"
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=64)
+    expires_at: dt.datetime
+
+
 class RateCounter(SQLModel, table=True):
     """Counters for failed attempts, per fixed window. Keys never contain a client address."""
 
@@ -205,3 +239,62 @@ class RateCounter(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=96)
     window_start: dt.datetime
     count: int = 0
+
+
+class Attachment(SQLModel, table=True):
+    """Where the encrypted bytes of one attached file live (``blob_dir/<id>``).
+
+    The file's name, type and what was removed from it are sealed in its ``attachment`` case
+    item; this row only ties the random blob name to its case and item (a download must match
+    both) and keeps the sealed size for the per-case quota. The size is no news to whoever can
+    list the blob directory.
+    """
+
+    __tablename__ = "attachments"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    case_id: str = Field(foreign_key="cases.id", index=True, max_length=32)
+    item_id: str = Field(foreign_key="case_items.id", max_length=32)
+    # Plaintext bytes, for the per-case quota; the blob on disk is 33 bytes + 16 per 64 KiB
+    # larger, so this says nothing a directory listing does not. BIGINT: files over 2 GiB.
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class CaseStatistic(SQLModel, table=True):
+    """What the board's statistics (L25) keep of a case that retention deleted (L18).
+
+    Only the coarse metadata the statistics count: the month of receipt, the outcome, and the
+    deadline results and durations as computed when the case was deleted. The id is random and
+    there is no case id, so the row cannot be joined back to the case, its audit entries or its
+    reporter (see docs/retention.md).
+    """
+
+    __tablename__ = "case_statistics"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    received_month: dt.date  # the first day of the month the case was received
+    unit_id: int | None = None  # not a foreign key: the row must outlive any configuration
+    category_id: int | None = None
+    channel: str = Field(max_length=16)
+    identity_given: bool
+    ack_state: str = Field(max_length=16)  # see whistle.statistics.ACK_STATES
+    feedback_state: str = Field(max_length=16)
+    ack_days: int | None = None
+    feedback_days: int | None = None
+    outcome: str | None = Field(default=None, max_length=32)
+
+
+class OrganisationText(SQLModel, table=True):
+    """One saved version of a text the administrator writes: the channel's written routine
+    (L3, 5 kap. 6 §) or the introduction of the information page (L13). Rows are only ever
+    inserted: each save is a new version, so what was published when stays on record."""
+
+    __tablename__ = "organisation_texts"
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_organisation_texts_name_version"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=32)  # routine | introduction
+    version: int
+    body_sv: str = Field(max_length=20000)
+    body_en: str = Field(max_length=20000)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    author_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from whistle import cases, crypto, deadlines, routing
 from whistle.i18n import N_
 from whistle.keys import Keys
-from whistle.models import Case, CaseKeyWrap, Category, Unit
+from whistle.models import Case, CaseKeyWrap, Category, Unit, User, new_id
 
 MAX_TEXT = 20_000
 MAX_SHORT = 5_000
@@ -27,6 +27,7 @@ E_REQUIRED = N_("This field is required.")
 E_TOO_LONG = N_("This text is too long.")
 E_CHOICE = N_("Choose one of the options.")
 E_NAME = N_("Give your name, or choose to report anonymously.")
+E_OLD_MINUTES = N_("A newer version of the minutes has been posted. Read it and answer that.")
 E_CLOSED = N_("This case is closed. You can file a new report if you have more to tell.")
 
 
@@ -130,8 +131,18 @@ def submit(
     access: crypto.CaseAccess,
     keys: Keys,
     now: dt.datetime | None = None,
+    channel: str = "web",
+    taken_by: User | None = None,
+    case_key: bytes | None = None,
+    case_id: str | None = None,
 ) -> str:
     """Store a new case sealed under a fresh case key; return its id.
+
+    ``case_key`` and ``case_id`` are given when attachments were sealed to them while the
+    form streamed in (``crypto.random_key()`` and ``models.new_id()``, made before reading).
+
+    ``taken_by`` is the investigator who registered an oral report: they heard it, so they
+    read it too, whatever the route says (unless the reporter excluded them).
 
     The case key is wrapped to the reporter key, to each designated investigator and, when
     configured, to the offline continuity key. All of it is one transaction.
@@ -140,15 +151,19 @@ def submit(
         db, category_id=report.category_id, unit_id=report.unit_id, excluded=report.excluded
     )
     readers = route.readers
+    if taken_by is not None and taken_by.id not in report.excluded:
+        readers = [taken_by, *(r for r in readers if r.id != taken_by.id)]
     if not readers:
         raise NoReaders()
     received = deadlines.today(now)
-    case_key = crypto.random_key()
+    case_key = case_key or crypto.random_key()
     case = Case(
+        id=case_id or new_id(),
         lookup_id=access.lookup_id,
         unit_id=report.unit_id,
         category_id=report.category_id,
         triaged=route.to_triage,
+        channel=channel,
         identity_given=not report.anonymous,
         received_on=received,
         ack_due=deadlines.ack_due(received),
@@ -260,6 +275,69 @@ def reply(
         case=case,
         case_key=case_key,
         kind="message",
+        author="reporter",
+        content={"text": text},
+        now=now,
+    )
+    case.awaiting_investigator = True
+    db.add(case)
+
+
+def respond_to_minutes(
+    db: Session,
+    *,
+    case_id: str,
+    case_key: bytes,
+    version: int,
+    approved: bool,
+    text: str,
+    now: dt.datetime | None = None,
+) -> None:
+    """The reporter approves the minutes of their oral report, or asks for corrections
+    (8 kap. 3 §). Only the newest version can be answered; a correction leads to a new version.
+    """
+    case = db.get(Case, case_id)
+    if case is None:
+        raise cases.CaseNotFound()
+    items = cases.open_items(db, case_id=case_id, case_key=case_key, reporter_view=True)
+    versions = [i.content["version"] for i in items if i.kind == "minutes"]
+    if not versions or version != max(versions):
+        raise InvalidReport({"minutes": E_OLD_MINUTES})
+    text = text.replace("\r\n", "\n").strip()
+    if not approved and not text:
+        raise InvalidReport({"corrections": E_REQUIRED})
+    if len(text) > MAX_TEXT:
+        raise InvalidReport({"corrections": E_TOO_LONG})
+    cases.add_item(
+        db,
+        case=case,
+        case_key=case_key,
+        kind="minutes_response",
+        author="reporter",
+        content={"version": version, "approved": approved, "text": "" if approved else text},
+        now=now,
+    )
+    case.awaiting_investigator = True
+    db.add(case)
+
+
+def request_meeting(
+    db: Session, *, case_id: str, case_key: bytes, text: str, now: dt.datetime | None = None
+) -> None:
+    """The reporter asks for a physical meeting (5 kap. 8 § 1); the investigator proposes times."""
+    case = db.get(Case, case_id)
+    if case is None:
+        raise cases.CaseNotFound()
+    if case.status == "closed":
+        raise InvalidReport({"meeting": E_CLOSED})
+    text = text.replace("\r\n", "\n").strip()
+    if len(text) > MAX_SHORT:
+        raise InvalidReport({"meeting": E_TOO_LONG})
+    cases.add_item(
+        db,
+        case=case,
+        case_key=case_key,
+        kind="meeting_request",
         author="reporter",
         content={"text": text},
         now=now,

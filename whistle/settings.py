@@ -117,7 +117,62 @@ SPECS: tuple[Spec, ...] = (
         "Investigator/admin session absolute lifetime. `12`",
     ),
     Spec("WHISTLE_MAX_FORM_BYTES", "max_form_bytes", int, "Largest accepted form body. `1048576`"),
+    Spec(
+        "WHISTLE_MAX_FILE_BYTES",
+        "max_file_bytes",
+        int,
+        "Largest attachment, per file. `104857600` (100 MB)",
+    ),
+    Spec(
+        "WHISTLE_MAX_UPLOAD_BYTES",
+        "max_upload_bytes",
+        int,
+        "Largest total of attachments in one request. `209715200` (200 MB)",
+    ),
+    Spec(
+        "WHISTLE_MAX_CASE_BYTES",
+        "max_case_bytes",
+        int,
+        "Largest total of attachments in one case. `1073741824` (1 GB)",
+    ),
+    Spec("WHISTLE_MAX_FILES", "max_files", int, "Most attachments in one request. `10`"),
+    Spec(
+        "WHISTLE_SCRUB_MAX_BYTES",
+        "scrub_max_bytes",
+        int,
+        "Largest attachment whose hidden data (EXIF, authors) is removed; it is decrypted into "
+        "memory for that, so this bounds memory per upload. Larger files are kept as sent and "
+        "the reporter is told. `67108864` (64 MB)",
+    ),
     Spec("WHISTLE_DEFAULT_LOCALE", "default_locale", str, "`sv` or `en`. `sv`"),
+    Spec(
+        "WHISTLE_RETENTION_POLICY",
+        "retention_policy",
+        str,
+        "`private` (private employer: a closed case is deleted after the retention period, an "
+        "anonymous statistics row stays) or `public` (public authority: its personal data is "
+        "removed, then `WHISTLE_DISPOSAL` applies); see `docs/retention.md`. Default: none, "
+        "`whistle retention` refuses to run until it is set",
+    ),
+    Spec(
+        "WHISTLE_DISPOSAL",
+        "disposal",
+        str,
+        "Public policy only: `archive` (keep the case for the archive) or `dispose` (delete it "
+        "like the private policy, under the authority's disposal decision). `archive`",
+    ),
+    Spec(
+        "WHISTLE_RETENTION_DAYS",
+        "retention_days",
+        int,
+        "Days after closing before retention applies (7 kap. 8 §: at most 2 years). `730`",
+    ),
+    Spec(
+        "WHISTLE_STATS_THRESHOLD",
+        "stats_threshold",
+        int,
+        "Statistics cells and medians based on fewer cases than this are hidden. `5`",
+    ),
     Spec(
         "WHISTLE_EMPLOYER_NETWORKS",
         "employer_networks",
@@ -139,7 +194,48 @@ SPECS: tuple[Spec, ...] = (
         "The onion service's URL, e.g. `http://xyz.onion`; sent as `Onion-Location` on reporter "
         "pages. Default: none",
     ),
+    Spec("WHISTLE_SMTP_HOST", "smtp_host", str, "SMTP server for reminders. Default: none (off)"),
+    Spec("WHISTLE_SMTP_PORT", "smtp_port", int, "SMTP port. `587`"),
+    Spec("WHISTLE_SMTP_USERNAME", "smtp_username", str, "SMTP login. Default: none"),
+    Spec("WHISTLE_SMTP_PASSWORD", "smtp_password", str, "SMTP password. Default: none"),
+    Spec("WHISTLE_SMTP_FROM", "smtp_from", str, "Sender address of reminders"),
+    Spec("WHISTLE_SMTP_STARTTLS", "smtp_starttls", _bool, "Use STARTTLS. `true`"),
+    Spec(
+        "WHISTLE_WEBHOOK_URL",
+        "webhook_url",
+        str,
+        "Also POST a content-free JSON notice here (chat, ticketing). Default: none",
+    ),
+    Spec(
+        "WHISTLE_FUNCTION_LEAD_EMAIL",
+        "function_lead_email",
+        str,
+        "The head of the function: also told about overdue cases. Default: none",
+    ),
+    Spec(
+        "WHISTLE_REMIND_ACK_DAYS",
+        "remind_ack_days",
+        int,
+        "Remind this many days before the acknowledgement is due. `2`",
+    ),
+    Spec(
+        "WHISTLE_REMIND_FEEDBACK_DAYS",
+        "remind_feedback_days",
+        int,
+        "Remind this many days before feedback is due. `14`",
+    ),
+    Spec(
+        "WHISTLE_JOBS_INTERVAL_MINUTES",
+        "jobs_interval_minutes",
+        int,
+        "Run the background jobs inside the server this often; `0` = only `whistle jobs` "
+        "(cron). `0`; demo mode `5`",
+    ),
 )
+
+
+# Numbers for which 0 means "off" or "on the day itself".
+ZERO_ALLOWED = frozenset({"jobs_interval_minutes", "remind_ack_days", "remind_feedback_days"})
 
 
 @dataclass(frozen=True)
@@ -161,10 +257,30 @@ class Settings:
     staff_idle_minutes: int = 30
     staff_absolute_hours: int = 12
     max_form_bytes: int = 1024 * 1024
+    max_file_bytes: int = 100 * 1024 * 1024
+    max_upload_bytes: int = 200 * 1024 * 1024
+    max_case_bytes: int = 1024 * 1024 * 1024
+    max_files: int = 10
+    scrub_max_bytes: int = 64 * 1024 * 1024
     default_locale: str = "sv"
+    retention_policy: str = ""  # deliberately no default: see docs/retention.md
+    disposal: str = "archive"
+    retention_days: int = 730
+    stats_threshold: int = 5
     employer_networks: tuple[IPv4Network | IPv6Network, ...] = ()
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     onion_address: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "whistle@localhost"
+    smtp_starttls: bool = True
+    webhook_url: str = ""
+    function_lead_email: str = ""
+    remind_ack_days: int = 2
+    remind_feedback_days: int = 14
+    jobs_interval_minutes: int = 0
     demo: bool = False
     # Not from the environment: tests put a cheaper Argon2 here (see tests/conftest.py).
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -191,6 +307,7 @@ class Settings:
         if demo:
             values["cookie_secure"] = False
             values["organisation"] = "Demokommunen"
+            values["jobs_interval_minutes"] = 5
         for spec in SPECS:
             raw = environ.get(spec.env)
             if raw is None or raw == "":
@@ -209,13 +326,26 @@ class Settings:
     def validate(self) -> None:
         if self.default_locale not in {"sv", "en"}:
             raise SettingsError("WHISTLE_DEFAULT_LOCALE must be sv or en")
+        if self.retention_policy not in {"", "private", "public"}:
+            raise SettingsError("WHISTLE_RETENTION_POLICY must be private or public")
+        if self.disposal not in {"archive", "dispose"}:
+            raise SettingsError("WHISTLE_DISPOSAL must be archive or dispose")
         if self.argon2_concurrency < 1 or self.argon2_memory_kib < 8 * self.argon2_parallelism:
             raise SettingsError("Argon2 settings out of range")
         # Zero or less would start a service that fails at the first login (Argon2 refuses it),
         # locks every reporter out, or expires every session at once.
         for spec in SPECS:
-            if spec.parse in (int, float) and not getattr(self, spec.attr) > 0:
+            value = getattr(self, spec.attr)
+            if spec.parse in (int, float) and spec.attr in ZERO_ALLOWED and value < 0:
+                raise SettingsError(f"{spec.env} must not be negative")
+            if spec.parse in (int, float) and spec.attr not in ZERO_ALLOWED and not value > 0:
                 raise SettingsError(f"{spec.env} must be greater than zero")
+        if (
+            self.smtp_password
+            and not self.demo
+            and any(word in self.smtp_password.lower() for word in PLACEHOLDERS)
+        ):
+            raise SettingsError("WHISTLE_SMTP_PASSWORD is a placeholder; set the real one")
         if self.database_url and not self.demo:
             password = urlsplit(self.database_url).password or ""
             if any(word in password.lower() for word in PLACEHOLDERS):

@@ -31,6 +31,7 @@ ADMIN_ERRORS = {
     "username-taken": N_("That username is already taken."),
     "invalid-display-name": N_("Give the person's name."),
     "invalid-role": N_("Choose one of the options."),
+    "invalid-email": N_("Give a valid e-mail address, or leave it empty."),
     "not-yourself": N_("You cannot deactivate your own account."),
     "invalid-status": N_("That account cannot be changed this way."),
 }
@@ -218,7 +219,7 @@ async def accounts_view(request: Request) -> Response:
 async def account_invite(request: Request) -> Response:
     staff = await require_staff(request, "admin")
     form = await security.read_form(request)
-    values = security.form_values(form, "username", "display_name", "role")
+    values = security.form_values(form, "username", "display_name", "role", "email")
     try:
         invitation = await call(
             request,
@@ -227,6 +228,7 @@ async def account_invite(request: Request) -> Response:
             username=values["username"],
             display_name=values["display_name"],
             role=values["role"],
+            email=values["email"],
         )
     except administration.AdminError as exc:
         return await accounts_page(request, error=ADMIN_ERRORS[exc.code], status=400, values=values)

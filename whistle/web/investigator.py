@@ -7,12 +7,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import casework, deadlines
-from whistle.cases import STATUSES, CaseNotFound
+from whistle import attachments, blobs, casework, deadlines, followup
+from whistle.cases import OUTCOMES, SETTABLE_STATUSES, CaseNotFound
 from whistle.i18n import N_
 from whistle.models import Category, Unit
-from whistle.web import security
-from whistle.web.context import call, not_found, redirect, render
+from whistle.web import security, uploads
+from whistle.web.context import call, ctx, not_found, redirect, render, translate
 from whistle.web.staff import require_staff
 
 PAGE_SIZE = 50
@@ -22,6 +22,11 @@ POST_ERRORS = {
     "closed": N_("The case is closed. Reopen it to write to the reporter."),
     "bad-kind": N_("Choose what to send."),
     "bad-status": N_("Choose one of the options."),
+    "outcome-required": N_("Choose how the case ended before you close it."),
+    "already-acknowledged": N_("Receipt has already been confirmed or recorded as withheld."),
+    "bad-action": N_("Choose one of the options."),
+    "bad-date": N_("Give the date as YYYY-MM-DD."),
+    "bad-ground": N_("Choose one of the options."),
     "bad-grant": N_("That person cannot be given access to this case."),
     "confirm-recusal": N_("Tick the box to confirm that you have a conflict of interest."),
     "last-reader": N_(
@@ -78,7 +83,10 @@ async def case_page(
             "case": view.case,
             "user": staff.user,
             "reference": casework.reference(view.case.id),
-            "statuses": STATUSES,
+            "statuses": SETTABLE_STATUSES,
+            "outcomes": OUTCOMES,
+            "action_types": followup.ACTION_TYPES,
+            "legal_grounds": followup.LEGAL_GROUNDS,
             "today": deadlines.today(),
             "error": error,
             "drafts": drafts or {},
@@ -92,31 +100,74 @@ async def case_view(request: Request) -> Response:
     return await case_page(request)
 
 
+def _unlock(db: Session, *, case_id: str, user_id: str, private_key: bytes) -> tuple[bytes, int]:
+    case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
+    return key, attachments.case_bytes(db, case_id=case.id)
+
+
 async def case_post(request: Request) -> Response:
     staff = await require_staff(request, "investigator")
-    form = await security.read_form(request)
     case_id = request.path_params["case_id"]
-    kind = form.get("kind", "")
     try:
-        await call(
+        # The case key is needed before the body is read: files are sealed as they arrive.
+        key, used = await call(
+            request, _unlock, case_id=case_id, user_id=staff.user.id, private_key=staff.private_key
+        )
+    except CaseNotFound:
+        return not_found(request)
+    settings = ctx(request).settings
+    upload = uploads.Upload(
+        blobs.BlobBatch(settings.blob_dir), key, case_id, settings.max_case_bytes
+    )
+    kind, text = "", ""
+    try:
+        form, too_large = await uploads.receive_files(request, upload, used=used)
+        kind, text = form.get("kind", ""), form.get("text", "")
+        if too_large:
+            return await case_page(request, error=too_large, drafts={kind: text}, status=413)
+        await uploads.commit(
             request,
-            casework.post,
+            upload.batch,
+            attachments.investigator_post,
             case_id=case_id,
             user_id=staff.user.id,
             private_key=staff.private_key,
             kind=kind,
-            text=form.get("text", ""),
+            text=text,
+            files=upload.files,
+            batch=upload.batch,
+            max_case_bytes=settings.max_case_bytes,
         )
     except CaseNotFound:
         return not_found(request)
     except casework.CaseworkError as exc:
-        return await case_page(
-            request,
-            error=POST_ERRORS.get(exc.code, POST_ERRORS["empty"]),
-            drafts={kind: form.get("text", "")},
-            status=400,
-        )
+        error = POST_ERRORS.get(exc.code, POST_ERRORS["empty"])
+        return await case_page(request, error=error, drafts={kind: text}, status=400)
+    except attachments.CaseFull:
+        limit = uploads.megabytes(settings.max_case_bytes)
+        error = translate(request, attachments.E_CASE_FULL, limit=limit)
+        return await case_page(request, error=error, drafts={kind: text}, status=413)
+    finally:
+        upload.batch.discard()
     return redirect(f"/cases/{case_id}?done={kind}#thread-end")
+
+
+async def case_file(request: Request) -> Response:
+    """Download a file of a case this investigator holds; every download is audited."""
+    staff = await require_staff(request, "investigator")
+    try:
+        found, key = await call(
+            request,
+            attachments.find_for_investigator,
+            blob_dir=ctx(request).settings.blob_dir,
+            case_id=request.path_params["case_id"],
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+            blob_id=request.path_params["blob_id"],
+        )
+    except (CaseNotFound, attachments.AttachmentNotFound):
+        return not_found(request)
+    return uploads.download(found, key=key)
 
 
 async def case_status(request: Request) -> Response:
@@ -131,6 +182,7 @@ async def case_status(request: Request) -> Response:
             user_id=staff.user.id,
             private_key=staff.private_key,
             status=form.get("status", ""),
+            outcome=form.get("outcome", ""),
         )
     except CaseNotFound:
         return not_found(request)
@@ -184,6 +236,7 @@ routes = [
     Route("/inbox", inbox, methods=["GET"]),
     Route("/cases/{case_id}", case_view, methods=["GET"]),
     Route("/cases/{case_id}/post", case_post, methods=["POST"]),
+    Route("/cases/{case_id}/files/{blob_id}", case_file, methods=["GET"]),
     Route("/cases/{case_id}/status", case_status, methods=["POST"]),
     Route("/cases/{case_id}/grant", case_grant, methods=["POST"]),
     Route("/cases/{case_id}/recuse", case_recuse, methods=["POST"]),

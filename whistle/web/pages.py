@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from whistle import texts
 from whistle.web import security
-from whistle.web.context import LANG_COOKIE, redirect, render
+from whistle.web.context import LANG_COOKIE, call, locale_of, redirect, render
 
 AUTHORITIES_FILE = Path(__file__).resolve().parent.parent / "data" / "external-authorities.tsv"
 
@@ -24,8 +27,21 @@ def external_authorities() -> list[tuple[str, list[str]]]:
         return [(row["area"], [a.strip() for a in row["authorities"].split(";")]) for row in rows]
 
 
+def _published(db: Session, *, name: str, locale: str) -> dict[str, Any]:
+    current = texts.current(db, name=name)
+    body = current.body(locale) if current else ""
+    return {"text": current, "paragraphs": texts.paragraphs(body)}
+
+
 async def how_it_works(request: Request) -> Response:
-    return render(request, "pages/how.html")
+    intro = await call(request, _published, name="introduction", locale=locale_of(request))
+    return render(request, "pages/how.html", {"introduction": intro})
+
+
+async def routine(request: Request) -> Response:
+    """The current written routine for the channel (L3), with its version and date."""
+    data = await call(request, _published, name="routine", locale=locale_of(request))
+    return render(request, "pages/routine.html", data)
 
 
 async def external(request: Request) -> Response:
@@ -54,6 +70,7 @@ async def health(request: Request) -> Response:
 
 routes = [
     Route("/info/how", how_it_works, methods=["GET"]),
+    Route("/info/routine", routine, methods=["GET"]),
     Route("/info/external", external, methods=["GET"]),
     Route("/info/accessibility", accessibility, methods=["GET"]),
     Route("/lang/{code}", switch_language, methods=["GET"]),

@@ -15,12 +15,31 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from whistle import attempts, casecode, cases, crypto, reports, routing, sessions
+from whistle import (
+    attachments,
+    attempts,
+    blobs,
+    casecode,
+    cases,
+    crypto,
+    reports,
+    routing,
+    sessions,
+)
 from whistle.i18n import N_
 from whistle.keys import Keys
-from whistle.models import Case, User
-from whistle.web import security
-from whistle.web.context import call, call_kdf, ctx, locale_of, redirect, render
+from whistle.models import Case, User, new_id
+from whistle.web import security, uploads
+from whistle.web.context import (
+    call,
+    call_kdf,
+    ctx,
+    locale_of,
+    not_found,
+    redirect,
+    render,
+    translate,
+)
 
 REPORTER_COOKIE = "whistle_reporter"
 REPORTER_ABSOLUTE = dt.timedelta(hours=2)
@@ -128,6 +147,7 @@ def _derive_and_submit(
     code: str,
     keys: Keys,
     params: crypto.Argon2Params,
+    upload: uploads.Upload,
 ) -> str:
     report = reports.parse_report(
         form,
@@ -136,7 +156,21 @@ def _derive_and_submit(
         excluded=excluded,
     )
     access = crypto.derive_case_access(code, keys.pepper, params)
-    return reports.submit(db, report=report, access=access, keys=keys)
+    case_id = reports.submit(
+        db, report=report, access=access, keys=keys, case_key=upload.key, case_id=upload.case_id
+    )
+    case = db.get(Case, case_id)
+    assert case is not None
+    attachments.attach(
+        db,
+        case=case,
+        case_key=upload.key,
+        files=upload.files,
+        batch=upload.batch,
+        author="reporter",
+        max_case_bytes=upload.max_case_bytes,
+    )
+    return case_id
 
 
 async def _form_again(
@@ -165,40 +199,74 @@ async def _form_again(
 
 
 async def submit_report(request: Request) -> Response:
-    form = await security.read_form(request)
+    # The case key and id exist before the body is read: files are sealed to them as they arrive.
     app = ctx(request)
-    excluded = tuple(x[:32] for x in form.getlist("exclude")[:50])
+    upload = uploads.Upload(
+        blobs.BlobBatch(app.settings.blob_dir),
+        crypto.random_key(),
+        new_id(),
+        app.settings.max_case_bytes,
+    )
+    try:
+        return await _submit_report(request, upload)
+    finally:
+        upload.batch.discard()  # a no-op once the case committed (BlobBatch.keep)
+
+
+async def _readers_first(
+    request: Request, form: security.FormFields, excluded: tuple[str, ...]
+) -> Response | None:
+    """The form with who would read the report (jäv), when asked or needed before storing."""
     category_id, unit_id, valid_route = _route_of(form)
-    if form.get("action") == "readers" or (excluded and form.get("confirm_triage") != "yes"):
-        # Show who would read the report (jäv) before anything is stored.
-        if not valid_route:
-            return await _form_again(request, form, errors={"category": reports.E_CHOICE})
-        preview = await call(
-            request, _preview, category_id=category_id, unit_id=unit_id, excluded=excluded
-        )
-        asked = form.get("action") == "readers"
-        if asked or (preview.recipients.to_triage and category_id is not None):
-            return await _form_again(request, form, preview=preview, status=200)
+    if form.get("action") != "readers" and not (excluded and form.get("confirm_triage") != "yes"):
+        return None
+    if not valid_route:
+        return await _form_again(request, form, errors={"category": reports.E_CHOICE})
+    preview = await call(
+        request, _preview, category_id=category_id, unit_id=unit_id, excluded=excluded
+    )
+    asked = form.get("action") == "readers"
+    if asked or (preview.recipients.to_triage and category_id is not None):
+        return await _form_again(request, form, preview=preview, status=200)
+    return None
+
+
+async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
+    app = ctx(request)
+    form, too_large = await uploads.receive_files(request, upload, used=0)
+    if too_large:
+        return await _form_again(request, form, general=too_large, status=413)
+    excluded = tuple(x[:32] for x in form.getlist("exclude")[:50])
+    shown = await _readers_first(request, form, excluded)
+    if shown is not None:
+        return shown
     code = casecode.generate()
     try:
-        await call_kdf(
+        await uploads.commit(
             request,
+            upload.batch,
             _derive_and_submit,
+            kdf=True,
             form=form,
             excluded=excluded,
             code=code,
             keys=app.keys,
             params=app.settings.argon2,
+            upload=upload,
         )
     except reports.InvalidReport as exc:
         return await _form_again(request, form, errors=exc.errors)
     except reports.NoReaders:
         return await _form_again(request, form, general=E_NO_READERS)
+    except attachments.CaseFull:
+        limit = uploads.megabytes(app.settings.max_case_bytes)
+        message = translate(request, attachments.E_CASE_FULL, limit=limit)
+        return await _form_again(request, form, general=message, status=413)
     # The code is rendered once, in this response, and never stored or redirected with.
     return render(
         request,
         "reporter/receipt.html",
-        {"code": casecode.grouped(code), "code_plain": code},
+        {"code": casecode.grouped(code), "code_plain": code, "files": upload.files},
     )
 
 
@@ -292,7 +360,10 @@ def _case_page(db: Session, *, case_id: str, case_key: bytes) -> dict[str, objec
     if case is None:
         raise cases.CaseNotFound()
     items = cases.open_items(db, case_id=case_id, case_key=case_key, reporter_view=True)
-    return {"case": case, "items": items}
+    versions = [i.content["version"] for i in items if i.kind == "minutes"]
+    answered = {i.content["version"] for i in items if i.kind == "minutes_response"}
+    pending = max(versions) if versions and max(versions) not in answered else None
+    return {"case": case, "items": items, "pending_minutes": pending}
 
 
 def _expired(request: Request) -> Response:
@@ -324,17 +395,101 @@ async def case_view(request: Request) -> Response:
 
 
 async def case_reply(request: Request) -> Response:
+    session = await reporter_session(request)
+    if session is None or session.case_id is None:
+        return _expired(request)  # the body is not read: no key to seal its files under
+    app = ctx(request)
+    used = await call(request, attachments.case_bytes, case_id=session.case_id)
+    upload = uploads.Upload(
+        blobs.BlobBatch(app.settings.blob_dir),
+        session.payload,
+        session.case_id,
+        app.settings.max_case_bytes,
+    )
+    try:
+        form, too_large = await uploads.receive_files(request, upload, used=used)
+        text = form.get("text", "")
+        if too_large:
+            return await case_page(request, errors={"files": too_large}, text=text, status=413)
+        await uploads.commit(
+            request,
+            upload.batch,
+            attachments.reporter_reply,
+            case_id=session.case_id,
+            case_key=session.payload,
+            text=text,
+            files=upload.files,
+            batch=upload.batch,
+            max_case_bytes=app.settings.max_case_bytes,
+        )
+    except reports.InvalidReport as exc:
+        return await case_page(request, errors=exc.errors, text=text, status=400)
+    except attachments.CaseFull:
+        limit = uploads.megabytes(app.settings.max_case_bytes)
+        error = translate(request, attachments.E_CASE_FULL, limit=limit)
+        return await case_page(request, errors={"files": error}, text=text, status=413)
+    finally:
+        upload.batch.discard()
+    return redirect("/case?sent=1#thread-end")
+
+
+async def case_file(request: Request) -> Response:
+    """The reporter's own files and the investigators' files sent to them. Not audited: the
+    times of a reporter's downloads could identify them."""
+    session = await reporter_session(request)
+    if session is None or session.case_id is None:
+        return _expired(request)
+    try:
+        found = await call(
+            request,
+            attachments.find,
+            blob_dir=ctx(request).settings.blob_dir,
+            case_id=session.case_id,
+            case_key=session.payload,
+            blob_id=request.path_params["blob_id"],
+            reporter_view=True,
+        )
+    except attachments.AttachmentNotFound:
+        return not_found(request)
+    return uploads.download(found, key=session.payload)
+
+
+async def case_minutes(request: Request) -> Response:
     form = await security.read_form(request)
     session = await reporter_session(request)
     if session is None or session.case_id is None:
         return _expired(request)
-    text = form.get("text", "")
+    raw_version = form.get("version", "")
     try:
         await call(
-            request, reports.reply, case_id=session.case_id, case_key=session.payload, text=text
+            request,
+            reports.respond_to_minutes,
+            case_id=session.case_id,
+            case_key=session.payload,
+            version=int(raw_version) if raw_version.isdigit() and len(raw_version) < 6 else 0,
+            approved=form.get("decision") == "approve",
+            text=form.get("corrections", ""),
         )
     except reports.InvalidReport as exc:
-        return await case_page(request, errors=exc.errors, text=text, status=400)
+        return await case_page(request, errors=exc.errors, status=400)
+    return redirect("/case?sent=1#thread-end")
+
+
+async def case_meeting(request: Request) -> Response:
+    form = await security.read_form(request)
+    session = await reporter_session(request)
+    if session is None or session.case_id is None:
+        return _expired(request)
+    try:
+        await call(
+            request,
+            reports.request_meeting,
+            case_id=session.case_id,
+            case_key=session.payload,
+            text=form.get("text", ""),
+        )
+    except reports.InvalidReport as exc:
+        return await case_page(request, errors=exc.errors, status=400)
     return redirect("/case?sent=1#thread-end")
 
 
@@ -354,5 +509,8 @@ routes = [
     Route("/followup", followup_login, methods=["POST"]),
     Route("/case", case_view, methods=["GET"]),
     Route("/case/reply", case_reply, methods=["POST"]),
+    Route("/case/files/{blob_id}", case_file, methods=["GET"]),
+    Route("/case/minutes", case_minutes, methods=["POST"]),
+    Route("/case/meeting", case_meeting, methods=["POST"]),
     Route("/case/logout", case_logout, methods=["POST"]),
 ]

@@ -8,6 +8,7 @@ no log and no other code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -98,18 +99,44 @@ def error_headers(*, hsts: bool) -> dict[str, str]:
 
 
 class BodyLimitMiddleware:
-    """Refuses request bodies over the limit, by Content-Length and while streaming."""
+    """Refuses request bodies over the limit, by Content-Length and while streaming.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    Multipart bodies to ``upload_paths`` (the forms that take files) get ``upload_max_bytes``
+    instead, enforced while streaming only: their handlers stop reading at the exact per-file
+    and per-request limits themselves and answer with the form and a translated message, which
+    a plain 413 here at the first header could not.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        upload_max_bytes: int = 0,
+        upload_paths: Collection[re.Pattern[str]] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_max_bytes = upload_max_bytes
+        self.upload_paths = tuple(upload_paths)
+
+    def _is_upload(self, scope: Scope) -> bool:
+        path: str = scope.get("path", "")
+        if scope.get("method") != "POST" or not any(p.fullmatch(path) for p in self.upload_paths):
+            return False
+        content_type: bytes = dict(scope.get("headers", [])).get(b"content-type", b"")
+        return content_type.split(b";")[0].strip().lower() == b"multipart/form-data"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = self._is_upload(scope)
+        limit = self.upload_max_bytes if upload else self.max_bytes
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
+            if name == b"content-length" and (
+                not value.isdigit() or (not upload and int(value) > limit)
+            ):
                 await _plain(send, 413, b"Request body too large")
                 return
         seen = 0
@@ -119,7 +146,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise BodyTooLarge()
             return message
 

@@ -1,0 +1,309 @@
+"""Files attached to a case: cleaning them, recording them, finding them for a download.
+
+Each file is one case item of kind ``attachment`` whose sealed content holds its name, type,
+size, what was removed and its blob id; the bytes are a blob (``whistle.blobs``) sealed under
+the case key and bound to (``attachment``, case id, item id). The ``attachments`` row only ties
+the random blob id to its case and item, so a download must name a blob *of that case*.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from whistle import audit, blobs, cases, casework, crypto, reports, scrub
+from whistle.i18n import N_
+from whistle.models import Attachment, Case, CaseItem
+
+MAX_NAME = 255
+E_CASE_FULL = N_("This case cannot hold more files: together they would be over %(limit)s.")
+
+# What happened to a file's hidden data; shown to the reporter and the investigators.
+CLEANED = "cleaned"  # metadata removed (the list may be empty: nothing was found)
+KEPT = "kept"  # the reporter asked to keep the original unchanged
+UNCHECKED = "unchecked"  # unknown type, too large or unreadable: stored as sent
+
+
+class CaseFull(ValueError):
+    """The files would take the case over its quota."""
+
+
+class AttachmentNotFound(LookupError):
+    """No such file in this case, or not one the caller may read."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A received file, cleaned if it could be, sealed under its temporary name."""
+
+    writer: blobs.BlobWriter
+    name: str
+    kind: str | None
+    size: int
+    status: str
+    removed: tuple[str, ...]
+
+
+def clean_name(raw: str) -> str:
+    """The file name as the reporter's system gave it, without any directory part."""
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:MAX_NAME] or "file"
+
+
+def _reseal(
+    batch: blobs.BlobBatch, writer: blobs.BlobWriter, *, key: bytes, data: bytes
+) -> blobs.BlobWriter:
+    clean = batch.open(key=key, case_id=writer.case_id, item_id=writer.item_id)
+    for start in range(0, len(data), crypto.CHUNK_SIZE):
+        clean.write(data[start : start + crypto.CHUNK_SIZE])
+    clean.finish()
+    batch.drop(writer)
+    return clean
+
+
+def prepare(
+    batch: blobs.BlobBatch,
+    writer: blobs.BlobWriter,
+    *,
+    name: str,
+    key: bytes,
+    keep_original: bool,
+    scrub_max_bytes: int,
+) -> Prepared:
+    """Finish a received file and remove its hidden data.
+
+    Cleaning needs random access, so a file up to ``scrub_max_bytes`` is decrypted into memory
+    (never to disk), cleaned and sealed again as a new blob; the first blob is deleted.
+    """
+    writer.finish()
+    kind = scrub.detect(writer.head)
+    if keep_original:
+        return Prepared(writer, name, kind, writer.size, KEPT, ())
+    if kind is None or writer.size > scrub_max_bytes:
+        return Prepared(writer, name, kind, writer.size, UNCHECKED, ())
+    plain = b"".join(
+        blobs.read(writer.part_path, key=key, case_id=writer.case_id, item_id=writer.item_id)
+    )
+    try:
+        result = scrub.scrub(plain, kind)
+    except scrub.Unsupported:
+        return Prepared(writer, name, None if kind == "zip" else kind, writer.size, UNCHECKED, ())
+    del plain
+    clean = _reseal(batch, writer, key=key, data=result.data)
+    return Prepared(clean, name, result.kind, clean.size, CLEANED, result.removed)
+
+
+def case_bytes(db: Session, *, case_id: str) -> int:
+    """Bytes of attachments the case holds already (for the per-case quota)."""
+    total = db.exec(select(func.sum(Attachment.size)).where(Attachment.case_id == case_id)).one()
+    return int(total or 0)
+
+
+def _content(prepared: Prepared) -> dict[str, object]:
+    """What the ``attachment`` item seals: everything about the file but its bytes."""
+    return {
+        "name": prepared.name,
+        "type": scrub.MEDIA_TYPES.get(prepared.kind or "", ""),
+        "size": prepared.size,
+        "status": prepared.status,
+        "removed": list(prepared.removed),
+        "blob": prepared.writer.blob_id,
+    }
+
+
+def attach(
+    db: Session,
+    *,
+    case: Case,
+    case_key: bytes,
+    files: list[Prepared],
+    batch: blobs.BlobBatch,
+    author: str,
+    max_case_bytes: int,
+    author_user_id: str | None = None,
+    visible_to_reporter: bool = True,
+    now: dt.datetime | None = None,
+) -> None:
+    """Record the files as items of the case and move their blobs into place.
+
+    Runs inside the caller's transaction: the blobs are renamed (and the renames fsynced)
+    before it commits, so a committed row always has its blob. If the commit fails, the
+    caller discards the batch.
+    """
+    if not files:
+        return
+    if case_bytes(db, case_id=case.id) + sum(f.size for f in files) > max_case_bytes:
+        raise CaseFull()
+    for prepared in files:
+        cases.add_item(
+            db,
+            case=case,
+            case_key=case_key,
+            kind="attachment",
+            author=author,
+            author_user_id=author_user_id,
+            visible_to_reporter=visible_to_reporter,
+            item_id=prepared.writer.item_id,
+            content=_content(prepared),
+            now=now,
+        )
+        db.flush()
+        db.add(
+            Attachment(
+                id=prepared.writer.blob_id,
+                case_id=case.id,
+                item_id=prepared.writer.item_id,
+                size=prepared.size,
+            )
+        )
+    db.flush()
+    batch.commit_files([f.writer for f in files])
+
+
+@dataclass(frozen=True)
+class Found:
+    path: Path
+    name: str
+    size: int
+    case_id: str
+    item_id: str
+
+
+def find(
+    db: Session,
+    *,
+    blob_dir: Path,
+    case_id: str,
+    case_key: bytes,
+    blob_id: str,
+    reporter_view: bool,
+) -> Found:
+    """The file ``blob_id`` of case ``case_id``, if the caller may read it.
+
+    The blob must belong to this case (a key for another case opens nothing, but the id of
+    someone else's blob is refused before any decryption), and for the reporter be visible.
+    """
+    if not blobs.BLOB_NAME.fullmatch(blob_id):
+        raise AttachmentNotFound()
+    row = db.get(Attachment, blob_id)
+    item = db.get(CaseItem, row.item_id) if row is not None else None
+    if row is None or item is None or row.case_id != case_id or item.case_id != case_id:
+        raise AttachmentNotFound()
+    if reporter_view and not item.visible_to_reporter:
+        raise AttachmentNotFound()
+    try:
+        plain = crypto.open_sealed(
+            case_key, item.sealed, purpose="item:attachment", case_id=case_id, item_id=item.id
+        )
+    except crypto.CryptoError:
+        raise AttachmentNotFound() from None
+    content = json.loads(plain)
+    path = blob_dir / blob_id
+    if content.get("blob") != blob_id or not path.is_file():
+        raise AttachmentNotFound()
+    return Found(path, content["name"], content["size"], case_id, item.id)
+
+
+def find_for_investigator(
+    db: Session, *, blob_dir: Path, case_id: str, user_id: str, private_key: bytes, blob_id: str
+) -> tuple[Found, bytes]:
+    """A file of a case this investigator holds, and the case key; the download is audited
+    (raises :class:`~whistle.cases.CaseNotFound` for a case they do not hold)."""
+    case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
+    found = find(
+        db, blob_dir=blob_dir, case_id=case.id, case_key=key, blob_id=blob_id, reporter_view=False
+    )
+    audit.record(
+        db, action="attachment_downloaded", actor_id=user_id, case_id=case.id, detail=blob_id
+    )
+    return found, key
+
+
+def reporter_reply(
+    db: Session,
+    *,
+    case_id: str,
+    case_key: bytes,
+    text: str,
+    files: list[Prepared],
+    batch: blobs.BlobBatch,
+    max_case_bytes: int,
+    now: dt.datetime | None = None,
+) -> None:
+    """A reporter's message with files; with files the text may be empty."""
+    if text.strip() or not files:
+        reports.reply(db, case_id=case_id, case_key=case_key, text=text, now=now)
+    case = db.get(Case, case_id)
+    if case is None:
+        raise cases.CaseNotFound()
+    if case.status == "closed":
+        raise reports.InvalidReport({"text": reports.E_CLOSED})
+    attach(
+        db,
+        case=case,
+        case_key=case_key,
+        files=files,
+        batch=batch,
+        author="reporter",
+        max_case_bytes=max_case_bytes,
+        now=now,
+    )
+    case.awaiting_investigator = True
+    db.add(case)
+
+
+def investigator_post(
+    db: Session,
+    *,
+    case_id: str,
+    user_id: str,
+    private_key: bytes,
+    kind: str,
+    text: str,
+    files: list[Prepared],
+    batch: blobs.BlobBatch,
+    max_case_bytes: int,
+    now: dt.datetime | None = None,
+) -> None:
+    """An investigator's message or note with files (see :func:`casework.post`). Only a message
+    or a note may be files alone; an acknowledgement or feedback needs its text."""
+    if text.strip() or not files or kind not in {"message", "note"}:
+        casework.post(
+            db, case_id=case_id, user_id=user_id, private_key=private_key, kind=kind, text=text
+        )
+    case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
+    if case.status == "closed" and kind != "note":
+        raise casework.CaseworkError("closed")
+    if not text.strip() and files:
+        audit.record(db, action=casework.AUDIT_ACTIONS[kind], actor_id=user_id, case_id=case.id)
+        if kind != "note":
+            case.awaiting_investigator = False
+            db.add(case)
+    attach(
+        db,
+        case=case,
+        case_key=key,
+        files=files,
+        batch=batch,
+        author="investigator",
+        author_user_id=user_id,
+        visible_to_reporter=kind != "note",
+        max_case_bytes=max_case_bytes,
+        now=now,
+    )
+
+
+def sweep(db: Session, *, blob_dir: Path, older_than: dt.timedelta = dt.timedelta(hours=1)) -> int:
+    """Delete blob files that no row names and temporary files, older than ``older_than``
+    (abandoned or crashed uploads). For ``whistle jobs``; returns how many were deleted."""
+
+    def is_known(blob_id: str) -> bool:
+        return db.get(Attachment, blob_id) is not None
+
+    return blobs.sweep(blob_dir, is_known=is_known, older_than=older_than)

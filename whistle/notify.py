@@ -1,0 +1,77 @@
+"""Telling investigators that something needs their attention: e-mail (SMTP) and a webhook.
+
+A notification never carries case content, the reporter's data, the category, the unit or a
+case reference: e-mail and chat systems are read by IT staff and kept in backups. It says only
+that something in the channel needs attention, with a link to the inbox. The message is fixed
+text, so nothing from a case can ever reach it.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+
+import httpx
+
+from whistle.settings import Settings
+
+SUBJECT = "Visselblåsarfunktionen: något behöver din uppmärksamhet / needs your attention"
+BODY = """\
+Hej,
+
+Något i visselblåsarfunktionen behöver din uppmärksamhet (ett nytt ärende, ett nytt
+meddelande eller en tidsfrist). Logga in för att se vad:
+
+Something in the whistleblowing channel needs your attention (a new case, a new message or a
+deadline). Log in to see what:
+
+{link}
+
+Detta meddelande innehåller medvetet inga uppgifter om ärendet.
+This message deliberately contains no information about the case.
+"""
+
+
+class NotifyError(RuntimeError):
+    """Delivery failed; the reminders stay unsent and are tried again on the next run."""
+
+
+def inbox_link(settings: Settings) -> str:
+    return settings.base_url.rstrip("/") + "/inbox"
+
+
+def send_email(settings: Settings, recipients: list[str]) -> None:
+    """One fixed, content-free message to each recipient (each gets their own envelope, so
+    nobody learns who else is an investigator)."""
+    if not settings.smtp_host or not recipients:
+        return
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password)
+            for address in recipients:
+                message = EmailMessage()
+                message["From"] = settings.smtp_from
+                message["To"] = address
+                message["Subject"] = SUBJECT
+                message.set_content(BODY.format(link=inbox_link(settings)))
+                smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise NotifyError(f"e-mail delivery failed: {type(exc).__name__}") from None
+
+
+def send_webhook(settings: Settings, client: httpx.Client) -> None:
+    if not settings.webhook_url:
+        return
+    payload = {
+        "text": "Something in the whistleblowing channel needs attention.",
+        "link": inbox_link(settings),
+    }
+    try:
+        response = client.post(settings.webhook_url, json=payload, timeout=15)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise NotifyError(f"webhook delivery failed: {type(exc).__name__}") from None

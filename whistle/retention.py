@@ -1,0 +1,273 @@
+"""Retention (L18, Lag 2021:890 7 kap. 8 §, 8 kap. 4 §): what happens to a closed case when its
+retention period has run out. docs/retention.md says what each policy keeps and why.
+
+* ``private`` (a private employer): the case is deleted for good — every row that refers to it
+  (content, wraps, sessions, reminders, attachments and their blobs…) and the case row. One
+  anonymous statistics row stays (:func:`whistle.statistics.anonymous_row`).
+* ``public`` (a public authority: the report is an official document and the archive act
+  governs its disposal): the personal data the server can find without a key is removed — the
+  sealed ``identity`` and ``exclusions`` items, the reporter's way back in (the lookup id and the
+  reporter wrap) and live reporter sessions. Then, per ``disposal``, the case is kept for the
+  archive (its investigators can still read it for a masked export) or disposed of exactly like
+  a private case.
+
+The server holds no case key, so it cannot redact inside sealed content: it deletes whole rows.
+Only closed cases are touched; the audit log records each deletion by case id, never content.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import ColumnElement, Table, delete, func, or_, update
+from sqlalchemy import select as core_select
+from sqlmodel import Session, col, select
+
+from whistle import audit, crypto, statistics
+from whistle.models import Attachment, Case, CaseItem, CaseStatistic, WebSession, metadata
+from whistle.settings import Settings
+
+log = logging.getLogger("whistle.retention")
+POLICIES = ("private", "public")
+DISPOSALS = ("archive", "dispose")
+# Kinds of item that are personal data the server can remove without opening anything.
+PERSONAL_KINDS = ("identity", "exclusions")
+# Not swept by the schema walk: the audit log keeps the case id (a random number that no longer
+# leads anywhere), since rewriting the hash chain would destroy what makes it trustworthy; the
+# case row itself goes last, after everything that refers to it.
+SKIPPED_TABLES = frozenset({"audit_entries", "cases"})
+
+
+class RetentionError(ValueError):
+    """The policy is not configured, or a setting is out of range."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class RetentionAction:
+    reference: str  # the case's short reference (casework.reference): never content
+    closed_on: dt.date
+    action: str  # deleted | personal_data_removed
+    rows: int  # rows deleted (or that would be)
+    blobs: int  # blob files deleted (or that would be)
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    policy: str
+    disposal: str
+    cutoff: dt.date  # cases closed before this day are due
+    dry_run: bool
+    actions: tuple[RetentionAction, ...]
+
+    def lines(self) -> list[str]:
+        verb = "would be" if self.dry_run else "was"
+        head = f"retention ({self.policy}"
+        head += f", {self.disposal})" if self.policy == "public" else ")"
+        out = [f"{head}: cases closed before {self.cutoff.isoformat()}"]
+        for a in self.actions:
+            what = "deleted" if a.action == "deleted" else "stripped of personal data"
+            out.append(
+                f"  case {a.reference} (closed {a.closed_on.isoformat()}) {verb} {what}: "
+                f"{a.rows} rows, {a.blobs} files"
+            )
+        out.append(
+            f"{len(self.actions)} cases" + (" (dry run: nothing changed)" if self.dry_run else "")
+        )
+        return out
+
+
+def delete_case_blobs(db: Session, *, blob_dir: Path, case_id: str, dry_run: bool) -> int:
+    """Delete the attachment files of a case; return how many there were.
+
+    A blob is named by its attachment row's random id (``blob_dir/<id>``, see
+    :class:`whistle.models.Attachment`). Called before the rows go: afterwards nothing would name
+    the files. If the transaction then fails, the case stays and the next run finishes it.
+    """
+    ids = db.exec(select(Attachment.id).where(col(Attachment.case_id) == case_id)).all()
+    count = 0
+    for blob_id in ids:
+        path = blob_dir / blob_id
+        if path.exists():
+            count += 1
+            if not dry_run:
+                path.unlink(missing_ok=True)
+    return count
+
+
+def _condition(table: Table, case_id: str, depth: int = 0) -> ColumnElement[bool] | None:
+    """Which rows of ``table`` belong to the case: a ``case_id`` column, or a foreign key to
+    a row that does. Found from the schema, so a table added later is covered without an edit."""
+    if depth > 4:
+        return None
+    found: list[ColumnElement[bool]] = []
+    if "case_id" in table.c:
+        found.append(table.c.case_id == case_id)
+    for fk in table.foreign_keys:
+        parent = fk.column.table
+        if parent is table or not isinstance(parent, Table):
+            continue
+        if parent.name == "cases":
+            found.append(fk.parent == case_id)
+            continue
+        inner = _condition(parent, case_id, depth + 1)
+        if inner is not None:
+            found.append(fk.parent.in_(core_select(fk.column).where(inner)))
+    return or_(*found) if found else None
+
+
+def _count(db: Session, table: Table, where: ColumnElement[bool]) -> int:
+    return int(db.exec(select(func.count()).select_from(table).where(where)).one())
+
+
+def _delete_case(db: Session, *, case: Case, dry_run: bool) -> int:
+    """Every row of the case, children first, then the case row."""
+    rows = 0
+    for table in reversed(metadata.sorted_tables):
+        if table.name in SKIPPED_TABLES:
+            continue
+        where = _condition(table, case.id)
+        if where is None:
+            continue
+        if dry_run:
+            rows += _count(db, table, where)
+        else:
+            rows += db.exec(delete(table).where(where)).rowcount
+    if not dry_run:
+        db.exec(delete(Case).where(col(Case.id) == case.id))
+    return rows + 1
+
+
+def _remove_personal_data(db: Session, *, case: Case, dry_run: bool) -> int:
+    items = col(CaseItem.kind).in_(PERSONAL_KINDS) & (col(CaseItem.case_id) == case.id)
+    sessions = col(WebSession.case_id) == case.id
+    rows = _count(db, metadata.tables["case_items"], items)
+    rows += _count(db, metadata.tables["web_sessions"], sessions)
+    if not dry_run:
+        db.exec(delete(CaseItem).where(items))
+        db.exec(delete(WebSession).where(sessions))
+        # The case code is the reporter's credential: a random lookup id and an empty wrap
+        # mean it opens nothing any more (the code itself was never stored).
+        db.exec(
+            update(Case)
+            .where(col(Case.id) == case.id)
+            .values(lookup_id=crypto.random_key(), reporter_wrap=b"")
+        )
+    return rows
+
+
+def _has_personal_data(db: Session, case: Case) -> bool:
+    if case.reporter_wrap:
+        return True
+    stmt = select(CaseItem.id).where(
+        col(CaseItem.case_id) == case.id, col(CaseItem.kind).in_(PERSONAL_KINDS)
+    )
+    return db.exec(stmt).first() is not None
+
+
+def _content_order(row: CaseStatistic) -> tuple[str, ...]:
+    return (row.received_month.isoformat(), str(row.unit_id), str(row.category_id), row.id)
+
+
+def due_cases(db: Session, *, cutoff: dt.date) -> list[Case]:
+    """Closed cases whose closing day is before ``cutoff``. Open cases are never due."""
+    stmt = (
+        select(Case)
+        .where(
+            col(Case.status) == "closed",
+            col(Case.closed_on).is_not(None),
+            col(Case.closed_on) < cutoff,
+        )
+        .order_by(col(Case.closed_on), col(Case.id))
+    )
+    return list(db.exec(stmt).all())
+
+
+def apply(
+    db: Session,
+    *,
+    policy: str,
+    disposal: str,
+    retention_days: int,
+    today: dt.date,
+    dry_run: bool,
+    blob_dir: Path,
+) -> RetentionReport:
+    """Apply the retention policy to every due case, or only say what would happen."""
+    if policy not in POLICIES:
+        raise RetentionError("policy-not-set")
+    if disposal not in DISPOSALS or retention_days < 1:
+        raise RetentionError("invalid-setting")
+    # Kept at most ``retention_days`` full days after the closing day.
+    cutoff = today - dt.timedelta(days=retention_days)
+    actions: list[RetentionAction] = []
+    kept: list[CaseStatistic] = []
+    for case in due_cases(db, cutoff=cutoff):
+        row = statistics.anonymous_row(case, today=today)  # before the case row goes
+        done = _retire(
+            db, case=case, policy=policy, disposal=disposal, dry_run=dry_run, blob_dir=blob_dir
+        )
+        if done is None:
+            continue  # archived earlier: nothing left to remove
+        if done.action == "deleted":
+            kept.append(row)
+        actions.append(done)
+    if not dry_run:
+        # Inserted after all deletions and in an order of their own, so the rows' physical
+        # order does not follow the audit entries' order of case ids.
+        ordered: list[CaseStatistic] = sorted(kept, key=_content_order)
+        db.add_all(ordered)
+        db.flush()
+    return RetentionReport(policy, disposal, cutoff, dry_run, tuple(actions))
+
+
+def _retire(
+    db: Session, *, case: Case, policy: str, disposal: str, dry_run: bool, blob_dir: Path
+) -> RetentionAction | None:
+    closed_on = case.closed_on
+    assert closed_on is not None
+    if policy == "private" or disposal == "dispose":
+        blobs = delete_case_blobs(db, blob_dir=blob_dir, case_id=case.id, dry_run=dry_run)
+        rows = _delete_case(db, case=case, dry_run=dry_run)
+        action = "deleted"
+    elif _has_personal_data(db, case):
+        blobs, rows = 0, _remove_personal_data(db, case=case, dry_run=dry_run)
+        action = "personal_data_removed"
+    else:
+        return None
+    if not dry_run:
+        audit.record(
+            db,
+            action=f"retention_{action}",
+            case_id=case.id,
+            detail=policy if policy == "private" else f"public, {disposal}",
+        )
+    return RetentionAction(case.id[:8].upper(), closed_on, action, rows, blobs)
+
+
+def run_job(db: Session, settings: Settings, today: dt.date) -> None:
+    """The background job (``whistle.jobs.EXTRA`` signature): apply the configured policy.
+
+    Without a policy it only warns: guessing would either destroy official documents or keep
+    personal data too long (docs/retention.md). The log gets counts, never case references.
+    """
+    if not settings.retention_policy:
+        log.warning("retention skipped: WHISTLE_RETENTION_POLICY is not set")
+        return
+    report = apply(
+        db,
+        policy=settings.retention_policy,
+        disposal=settings.disposal,
+        retention_days=settings.retention_days,
+        today=today,
+        dry_run=False,
+        blob_dir=settings.blob_dir,
+    )
+    deleted = sum(1 for a in report.actions if a.action == "deleted")
+    log.info("retention: %d cases deleted, %d stripped", deleted, len(report.actions) - deleted)

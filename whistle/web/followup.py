@@ -1,0 +1,181 @@
+"""Investigator pages for the law's follow-up duties: withheld acknowledgement, feedback,
+meetings, minutes, the action log, handovers, and registering an oral report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from whistle import casecode, followup, oral, reports, routing
+from whistle.cases import CaseNotFound
+from whistle.casework import CaseworkError
+from whistle.web import security
+from whistle.web.context import call, call_kdf, ctx, not_found, redirect, render
+from whistle.web.investigator import POST_ERRORS, case_page
+from whistle.web.staff import require_staff
+
+
+def _form_fields(form: security.FormFields, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: form.get(name, "") for name in names}
+
+
+async def _act(
+    request: Request,
+    fn: Callable[..., Any],
+    fields: tuple[str, ...],
+    done: str,
+    **extra: Any,
+) -> Response:
+    """Unlock-and-record handlers share this: parse, call, redirect, or show the error."""
+    staff = await require_staff(request, "investigator")
+    form = await security.read_form(request)
+    case_id = request.path_params["case_id"]
+    values = _form_fields(form, fields)
+    try:
+        await call(
+            request,
+            fn,
+            case_id=case_id,
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+            **values,
+            **{k: v(form) for k, v in extra.items()},
+        )
+    except CaseNotFound:
+        return not_found(request)
+    except CaseworkError as exc:
+        return await case_page(
+            request,
+            error=POST_ERRORS.get(exc.code, POST_ERRORS["empty"]),
+            drafts={f"{done}:{k}": v for k, v in values.items()},
+            status=400,
+        )
+    return redirect(f"/cases/{case_id}?done={done}#{done}")
+
+
+def _yes(name: str) -> Callable[[security.FormFields], bool]:
+    return lambda form: form.get(name) == "yes"
+
+
+async def withhold_ack(request: Request) -> Response:
+    return await _act(request, followup.withhold_acknowledgement, ("reason",), "ack")
+
+
+async def feedback(request: Request) -> Response:
+    return await _act(request, followup.give_feedback, ("measures", "reasons"), "feedback")
+
+
+async def meeting(request: Request) -> Response:
+    return await _act(request, followup.propose_meeting, ("proposal",), "meeting")
+
+
+async def minutes(request: Request) -> Response:
+    return await _act(
+        request,
+        followup.post_minutes,
+        ("text",),
+        "minutes",
+        recording_consent=_yes("recording_consent"),
+    )
+
+
+async def action(request: Request) -> Response:
+    return await _act(request, followup.record_action, ("action_type", "on", "text"), "actions")
+
+
+async def handover(request: Request) -> Response:
+    return await _act(
+        request,
+        followup.record_handover,
+        ("recipient", "legal_ground", "handed", "no_notice_reason", "notice_text"),
+        "handover",
+        identity_disclosed=_yes("identity_disclosed"),
+        notify_reporter=_yes("notify_reporter"),
+    )
+
+
+# --- oral reports ------------------------------------------------------------------------------
+
+
+def _choices(db: Session) -> dict[str, object]:
+    return {"categories": routing.active_categories(db), "units": routing.active_units(db)}
+
+
+async def oral_form(request: Request) -> Response:
+    staff = await require_staff(request, "investigator")
+    choices = await call(request, _choices)
+    return render(
+        request,
+        "investigator/oral.html",
+        {**choices, "user": staff.user, "values": {"mode": ""}, "errors": {}},
+    )
+
+
+ORAL_FIELDS = (
+    "unit",
+    "category",
+    "what",
+    "when_where",
+    "who",
+    "how_known",
+    "mode",
+    "name",
+    "contact",
+    "waive_ack",
+    "minutes",
+    "recording_consent",
+)
+
+
+async def oral_register(request: Request) -> Response:
+    staff = await require_staff(request, "investigator")
+    form = await security.read_form(request)
+    app = ctx(request)
+    code = casecode.generate()
+    try:
+        await call_kdf(
+            request,
+            oral.register,
+            form=form,
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+            code=code,
+            keys=app.keys,
+            params=app.settings.argon2,
+        )
+    except (reports.InvalidReport, reports.NoReaders) as exc:
+        choices = await call(request, _choices)
+        errors = exc.errors if isinstance(exc, reports.InvalidReport) else {}
+        return render(
+            request,
+            "investigator/oral.html",
+            {
+                **choices,
+                "user": staff.user,
+                "values": security.form_values(form, *ORAL_FIELDS),
+                "errors": errors,
+                "general_error": "" if errors else reports.E_CHOICE,
+            },
+            status=400,
+        )
+    # Shown once, to hand to the reporter on paper; never stored.
+    return render(
+        request, "investigator/oral_code.html", {"user": staff.user, "code": casecode.grouped(code)}
+    )
+
+
+routes = [
+    Route("/cases/{case_id}/withhold-ack", withhold_ack, methods=["POST"]),
+    Route("/cases/{case_id}/feedback", feedback, methods=["POST"]),
+    Route("/cases/{case_id}/meeting", meeting, methods=["POST"]),
+    Route("/cases/{case_id}/minutes", minutes, methods=["POST"]),
+    Route("/cases/{case_id}/action", action, methods=["POST"]),
+    Route("/cases/{case_id}/handover", handover, methods=["POST"]),
+    Route("/oral", oral_form, methods=["GET"]),
+    Route("/oral", oral_register, methods=["POST"]),
+]

@@ -1,0 +1,347 @@
+"""Forms with files: parsing the body as it arrives, sealing each file before it touches the
+disk, stopping at a limit, and sending a file back decrypted while it streams.
+
+Starlette's ``request.form()`` spools files to a plaintext temporary file, so upload routes never
+call it for multipart bodies: python-multipart's streaming parser runs over ``request.stream()``
+and every file byte goes straight into a :class:`whistle.blobs.BlobWriter` (sealed 64 KiB at a
+time). Text fields come first in every form (the file input is last), so when a file breaks a
+limit the handler stops reading and still has every typed field to show again.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import anyio.to_thread
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import StreamingResponse
+
+from whistle import attachments, blobs, crypto
+from whistle.db import session_scope
+from whistle.i18n import N_
+from whistle.models import new_id
+from whistle.settings import Settings
+from whistle.web import security
+from whistle.web.context import ctx, translate
+
+T = TypeVar("T")
+
+FILE_FIELD = "files"
+# Files cleaned at once per process: cleaning holds a file (and a decoded picture) in memory, so
+# this bounds that memory (about 2 × 300 MB at the limits of scrub.MAX_PIXELS); others wait.
+SCRUB_CONCURRENCY = 2
+MAX_FIELDS = 100
+MAX_FIELD_BYTES = 256 * 1024
+# The routes that take files; BodyLimitMiddleware gives them the upload cap (see app.py).
+UPLOAD_PATHS = (re.compile(r"/report"), re.compile(r"/case/reply"), re.compile(r"/cases/\w+/post"))
+
+E_FILE_TOO_LARGE = N_("A file is larger than %(limit)s. Choose a smaller file, or split it up.")
+E_UPLOAD_TOO_LARGE = N_("The files together are larger than %(limit)s. Send fewer at a time.")
+E_TOO_MANY_FILES = N_("You can attach at most %(count)s files at a time.")
+
+
+class LimitExceeded(Exception):
+    """A file broke a limit; the rest of the body is not read."""
+
+    def __init__(self, message: str, **variables: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.variables = variables
+
+
+@dataclass(frozen=True)
+class Limits:
+    file_bytes: int
+    request_bytes: int
+    case_bytes: int
+    case_bytes_left: int
+    files: int
+
+
+def megabytes(n: int) -> str:
+    return f"{max(n, 0) // (1024 * 1024)} MB"
+
+
+@dataclass
+class Received:
+    fields: security.FormFields
+    files: list[tuple[blobs.BlobWriter, str]] = field(default_factory=list)
+    error: LimitExceeded | None = None
+
+
+class _Parts:
+    """The parser's callbacks: collects text fields, streams file parts into sealed blobs."""
+
+    def __init__(
+        self, *, open_file: Callable[[], blobs.BlobWriter], limits: Limits, csrf_cookie: str
+    ) -> None:
+        self.open_file = open_file
+        self.limits = limits
+        self.csrf_cookie = csrf_cookie
+        self.fields = security.FormFields()
+        self.files: list[tuple[blobs.BlobWriter, str]] = []
+        self.total = 0
+        self.text_bytes = 0
+        self.ended = False
+        self._header_name = bytearray()
+        self._header_value = bytearray()
+        self._headers: dict[bytes, bytes] = {}
+        self._name = ""
+        self._value: bytearray | None = None
+        self._writer: blobs.BlobWriter | None = None
+
+    def callbacks(self) -> dict[str, Callable[..., None]]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": lambda d, s, e: self._header_name.extend(d[s:e]),
+            "on_header_value": lambda d, s, e: self._header_value.extend(d[s:e]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers, self._value, self._writer = {}, None, None
+
+    def _header_end(self) -> None:
+        self._headers[bytes(self._header_name).lower()] = bytes(self._header_value)
+        self._header_name.clear()
+        self._header_value.clear()
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = options.get(b"name", b"").decode("utf-8", "replace")
+        if b"filename" not in options:
+            if sum(len(values) for values in self.fields.lists.values()) >= MAX_FIELDS:
+                raise HTTPException(status_code=400)
+            self._value = bytearray()
+            return
+        filename = options[b"filename"].decode("utf-8", "replace")
+        if self._name != FILE_FIELD or not filename:
+            return  # an empty file input sends a part with no name and no bytes: skip it
+        self.check_csrf()  # nothing is written to disk for a forged request
+        if len(self.files) >= self.limits.files:
+            raise LimitExceeded(E_TOO_MANY_FILES, count=self.limits.files)
+        self._writer = self.open_file()
+        self.files.append((self._writer, attachments.clean_name(filename)))
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        size = end - start
+        if self._value is not None:
+            self.text_bytes += size
+            if len(self._value) + size > MAX_FIELD_BYTES or self.text_bytes > 4 * MAX_FIELD_BYTES:
+                raise HTTPException(status_code=413)
+            self._value += data[start:end]
+        elif self._writer is not None:
+            if self._writer.size + size > self.limits.file_bytes:
+                raise LimitExceeded(E_FILE_TOO_LARGE, limit=megabytes(self.limits.file_bytes))
+            if self.total + size > min(self.limits.request_bytes, self.limits.case_bytes_left):
+                if self.limits.case_bytes_left < self.limits.request_bytes:
+                    limit = megabytes(self.limits.case_bytes)
+                    raise LimitExceeded(attachments.E_CASE_FULL, limit=limit)
+                raise LimitExceeded(E_UPLOAD_TOO_LARGE, limit=megabytes(self.limits.request_bytes))
+            self.total += size
+            self._writer.write(data[start:end])
+
+    def _part_end(self) -> None:
+        if self._value is not None:
+            value = self._value.decode("utf-8")  # UnicodeDecodeError: a 400 (see receive)
+            self.fields.setdefault(self._name, value)
+            self.fields.lists.setdefault(self._name, []).append(value)
+        self._value, self._writer = None, None
+
+    def _end(self) -> None:
+        self.ended = True
+
+    def check_csrf(self) -> None:
+        sent = self.fields.get(security.CSRF_FIELD, "")
+        if (
+            not self.csrf_cookie
+            or not sent
+            or not crypto.constant_time_equal(self.csrf_cookie, sent)
+        ):
+            raise HTTPException(status_code=403, detail="csrf")
+
+
+def is_multipart(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return content_type == "multipart/form-data"
+
+
+async def receive(
+    request: Request, *, open_file: Callable[[], blobs.BlobWriter], limits: Limits
+) -> Received:
+    """Read a form, streaming its files into sealed blobs made by ``open_file``.
+
+    A body that is not multipart goes through :func:`security.read_form` (no files). On a
+    limit the rest of the body is left unread and ``error`` is set; the caller discards the
+    blobs (it owns the batch, and discards it on any exception too).
+    """
+    if not is_multipart(request):
+        return Received(await security.read_form(request))
+    _, options = parse_options_header(request.headers.get("content-type", ""))
+    boundary = options.get(b"boundary", b"")
+    if not boundary:
+        raise HTTPException(status_code=400)
+    parts = _Parts(
+        open_file=open_file,
+        limits=limits,
+        csrf_cookie=request.cookies.get(security.CSRF_COOKIE, ""),
+    )
+    try:
+        parser = MultipartParser(boundary, callbacks=parts.callbacks())  # type: ignore[arg-type]
+        async for chunk in request.stream():
+            # Sealing and writing run in a worker thread; if the client goes away the thread
+            # still finishes its chunk before the caller's cleanup runs (anyio waits for it).
+            await anyio.to_thread.run_sync(parser.write, chunk)
+    except LimitExceeded as exc:
+        return Received(parts.fields, [], exc)
+    except (FormParserError, UnicodeDecodeError):
+        raise HTTPException(status_code=400) from None
+    except ClientDisconnect:
+        # Nobody is left to answer; the caller's cleanup removes what was written.
+        raise HTTPException(status_code=400) from None
+    if not parts.ended:
+        raise HTTPException(status_code=400)  # the body stopped before its last boundary
+    parts.check_csrf()
+    return Received(parts.fields, parts.files)
+
+
+@dataclass
+class Upload:
+    """The files of one request, sealed under the key of the case they will belong to."""
+
+    batch: blobs.BlobBatch
+    key: bytes
+    case_id: str
+    max_case_bytes: int
+    files: list[attachments.Prepared] = field(default_factory=list)
+
+    def open_file(self) -> blobs.BlobWriter:
+        return self.batch.open(key=self.key, case_id=self.case_id, item_id=new_id())
+
+
+def limits(settings: Settings, *, used: int) -> Limits:
+    return Limits(
+        file_bytes=settings.max_file_bytes,
+        request_bytes=settings.max_upload_bytes,
+        case_bytes=settings.max_case_bytes,
+        case_bytes_left=settings.max_case_bytes - used,
+        files=settings.max_files,
+    )
+
+
+async def receive_files(
+    request: Request, upload: Upload, *, used: int
+) -> tuple[security.FormFields, str]:
+    """The form's fields, with its files sealed and cleaned into ``upload.files``; or the
+    fields and a translated message when a limit stopped the upload."""
+    settings = ctx(request).settings
+    received = await receive(
+        request, open_file=upload.open_file, limits=limits(settings, used=used)
+    )
+    if received.error is not None:
+        upload.batch.discard()
+        error = received.error
+        return received.fields, translate(request, error.message, **error.variables)
+    slots: threading.BoundedSemaphore | None = getattr(request.app.state, "scrub_slots", None)
+    if slots is None:
+        # A thread semaphore, not an anyio limiter: it waits in the worker thread, so it is not
+        # tied to one event loop.
+        slots = request.app.state.scrub_slots = threading.BoundedSemaphore(SCRUB_CONCURRENCY)
+    upload.files = await prepare_all(
+        upload.batch,
+        received,
+        slots=slots,
+        key=upload.key,
+        keep_original=received.fields.get("keep_original") == "yes",
+        scrub_max_bytes=settings.scrub_max_bytes,
+    )
+    return received.fields, ""
+
+
+async def prepare_all(
+    batch: blobs.BlobBatch,
+    received: Received,
+    *,
+    key: bytes,
+    keep_original: bool,
+    scrub_max_bytes: int,
+    slots: threading.BoundedSemaphore,
+) -> list[attachments.Prepared]:
+    """Finish every received file and clean it (in a worker thread: decoding is CPU work)."""
+
+    def one(writer: blobs.BlobWriter, name: str) -> attachments.Prepared:
+        with slots:
+            return attachments.prepare(
+                batch,
+                writer,
+                name=name,
+                key=key,
+                keep_original=keep_original,
+                scrub_max_bytes=scrub_max_bytes,
+            )
+
+    def run() -> list[attachments.Prepared]:
+        return [one(writer, name) for writer, name in received.files]
+
+    return await anyio.to_thread.run_sync(run)
+
+
+async def commit(
+    request: Request,
+    batch: blobs.BlobBatch,
+    fn: Callable[..., T],
+    /,
+    *,
+    kdf: bool = False,
+    **kw: Any,
+) -> T:
+    """Like ``context.call``/``call_kdf``, and the blobs are kept once the transaction has
+    committed. Until then the caller's ``finally: batch.discard()`` removes them."""
+    engine = ctx(request).engine
+
+    def run() -> T:
+        with session_scope(engine) as db:
+            result = fn(db=db, **kw)
+        batch.keep()
+        return result
+
+    if kdf:
+        return await ctx(request).deriver.run(run)
+    return await anyio.to_thread.run_sync(run)
+
+
+def _ascii_name(name: str) -> str:
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    safe = re.sub(r"[^A-Za-z0-9._ -]", "_", folded).strip(" .")
+    return safe[:150] or "file"
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback and the real name in RFC 5987 form."""
+    return f"attachment; filename=\"{_ascii_name(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def download(found: attachments.Found, *, key: bytes) -> StreamingResponse:
+    """The file, decrypted chunk by chunk as it is sent; never shown inline."""
+    chunks: Iterator[bytes] = blobs.read(
+        found.path, key=key, case_id=found.case_id, item_id=found.item_id
+    )
+    headers: dict[str, Any] = {
+        "content-disposition": content_disposition(found.name),
+        "content-length": str(found.size),
+        "x-content-type-options": "nosniff",
+    }
+    return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
