@@ -12,7 +12,29 @@ echo "== lint and types"
 "$BIN/mypy"
 
 echo "== tests on SQLite"
-env -u WHISTLE_TEST_DATABASE_URL "$BIN/python" -m pytest -q -p no:cacheprovider
+env -u WHISTLE_TEST_DATABASE_URL "$BIN/python" -m pytest -q -p no:cacheprovider -m "not e2e"
+
+echo "== browser tests (Debian's chromium, driven by Playwright)"
+# Never a browser downloaded by Playwright: only the distribution's package is reachable here.
+CHROMIUM=/usr/bin/chromium
+if [ ! -x "$CHROMIUM" ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if command -v apt-get >/dev/null 2>&1 && { [ -z "$SUDO" ] || command -v sudo >/dev/null 2>&1; }; then
+    echo "installing Debian's chromium package"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium \
+      || echo "could not install chromium" >&2
+  fi
+fi
+if [ -x "$CHROMIUM" ]; then
+  env -u WHISTLE_TEST_DATABASE_URL "$BIN/python" -m pytest -q -p no:cacheprovider -m e2e tests/e2e
+elif [ "${CI:-}" = "true" ]; then
+  echo "$CHROMIUM is missing and could not be installed, and CI must run the browser tests" >&2
+  exit 1
+else
+  echo "$CHROMIUM is missing and apt-get could not install it (no apt-get, no root or sudo, or"
+  echo "no package source): skipped the browser tests in tests/e2e (CI never skips them)"
+fi
 
 echo "== tests on PostgreSQL"
 pg_up() { "$BIN/python" scripts/pg_ready.py "$PG_URL"; }

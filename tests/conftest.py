@@ -212,17 +212,18 @@ def submit_report(client: TestClient, category: int, **fields: str) -> str:
     return match.group(1)
 
 
-_used_steps: dict[tuple[int, str], int] = {}
-
-
 def totp_code(client: TestClient, username: str) -> str:
     """A fresh code for this user: codes are single-use, so each login of the same user takes
-    the next time step (the server accepts one step of clock drift either way)."""
+    the next time step (the server accepts one step of clock drift either way). The steps used
+    are kept on the app object, which lives exactly as long as the test's database."""
+    state = client.app.state  # type: ignore[attr-defined]
+    if not hasattr(state, "test_totp_steps"):
+        state.test_totp_steps = {}
+    used: dict[str, int] = state.test_totp_steps
     now_step = int(time.time()) // crypto.TOTP_STEP
-    key = (id(client.app), username)
-    step = max(now_step - 1, _used_steps.get(key, 0) + 1)
+    step = max(now_step - 1, used.get(username, 0) + 1)
     assert step <= now_step + 1, "more than three logins of one user within 30 s"
-    _used_steps[key] = step
+    used[username] = step
     return crypto.totp_code(TOTP_SECRET, at=step * crypto.TOTP_STEP)
 
 
