@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
@@ -282,8 +282,6 @@ class Settings:
     remind_feedback_days: int = 14
     jobs_interval_minutes: int = 0
     demo: bool = False
-    # Not from the environment: tests put a cheaper Argon2 here (see tests/conftest.py).
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def argon2(self) -> Argon2Params:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -20,7 +19,6 @@ import anyio.to_thread
 import jinja2
 from babel.dates import format_datetime
 from sqlalchemy import Engine
-from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -137,15 +135,6 @@ async def call_kdf(request: Request, fn: Callable[..., T], **kwargs: Any) -> T:
             return fn(db=db, **kwargs)
 
     return await ctx(request).deriver.run(run)
-
-
-def in_db(engine: Engine, fn: Callable[[Session], T]) -> T:
-    with session_scope(engine) as db:
-        return fn(db)
-
-
-def bound(fn: Callable[..., T], **kwargs: Any) -> Callable[..., T]:
-    return partial(fn, **kwargs)
 
 
 def not_found(request: Request) -> Response:

@@ -149,13 +149,16 @@ def _derive_and_submit(
     params: crypto.Argon2Params,
     upload: uploads.Upload,
 ) -> str:
+    # Derive before the first query: on SQLite every transaction takes the write lock at BEGIN
+    # (whistle.db), so deriving after it held the lock through the derivation and serialised
+    # every submission and every other request behind it (docs/performance.md, scale_2workers).
+    access = crypto.derive_case_access(code, keys.pepper, params)
     report = reports.parse_report(
         form,
         categories=routing.active_categories(db),
         units=routing.active_units(db),
         excluded=excluded,
     )
-    access = crypto.derive_case_access(code, keys.pepper, params)
     case_id = reports.submit(
         db, report=report, access=access, keys=keys, case_key=upload.key, case_id=upload.case_id
     )
@@ -266,7 +269,7 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
     return render(
         request,
         "reporter/receipt.html",
-        {"code": casecode.grouped(code), "code_plain": code, "files": upload.files},
+        {"code": casecode.grouped(code), "files": upload.files},
     )
 
 
