@@ -193,17 +193,26 @@ def create_active_user(
 _DUMMY_SALT = b"whistle-no-user!"
 
 
+def find_login(db: Session, *, username: str) -> tuple[User | None, bytes]:
+    """The account a login names (or None) and the salt to derive with — a dummy salt for an
+    unknown name, so the derivation runs either way and timing does not tell names apart."""
+    user = db.exec(select(User).where(User.username == username.strip().lower())).first()
+    return user, (user.password_salt if user and user.password_salt else _DUMMY_SALT)
+
+
 def authenticate(
     db: Session, *, username: str, password: str, params: crypto.Argon2Params
 ) -> Authenticated:
-    """Check a password; for investigators also unlock the private key.
-
-    The Argon2 derivation runs whether or not the account exists, so timing does not reveal
-    which usernames exist.
-    """
-    user = db.exec(select(User).where(User.username == username.strip().lower())).first()
-    salt = user.password_salt if user and user.password_salt else _DUMMY_SALT
+    """Check a password; for investigators also unlock the private key."""
+    user, salt = find_login(db, username=username)
     keys = crypto.derive_password_keys(password[:MAX_PASSWORD], salt, params)
+    return check_login(user, keys)
+
+
+def check_login(user: User | None, keys: crypto.PasswordKeys) -> Authenticated:
+    """Compare the verifier and open the sealed keys; no database access, so the caller can
+    run the Argon2 derivation outside any transaction (SQLite holds its write lock per
+    transaction; a 200 ms derivation inside one would queue every other request behind it)."""
     if (
         user is None
         or user.status != "active"

@@ -47,9 +47,8 @@ class InboxRow:
 @dataclass(frozen=True)
 class InboxPage:
     rows: list[InboxRow]
-    total: int
     page: int
-    pages: int
+    has_next: bool
 
 
 def reference(case_id: str) -> str:
@@ -101,12 +100,14 @@ def _inbox_cases(db: Session, *, user_id: str, offset: int, limit: int) -> list[
 
 
 def inbox(db: Session, *, user_id: str, page: int = 1, page_size: int = 50) -> InboxPage:
-    """The cases this investigator holds a key for, nearest deadline first, then newest."""
-    total = db.exec(
-        select(func.count()).select_from(CaseKeyWrap).where(CaseKeyWrap.user_id == user_id)
-    ).one()
-    pages = max(1, -(-total // page_size))
-    page = min(max(page, 1), pages)
+    """The cases this investigator holds a key for, nearest deadline first, then newest.
+
+    No total is counted: an exact count grows with every case ever held, and the inbox must not
+    slow down as the years pile up (bench: inbox_growth). One row more than a page tells whether
+    there is a next page.
+    """
+    page = max(page, 1)
+    found = _inbox_cases(db, user_id=user_id, offset=(page - 1) * page_size, limit=page_size + 1)
     rows = [
         InboxRow(
             case_id=c.id,
@@ -114,14 +115,14 @@ def inbox(db: Session, *, user_id: str, page: int = 1, page_size: int = 50) -> I
             status=c.status,
             category_id=c.category_id,
             received_on=c.received_on,
-            ack_due=None if (c.acknowledged_on or c.ack_waived) else c.ack_due,
+            ack_due=None if (c.acknowledged_on or c.ack_waived or c.ack_withheld) else c.ack_due,
             feedback_due=None if c.feedback_given_on else c.feedback_due,
             next_due=c.next_due,
             awaiting_investigator=c.awaiting_investigator,
         )
-        for c in _inbox_cases(db, user_id=user_id, offset=(page - 1) * page_size, limit=page_size)
+        for c in found[:page_size]
     ]
-    return InboxPage(rows=rows, total=total, page=page, pages=pages)
+    return InboxPage(rows=rows, page=page, has_next=len(found) > page_size)
 
 
 def unlock(db: Session, *, case_id: str, user_id: str, private_key: bytes) -> tuple[Case, bytes]:

@@ -133,23 +133,26 @@ def _username_key(username: str) -> str:
     return "staff-login:" + crypto.digest(username.strip().lower())[:12].hex()
 
 
+def _login_account(db: Session, *, username: str) -> tuple[bool, User | None, bytes]:
+    """(locked, account, salt): the short read before the derivation."""
+    locked = attempts.count(db, _username_key(username), seconds=900) >= LOGIN_FAILURES
+    user, salt = accounts.find_login(db, username=username)
+    return locked, user, salt
+
+
 def _password_step(
-    db: Session, *, username: str, password: str, params: crypto.Argon2Params
+    db: Session, *, username: str, user: User | None, keys: crypto.PasswordKeys
 ) -> tuple[str, str]:
-    """Check the password; return (outcome, pending cookie). Outcomes: failed, locked, totp,
+    """Finish the password step; return (outcome, pending cookie). Outcomes: failed, totp,
     enrol."""
-    key = _username_key(username)
-    if attempts.count(db, key, seconds=900) >= LOGIN_FAILURES:
-        return "locked", ""
     try:
-        who = accounts.authenticate(db, username=username, password=password, params=params)
+        who = accounts.check_login(user, keys)
     except accounts.LoginFailed:
-        attempts.record(db, key, seconds=900)
+        attempts.record(db, _username_key(username), seconds=900)
         # Logged against the account when it exists; what was typed is never stored (a
         # password typed into the username field must not end up in the log).
-        known = db.exec(select(User.id).where(User.username == username.strip().lower())).first()
-        if known is not None:
-            audit.record(db, action="login_failed", subject_id=known)
+        if user is not None:
+            audit.record(db, action="login_failed", subject_id=user.id)
         return "failed", ""
     enrol = crypto.totp_new_secret() if who.totp_secret is None else None
     cookie = sessions.create(
@@ -169,13 +172,16 @@ async def login_form(request: Request) -> Response:
 async def login(request: Request) -> Response:
     form = await security.read_form(request)
     username = form.get("username", "")[:64]
-    outcome, cookie = await call_kdf(
-        request,
-        _password_step,
-        username=username,
-        password=form.get("password", ""),
-        params=ctx(request).settings.argon2,
-    )
+    password = form.get("password", "")[: accounts.MAX_PASSWORD]
+    locked, user, salt = await call(request, _login_account, username=username)
+    outcome, cookie = "locked", ""
+    if not locked:
+        # The derivation runs between two short transactions, holding no database lock.
+        app = ctx(request)
+        keys = await app.deriver.password_keys(password, salt)
+        outcome, cookie = await call(
+            request, _password_step, username=username, user=user, keys=keys
+        )
     if outcome in {"failed", "locked"}:
         error = E_LOGIN if outcome == "failed" else E_LOCKED
         return render(

@@ -1,0 +1,109 @@
+"""Scenarios dominated by Argon2: submitting, logging in with a case code, scaling out.
+
+Each latency is divided by the median of one Argon2id derivation with the same parameters,
+measured by the load generator right before each request, so machine noise hits both alike.
+"""
+
+from __future__ import annotations
+
+from bench.harness import PRODUCTION, Result, fresh_server, median, ms, run_load
+
+SUBMISSIONS = 20
+WARMUP = 2
+TEXT_BYTES = 2048
+
+
+def submit_and_followup() -> list[Result]:
+    server, world = fresh_server("kdf")
+    try:
+        submitted = run_load(
+            {
+                "job": "kdf_submit",
+                "url": server.url,
+                "category": world.category_id,  # three designated readers
+                "text_bytes": TEXT_BYTES,
+                "n": SUBMISSIONS,
+                "warmup": WARMUP,
+            }
+        )
+        followed = run_load(
+            {
+                "job": "kdf_followup",
+                "url": server.url,
+                "codes": submitted["codes"],
+                "warmup": WARMUP,
+            }
+        )
+    finally:
+        server.stop()
+    results = []
+    for name, data, target in (
+        ("submit_vs_floor", submitted, 1.25),
+        ("followup_vs_floor", followed, 1.15),
+    ):
+        floor, latency = median(data["floor"]), median(data["latency"])
+        results.append(
+            Result(
+                name,
+                latency / floor,
+                "ratio",
+                "<=",
+                target,
+                note=f"median {ms(latency)} vs Argon2 floor {ms(floor)}, n={len(data['latency'])}",
+            )
+        )
+    return results
+
+
+ROUNDS = 3
+SECONDS = 6.0
+CONCURRENCY = 8
+
+
+def _scale(label: str, settings: dict[str, str] | None, concurrency: int) -> Result:
+    """Submissions/s with 2 worker processes ÷ with 1, alternating so both see the same noise."""
+    one, world = fresh_server(f"scale-1{label}", workers=1, settings=settings)
+    two, _ = fresh_server(f"scale-2{label}", workers=2, settings=settings)
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    try:
+        for _ in range(ROUNDS):
+            for workers, server in ((1, one), (2, two)):
+                data = run_load(
+                    {
+                        "job": "throughput",
+                        "url": server.url,
+                        "category": world.category_id,
+                        "text_bytes": TEXT_BYTES,
+                        "concurrency": CONCURRENCY,
+                        "seconds": SECONDS,
+                    }
+                )
+                rates[workers].append(data["per_second"])
+    finally:
+        one.stop()
+        two.stop()
+    single, double = median(rates[1]), median(rates[2])
+    return Result(
+        f"scale_2workers{label}",
+        double / single,
+        "ratio",
+        ">=",
+        1.6,
+        note=f"{double:.2f}/s with 2 workers vs {single:.2f}/s with 1 "
+        f"(medians of {ROUNDS}×{SECONDS:g} s, {CONCURRENCY} clients; "
+        f"{concurrency} Argon2 derivation(s) at once per worker)",
+    )
+
+
+def scale_2workers() -> list[Result]:
+    """With the production settings, then with one derivation at a time per worker.
+
+    The second line is a diagnostic: with the default concurrency of 2, one worker already runs
+    two derivations on this machine's two cores, so a second worker has no core to add
+    (docs/performance.md). With one derivation per worker the ratio shows whether processes
+    scale, i.e. whether anything else (the database, the event loop) serialises them.
+    """
+    return [
+        _scale("", None, PRODUCTION.argon2_concurrency),
+        _scale("[argon2_concurrency=1]", {"WHISTLE_ARGON2_CONCURRENCY": "1"}, 1),
+    ]
