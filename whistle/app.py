@@ -28,7 +28,9 @@ from whistle.web import (
     investigator,
     pages,
     reporter,
+    reporter_case,
     staff,
+    staff_account,
     statistics,
     texts,
     uploads,
@@ -83,7 +85,7 @@ def reporter_paths() -> frozenset[str]:
     """Paths a reporter visits: they get Onion-Location and the employer-network warning."""
     return frozenset(
         route.path
-        for route in [*reporter.routes, *pages.routes]
+        for route in [*reporter.routes, *reporter_case.routes, *pages.routes]
         if isinstance(route, Route) and "{" not in route.path and route.path != "/healthz"
     )
 
@@ -128,7 +130,9 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
     app = Starlette(
         routes=[
             *reporter.routes,
+            *reporter_case.routes,
             *staff.routes,
+            *staff_account.routes,
             *investigator.routes,
             *followup.routes,
             *admin.routes,

@@ -185,7 +185,8 @@ def view(db: Session, *, case_id: str, user_id: str, private_key: bytes) -> Case
     items = cases.open_items(db, case_id=case.id, case_key=key, reporter_view=False)
     audit.record(db, action="case_opened", actor_id=user_id, case_id=case.id)
     excluded_ids = _excluded_ids(items)
-    history = audit.for_case(db, case_id=case.id)
+    # The newest 50 entries: every view adds one, and the page must not grow with its readers.
+    history = audit.for_case(db, case_id=case.id, limit=50)
     people = {i.author_user_id for i in items if i.author_user_id} | excluded_ids
     people |= {e.actor_id for e in history if e.actor_id} | {
         e.subject_id for e in history if e.subject_id

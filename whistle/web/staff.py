@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 import segno
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,7 +26,7 @@ from whistle import accounts, attempts, audit, crypto, sessions
 from whistle.i18n import N_
 from whistle.models import User
 from whistle.web import security
-from whistle.web.context import call, call_kdf, ctx, redirect, render
+from whistle.web.context import call, ctx, redirect, render
 
 STAFF_COOKIE = "whistle_staff"
 PENDING_COOKIE = "whistle_pending"
@@ -36,14 +36,6 @@ FACTOR_FAILURES = 5  # per pending login
 E_LOGIN = N_("Wrong username or password.")
 E_LOCKED = N_("Too many failed attempts for this account. Wait 15 minutes and try again.")
 E_CODE = N_("That code is not right, or it was already used. Enter the current code from your app.")
-ACCOUNT_ERRORS = {
-    "invalid-invitation": N_("This activation link is not valid any more. Ask for a new one."),
-    "password-mismatch": N_("The two passwords are not the same."),
-    "password-too-short": N_("Use at least 12 characters."),
-    "password-too-long": N_("That password is too long."),
-    "wrong-password": N_("Your current password is not right."),
-    "recovery-failed": N_("The username or recovery code is not right."),
-}
 
 
 class LoginRequired(Exception):
@@ -322,124 +314,6 @@ async def logout_everywhere(request: Request) -> Response:
     return response
 
 
-# --- activation, password, recovery ----------------------------------------------------------
-
-
-def _invitation(db: Session, *, token: str) -> User | None:
-    return accounts.find_invitation(db, token)
-
-
-async def activate_form(request: Request) -> Response:
-    token = request.path_params["token"]
-    user = await call(request, _invitation, token=token)
-    if user is None:
-        return render(
-            request,
-            "staff/activate.html",
-            {"user": None, "error": ACCOUNT_ERRORS["invalid-invitation"]},
-            status=404,
-        )
-    return render(request, "staff/activate.html", {"user": user, "error": ""})
-
-
-def _activate(
-    db: Session, *, token: str, password: str, confirm: str, params: crypto.Argon2Params
-) -> str | None:
-    user = accounts.find_invitation(db, token)
-    recovery = accounts.activate(db, token=token, password=password, confirm=confirm, params=params)
-    if user is not None:
-        audit.record(db, action="account_activated", actor_id=user.id, subject_id=user.id)
-    return recovery
-
-
-async def activate(request: Request) -> Response:
-    form = await security.read_form(request)
-    token = request.path_params["token"]
-    try:
-        recovery = await call_kdf(
-            request,
-            _activate,
-            token=token,
-            password=form.get("password", ""),
-            confirm=form.get("confirm", ""),
-            params=ctx(request).settings.argon2,
-        )
-    except accounts.AccountError as exc:
-        user = await call(request, _invitation, token=token)
-        message = ACCOUNT_ERRORS.get(exc.code, ACCOUNT_ERRORS["invalid-invitation"])
-        return render(request, "staff/activate.html", {"user": user, "error": message}, status=400)
-    # The recovery code is shown in this response only; it is stored nowhere in clear.
-    return render(request, "staff/activated.html", {"recovery": recovery})
-
-
-async def password_form(request: Request) -> Response:
-    staff = await require_any_staff(request)
-    return render(request, "staff/password.html", {"user": staff.user, "error": "", "done": ""})
-
-
-def _change_password(db: Session, *, params: crypto.Argon2Params, **kwargs: str) -> None:
-    accounts.change_password(db, params=params, **kwargs)
-    audit.record(db, action="password_changed", actor_id=kwargs["user_id"])
-
-
-async def change_password(request: Request) -> Response:
-    staff = await require_any_staff(request)
-    form = await security.read_form(request)
-    try:
-        await call_kdf(
-            request,
-            _change_password,
-            user_id=staff.user.id,
-            current=form.get("current", ""),
-            password=form.get("password", ""),
-            confirm=form.get("confirm", ""),
-            params=ctx(request).settings.argon2,
-        )
-    except accounts.AccountError as exc:
-        return render(
-            request,
-            "staff/password.html",
-            {"user": staff.user, "error": ACCOUNT_ERRORS.get(exc.code, E_LOGIN), "done": ""},
-            status=400,
-        )
-    return render(request, "staff/password.html", {"user": staff.user, "error": "", "done": "1"})
-
-
-async def recover_form(request: Request) -> Response:
-    return render(request, "staff/recover.html", {"error": "", "username": ""})
-
-
-def _recover(db: Session, *, params: crypto.Argon2Params, **kwargs: str) -> str:
-    code = accounts.recover(db, params=params, **kwargs)
-    user_id = db.exec(
-        select(User.id).where(User.username == kwargs["username"].strip().lower())
-    ).one()
-    sessions.destroy_for_user(db, user_id)
-    audit.record(db, action="recovery_used", actor_id=user_id)
-    return code
-
-
-async def recover(request: Request) -> Response:
-    form = await security.read_form(request)
-    username = form.get("username", "")[:64]
-    try:
-        code = await call_kdf(
-            request,
-            _recover,
-            username=username,
-            recovery_code=form.get("recovery_code", ""),
-            password=form.get("password", ""),
-            confirm=form.get("confirm", ""),
-            params=ctx(request).settings.argon2,
-        )
-    except accounts.AccountError as exc:
-        message = ACCOUNT_ERRORS.get(exc.code, ACCOUNT_ERRORS["recovery-failed"])
-        return render(
-            request, "staff/recover.html", {"error": message, "username": username}, status=400
-        )
-    return render(request, "staff/activated.html", {"recovery": code, "recovered": True})
-
-
 routes = [
     Route("/staff/login", login_form, methods=["GET"]),
     Route("/staff/login", login, methods=["POST"]),
@@ -449,10 +323,4 @@ routes = [
     Route("/staff/enrol", second_factor, methods=["POST"]),
     Route("/staff/logout", logout, methods=["POST"]),
     Route("/staff/logout-everywhere", logout_everywhere, methods=["POST"]),
-    Route("/staff/password", password_form, methods=["GET"]),
-    Route("/staff/password", change_password, methods=["POST"]),
-    Route("/staff/recover", recover_form, methods=["GET"]),
-    Route("/staff/recover", recover, methods=["POST"]),
-    Route("/activate/{token}", activate_form, methods=["GET"]),
-    Route("/activate/{token}", activate, methods=["POST"]),
 ]
