@@ -133,3 +133,7 @@ def test_admin_sees_log_investigator_sees_case_history(
     history = anna.get(f"/cases/{case_id}").text
     assert "Åtkomsthistorik" in history and "Ändrade status" in history
     assert anna.get("/admin/audit").status_code == 404
+
+
+def test_every_action_has_a_label() -> None:
+    assert set(audit.LABELS) == set(audit.ACTIONS)

@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from whistle import crypto
+from whistle.i18n import N_
 from whistle.models import AuditEntry, AuditHead, utcnow
 
 GENESIS = b"\x00" * 32
@@ -63,6 +64,43 @@ ACTIONS = (
     "retention_personal_data_removed",
     "text_saved",
 )
+
+# What each action is called on the audit pages (translated there).
+LABELS = {
+    "login": N_("Logged in"),
+    "login_failed": N_("Failed login"),
+    "second_factor_failed": N_("Wrong second-factor code"),
+    "second_factor_enrolled": N_("Second factor set up"),
+    "logout_everywhere": N_("Logged out everywhere"),
+    "password_changed": N_("Password changed"),
+    "recovery_used": N_("Recovery code used"),
+    "case_opened": N_("Case opened and decrypted"),
+    "attachment_downloaded": N_("Attachment downloaded"),
+    "message_sent": N_("Message sent to the reporter"),
+    "note_added": N_("Internal note added"),
+    "acknowledgement_sent": N_("Receipt confirmed"),
+    "acknowledgement_withheld": N_("Confirmation withheld (could reveal the reporter)"),
+    "minutes_posted": N_("Minutes posted"),
+    "action_recorded": N_("Action recorded"),
+    "handover_recorded": N_("Handover recorded"),
+    "oral_report_registered": N_("Oral report registered"),
+    "feedback_sent": N_("Feedback sent"),
+    "status_changed": N_("Status changed"),
+    "access_granted": N_("Access granted"),
+    "recused": N_("Stepped aside (conflict of interest)"),
+    "continuity_grant": N_("Access granted with the continuity key"),
+    "account_invited": N_("Account invited"),
+    "account_activated": N_("Account activated"),
+    "account_deactivated": N_("Account deactivated"),
+    "account_reactivated": N_("Account reactivated"),
+    "route_added": N_("Route added"),
+    "route_removed": N_("Route removed"),
+    "unit_changed": N_("Unit saved"),
+    "category_changed": N_("Category saved"),
+    "retention_deleted": N_("Deleted after the retention period"),
+    "retention_personal_data_removed": N_("Personal data removed after the retention period"),
+    "text_saved": N_("Text saved as a new version"),
+}
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from whistle import i18n
+from whistle import audit, i18n
 from whistle.db import session_scope
 from whistle.derivation import Deriver
 from whistle.keys import Keys
@@ -63,6 +63,7 @@ def make_templates() -> jinja2.Environment:
     env.install_gettext_callables(  # type: ignore[attr-defined]
         i18n.gettext, i18n.ngettext, newstyle=True
     )
+    env.globals["audit_labels"] = audit.LABELS
     env.filters["date"] = i18n.date
     env.filters["datetime"] = _local_datetime
     return env
