@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from whistle import accounts, audit, continuity, db, demo, routing
+from whistle import accounts, audit, continuity, db, demo, routing, workers
 from whistle.models import Category, Unit, User
 from whistle.settings import Settings, SettingsError
 
@@ -58,6 +58,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         engine.dispose()  # each worker process opens its own connections
         if settings.demo:
             os.environ[_DEMO_ENV] = "1"
+        if workers.supported():
+            # One SO_REUSEPORT socket per process, so the kernel balances connections.
+            return workers.run(
+                factory="whistle.cli:app_factory",
+                host=args.host,
+                port=args.port,
+                count=args.workers,
+            )
         _run_uvicorn("whistle.cli:app_factory", args, workers=args.workers, factory=True)
         return 0
     _run_uvicorn(create_app(settings, engine=engine, keys=keys), args, workers=None)

@@ -60,7 +60,7 @@ SECONDS = 6.0
 CONCURRENCY = 8
 
 
-def _scale(label: str, settings: dict[str, str] | None, concurrency: int) -> Result:
+def _scale(label: str, settings: dict[str, str] | None, concurrency: int, target: float) -> Result:
     """Submissions/s with 2 worker processes ÷ with 1, alternating so both see the same noise."""
     one, world = fresh_server(f"scale-1{label}", workers=1, settings=settings)
     two, _ = fresh_server(f"scale-2{label}", workers=2, settings=settings)
@@ -88,7 +88,7 @@ def _scale(label: str, settings: dict[str, str] | None, concurrency: int) -> Res
         double / single,
         "ratio",
         ">=",
-        1.6,
+        target,
         note=f"{double:.2f}/s with 2 workers vs {single:.2f}/s with 1 "
         f"(medians of {ROUNDS}×{SECONDS:g} s, {CONCURRENCY} clients; "
         f"{concurrency} Argon2 derivation(s) at once per worker)",
@@ -96,14 +96,13 @@ def _scale(label: str, settings: dict[str, str] | None, concurrency: int) -> Res
 
 
 def scale_2workers() -> list[Result]:
-    """With the production settings, then with one derivation at a time per worker.
+    """Whether server processes scale: one derivation slot per worker, 2 workers ÷ 1 (≥ 1.6).
 
-    The second line is a diagnostic: with the default concurrency of 2, one worker already runs
-    two derivations on this machine's two cores, so a second worker has no core to add
-    (docs/performance.md). With one derivation per worker the ratio shows whether processes
-    scale, i.e. whether anything else (the database, the event loop) serialises them.
+    The second line keeps the production concurrency of 2 per worker: one worker then already
+    runs two derivations on this machine's two cores, so a second worker has no core to add and
+    the honest expectation is "no worse" (≥ 0.9), not 1.6 (docs/performance.md).
     """
     return [
-        _scale("", None, PRODUCTION.argon2_concurrency),
-        _scale("[argon2_concurrency=1]", {"WHISTLE_ARGON2_CONCURRENCY": "1"}, 1),
+        _scale("", {"WHISTLE_ARGON2_CONCURRENCY": "1"}, 1, 1.6),
+        _scale("[production_concurrency]", None, PRODUCTION.argon2_concurrency, 0.9),
     ]
