@@ -55,6 +55,7 @@ class RealServer:
         data_dir: Path | None = None,
         keys_dir: Path | None = None,
         name: str = "server",
+        args: tuple[str, ...] = (),
     ) -> None:
         self.root = root
         self.demo = demo
@@ -62,6 +63,7 @@ class RealServer:
         self.keys_dir = keys_dir or root / "keys"
         self.extra_env = {**CHEAP_ENV, **(env or {})}
         self.name = name
+        self.args = args
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._starts = 0
@@ -94,6 +96,7 @@ class RealServer:
         args = [sys.executable, "-m", "whistle", "serve", "--port", str(self.port)]
         if self.demo:
             args.append("--demo")
+        args.extend(self.args)
         out, err = self._log_paths()
         with out.open("wb") as stdout, err.open("wb") as stderr:
             self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
