@@ -120,7 +120,8 @@ def _print_demo_banner(port: int, seeded: bool) -> None:
         lines.append(f"    {login.role:<12} user {login.username:<7} password {login.password}")
     secret = base64.b32encode(demo.DEMO_TOTP_SECRET).decode()
     lines.append(f"  Second factor (all demo accounts): TOTP secret {secret}")
-    lines.append("    add it to an authenticator app, or run: whistle demo-code")
+    lines.append("    add it to an authenticator app, or print the current code with")
+    lines.append("    `whistle demo-code` (after `make run`: .venv/bin/whistle demo-code)")
     if not seeded:
         lines.append("  (the database already had accounts; the demo data was not re-seeded)")
     print("\n".join(lines) + "\n", flush=True)
