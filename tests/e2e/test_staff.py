@@ -109,3 +109,25 @@ def test_investigator_cannot_open_administration(open_page: OpenPage, lang: str)
     response = page.goto("/admin")
     assert response is not None and response.status == 404
     expect(page.locator("h1")).to_have_text(t(lang, "Page not found"))
+
+
+def test_administrator_changes_a_route(open_page: OpenPage, lang: str) -> None:
+    admin = open_page(lang=lang, user="admin")
+    admin.goto("/admin/routes")
+    expect(admin.locator("h1")).to_have_text(t(lang, "Routing"))
+    # Bertil is not designated for the fourth category in the demo: give him that route.
+    category = admin.locator("#field-category option").nth(3)
+    category_name = (category.text_content() or "").strip()
+    admin.locator("#field-category").select_option(index=3)
+    admin.locator("#field-unit").select_option(value="")
+    admin.locator("#field-user_id").select_option(label="Bertil Berg (bertil)")
+    admin.get_by_role("button", name=t(lang, "Add route")).click()
+    saved(admin, lang)
+    row = admin.locator("tr", has_text=category_name).filter(has_text="Bertil Berg")
+    expect(row).to_have_count(1)
+    # And take it away again.
+    row.get_by_role("button").click()
+    saved(admin, lang)
+    expect(
+        admin.locator("tr", has_text=category_name).filter(has_text="Bertil Berg")
+    ).to_have_count(0)
