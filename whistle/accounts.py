@@ -135,14 +135,20 @@ def _set_credentials(
     user.private_key_sealed = crypto.seal(
         keys.kek, private, purpose="private-key", case_id="", item_id=user.id
     )
-    recovery = crypto.random_string(RECOVERY_ALPHABET, RECOVERY_LEN)
-    recovery_salt = _new_salt()
-    recovery_keys = crypto.derive_password_keys(recovery, recovery_salt, params)
-    user.recovery_salt = recovery_salt
+    return _issue_recovery_code(user, private=private, params=params), private
+
+
+def _issue_recovery_code(user: User, *, private: bytes, params: crypto.Argon2Params) -> str:
+    """A new one-time recovery code that also unlocks the private key; only returned, never
+    stored (the row keeps the private key sealed under a key from it)."""
+    code = crypto.random_string(RECOVERY_ALPHABET, RECOVERY_LEN)
+    salt = _new_salt()
+    keys = crypto.derive_password_keys(code, salt, params)
+    user.recovery_salt = salt
     user.recovery_sealed = crypto.seal(
-        recovery_keys.kek, private, purpose="private-key-recovery", case_id="", item_id=user.id
+        keys.kek, private, purpose="private-key-recovery", case_id="", item_id=user.id
     )
-    return recovery, private
+    return code
 
 
 def activate(
@@ -241,33 +247,34 @@ def check_login(user: User | None, keys: crypto.PasswordKeys) -> Authenticated:
     return Authenticated(user=user, private_key=private, kek=keys.kek, totp_secret=totp_secret)
 
 
+def _accept_code(db: Session, *, user_id: str, secret: bytes, code: str, at: float) -> User | None:
+    """The active user, with the code's time step remembered so it cannot be used again; None
+    when the code is wrong, already used, or the account is not active."""
+    user = db.get(User, user_id)
+    if user is None or user.status != "active":
+        return None
+    step = crypto.totp_verify(secret, code, at=at, after_step=user.totp_last_step)
+    if step is None:
+        return None
+    user.totp_last_step = step
+    db.add(user)
+    return user
+
+
 def enrol_second_factor(
     db: Session, *, user_id: str, kek: bytes, secret: bytes, code: str, at: float
 ) -> bool:
     """Store the TOTP secret once the user has proved their app produces its codes."""
-    user = db.get(User, user_id)
-    if user is None or user.status != "active":
-        return False
-    step = crypto.totp_verify(secret, code, at=at, after_step=user.totp_last_step)
-    if step is None:
+    user = _accept_code(db, user_id=user_id, secret=secret, code=code, at=at)
+    if user is None:
         return False
     user.totp_sealed = crypto.seal(kek, secret, purpose="totp-secret", case_id="", item_id=user.id)
-    user.totp_last_step = step
-    db.add(user)
     return True
 
 
 def check_second_factor(db: Session, *, user_id: str, secret: bytes, code: str, at: float) -> bool:
     """A TOTP code for this user, not used before (the accepted step is remembered)."""
-    user = db.get(User, user_id)
-    if user is None or user.status != "active":
-        return False
-    step = crypto.totp_verify(secret, code, at=at, after_step=user.totp_last_step)
-    if step is None:
-        return False
-    user.totp_last_step = step
-    db.add(user)
-    return True
+    return _accept_code(db, user_id=user_id, secret=secret, code=code, at=at) is not None
 
 
 def change_password(
@@ -343,13 +350,7 @@ def recover(
         raise AccountError("recovery-failed") from None
     _reseal(user, password=password, private=private, totp=None, params=params)
     user.totp_last_step = 0
-    new_code = crypto.random_string(RECOVERY_ALPHABET, RECOVERY_LEN)
-    recovery_salt = _new_salt()
-    recovery_keys = crypto.derive_password_keys(new_code, recovery_salt, params)
-    user.recovery_salt = recovery_salt
-    user.recovery_sealed = crypto.seal(
-        recovery_keys.kek, private, purpose="private-key-recovery", case_id="", item_id=user.id
-    )
+    new_code = _issue_recovery_code(user, private=private, params=params)
     db.add(user)
     return new_code
 

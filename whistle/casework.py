@@ -238,9 +238,10 @@ def recuse(db: Session, *, case_id: str, user_id: str, private_key: bytes) -> No
     audit.record(db, action="recused", actor_id=user_id, case_id=case.id)
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str, *, required: bool = True) -> str:
+    """An investigator's text, normalised; empty (when required) or too long is refused."""
     text = text.replace("\r\n", "\n").strip()
-    if not text:
+    if required and not text:
         raise CaseworkError("empty")
     if len(text) > MAX_MESSAGE:
         raise CaseworkError("too-long")
@@ -264,7 +265,7 @@ def post(
     if kind not in {"message", "note", "acknowledgement"}:
         raise CaseworkError("bad-kind")
     case, key = unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
-    body = _clean(text)
+    body = clean_text(text)
     if case.status == "closed" and kind != "note":
         raise CaseworkError("closed")
     if kind == "acknowledgement" and (case.acknowledged_on or case.ack_withheld):

@@ -15,11 +15,10 @@ from typing import Any
 from sqlmodel import Session
 
 from whistle import audit, cases, casework, deadlines
-from whistle.casework import CaseworkError
+from whistle.casework import CaseworkError, clean_text
 from whistle.i18n import N_
 from whistle.models import Case
 
-MAX_TEXT = 20_000
 ACTION_TYPES = {
     "investigation_opened": N_("Internal investigation opened"),
     "police_report": N_("Police report filed"),
@@ -38,15 +37,6 @@ LEGAL_GROUNDS = {
     "criminal_investigation": N_("Criminal investigation (police or prosecutor)"),
     "court_order": N_("Court order"),
 }
-
-
-def _text(value: str, *, required: bool = True) -> str:
-    value = value.replace("\r\n", "\n").strip()
-    if required and not value:
-        raise CaseworkError("empty")
-    if len(value) > MAX_TEXT:
-        raise CaseworkError("too-long")
-    return value
 
 
 def _record(
@@ -84,7 +74,7 @@ def withhold_acknowledgement(
 ) -> None:
     """Record that no acknowledgement is sent because it could reveal the reporter (5:8 2)."""
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
-    body = _text(reason)
+    body = clean_text(reason)
     if case.acknowledged_on is not None:
         raise CaseworkError("already-acknowledged")
     _record(
@@ -119,7 +109,7 @@ def give_feedback(
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     if case.status == "closed":
         raise CaseworkError("closed")
-    content = {"measures": _text(measures), "reasons": _text(reasons)}
+    content = {"measures": clean_text(measures), "reasons": clean_text(reasons)}
     _record(
         db,
         case=case,
@@ -156,7 +146,7 @@ def propose_meeting(
         key=key,
         user_id=user_id,
         kind="meeting",
-        content={"text": _text(proposal)},
+        content={"text": clean_text(proposal)},
         visible=True,
         now=now,
     )
@@ -188,7 +178,11 @@ def post_minutes(
         key=key,
         user_id=user_id,
         kind="minutes",
-        content={"version": version, "text": _text(text), "recording_consent": recording_consent},
+        content={
+            "version": version,
+            "text": clean_text(text),
+            "recording_consent": recording_consent,
+        },
         visible=True,
         now=now,
     )
@@ -224,7 +218,11 @@ def record_action(
         key=key,
         user_id=user_id,
         kind="action",
-        content={"type": action_type, "on": day.isoformat(), "text": _text(text, required=False)},
+        content={
+            "type": action_type,
+            "on": day.isoformat(),
+            "text": clean_text(text, required=False),
+        },
         visible=False,
         now=now,
     )
@@ -256,15 +254,15 @@ def record_handover(
         raise CaseworkError("bad-ground")
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     content = {
-        "recipient": _text(recipient),
+        "recipient": clean_text(recipient),
         "legal_ground": legal_ground,
-        "handed": _text(handed),
+        "handed": clean_text(handed),
         "identity_disclosed": identity_disclosed,
         "reporter_notified": identity_disclosed and notify_reporter,
         "no_notice_reason": "",
     }
     if identity_disclosed and not notify_reporter:
-        content["no_notice_reason"] = _text(no_notice_reason)
+        content["no_notice_reason"] = clean_text(no_notice_reason)
     if identity_disclosed and notify_reporter:
         _record(
             db,
@@ -272,7 +270,7 @@ def record_handover(
             key=key,
             user_id=user_id,
             kind="message",
-            content={"text": _text(notice_text)},
+            content={"text": clean_text(notice_text)},
             visible=True,
             now=now,
         )

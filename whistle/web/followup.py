@@ -4,58 +4,17 @@ meetings, minutes, the action log, handovers, and registering an oral report."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import casecode, followup, oral, reports, routing
-from whistle.cases import CaseNotFound
-from whistle.casework import CaseworkError
+from whistle import casecode, followup, oral, reports
 from whistle.web import security
-from whistle.web.context import call, call_kdf, ctx, not_found, redirect, render
-from whistle.web.investigator import POST_ERRORS, case_page
+from whistle.web.context import call, call_kdf, ctx, render
+from whistle.web.investigator import act_on_case
+from whistle.web.reporter import report_choices
 from whistle.web.staff import require_staff
-
-
-def _form_fields(form: security.FormFields, names: tuple[str, ...]) -> dict[str, str]:
-    return {name: form.get(name, "") for name in names}
-
-
-async def _act(
-    request: Request,
-    fn: Callable[..., Any],
-    fields: tuple[str, ...],
-    done: str,
-    **extra: Any,
-) -> Response:
-    """Unlock-and-record handlers share this: parse, call, redirect, or show the error."""
-    staff = await require_staff(request, "investigator")
-    form = await security.read_form(request)
-    case_id = request.path_params["case_id"]
-    values = _form_fields(form, fields)
-    try:
-        await call(
-            request,
-            fn,
-            case_id=case_id,
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-            **values,
-            **{k: v(form) for k, v in extra.items()},
-        )
-    except CaseNotFound:
-        return not_found(request)
-    except CaseworkError as exc:
-        return await case_page(
-            request,
-            error=POST_ERRORS.get(exc.code, POST_ERRORS["empty"]),
-            drafts={f"{done}:{k}": v for k, v in values.items()},
-            status=400,
-        )
-    return redirect(f"/cases/{case_id}?done={done}#{done}")
 
 
 def _yes(name: str) -> Callable[[security.FormFields], bool]:
@@ -63,19 +22,19 @@ def _yes(name: str) -> Callable[[security.FormFields], bool]:
 
 
 async def withhold_ack(request: Request) -> Response:
-    return await _act(request, followup.withhold_acknowledgement, ("reason",), "ack")
+    return await act_on_case(request, followup.withhold_acknowledgement, ("reason",), "ack")
 
 
 async def feedback(request: Request) -> Response:
-    return await _act(request, followup.give_feedback, ("measures", "reasons"), "feedback")
+    return await act_on_case(request, followup.give_feedback, ("measures", "reasons"), "feedback")
 
 
 async def meeting(request: Request) -> Response:
-    return await _act(request, followup.propose_meeting, ("proposal",), "meeting")
+    return await act_on_case(request, followup.propose_meeting, ("proposal",), "meeting")
 
 
 async def minutes(request: Request) -> Response:
-    return await _act(
+    return await act_on_case(
         request,
         followup.post_minutes,
         ("text",),
@@ -85,11 +44,13 @@ async def minutes(request: Request) -> Response:
 
 
 async def action(request: Request) -> Response:
-    return await _act(request, followup.record_action, ("action_type", "on", "text"), "actions")
+    return await act_on_case(
+        request, followup.record_action, ("action_type", "on", "text"), "actions"
+    )
 
 
 async def handover(request: Request) -> Response:
-    return await _act(
+    return await act_on_case(
         request,
         followup.record_handover,
         ("recipient", "legal_ground", "handed", "no_notice_reason", "notice_text"),
@@ -102,13 +63,9 @@ async def handover(request: Request) -> Response:
 # --- oral reports ------------------------------------------------------------------------------
 
 
-def _choices(db: Session) -> dict[str, object]:
-    return {"categories": routing.active_categories(db), "units": routing.active_units(db)}
-
-
 async def oral_form(request: Request) -> Response:
     staff = await require_staff(request, "investigator")
-    choices = await call(request, _choices)
+    choices = await call(request, report_choices)
     return render(
         request,
         "investigator/oral.html",
@@ -149,7 +106,7 @@ async def oral_register(request: Request) -> Response:
             params=app.settings.argon2,
         )
     except (reports.InvalidReport, reports.NoReaders) as exc:
-        choices = await call(request, _choices)
+        choices = await call(request, report_choices)
         errors = exc.errors if isinstance(exc, reports.InvalidReport) else {}
         return render(
             request,

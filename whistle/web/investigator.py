@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlmodel import Session, select
 from starlette.requests import Request
 from starlette.responses import Response
@@ -170,45 +173,52 @@ async def case_file(request: Request) -> Response:
     return uploads.download(found, key=key)
 
 
-async def case_status(request: Request) -> Response:
+def _form_fields(form: security.FormFields, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: form.get(name, "") for name in names}
+
+
+async def act_on_case(
+    request: Request,
+    fn: Callable[..., Any],
+    fields: tuple[str, ...],
+    done: str,
+    **extra: Any,
+) -> Response:
+    """Unlock-and-record handlers share this: parse, call, redirect, or show the error."""
     staff = await require_staff(request, "investigator")
     form = await security.read_form(request)
     case_id = request.path_params["case_id"]
+    values = _form_fields(form, fields)
     try:
         await call(
             request,
-            casework.set_status,
+            fn,
             case_id=case_id,
             user_id=staff.user.id,
             private_key=staff.private_key,
-            status=form.get("status", ""),
-            outcome=form.get("outcome", ""),
+            **values,
+            **{k: v(form) for k, v in extra.items()},
         )
     except CaseNotFound:
         return not_found(request)
     except casework.CaseworkError as exc:
-        return await case_page(request, error=POST_ERRORS[exc.code], status=400)
-    return redirect(f"/cases/{case_id}?done=status")
+        return await case_page(
+            request,
+            error=POST_ERRORS.get(exc.code, POST_ERRORS["empty"]),
+            drafts={f"{done}:{k}": v for k, v in values.items()},
+            status=400,
+        )
+    return redirect(f"/cases/{case_id}?done={done}#{done}")
+
+
+async def case_status(request: Request) -> Response:
+    return await act_on_case(request, casework.set_status, ("status", "outcome"), "status")
 
 
 async def case_grant(request: Request) -> Response:
-    staff = await require_staff(request, "investigator")
-    form = await security.read_form(request)
-    case_id = request.path_params["case_id"]
-    try:
-        await call(
-            request,
-            casework.grant,
-            case_id=case_id,
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-            target_id=form.get("user_id", "")[:32],
-        )
-    except CaseNotFound:
-        return not_found(request)
-    except casework.CaseworkError as exc:
-        return await case_page(request, error=POST_ERRORS[exc.code], status=400)
-    return redirect(f"/cases/{case_id}?done=grant")
+    return await act_on_case(
+        request, casework.grant, (), "grant", target_id=lambda form: form.get("user_id", "")[:32]
+    )
 
 
 async def case_recuse(request: Request) -> Response:

@@ -86,12 +86,13 @@ async def landing(request: Request) -> Response:
     return response
 
 
-def _choices(db: Session) -> dict[str, object]:
+def report_choices(db: Session) -> dict[str, object]:
+    """The units and categories a report form offers (also the oral-report form's)."""
     return {"categories": routing.active_categories(db), "units": routing.active_units(db)}
 
 
 async def report_form(request: Request) -> Response:
-    choices = await call(request, _choices)
+    choices = await call(request, report_choices)
     return render(
         request,
         "reporter/form.html",
@@ -170,7 +171,7 @@ async def _form_again(
     preview: Preview | None = None,
     status: int = 400,
 ) -> Response:
-    choices = await call(request, _choices)
+    choices = await call(request, report_choices)
     return render(
         request,
         "reporter/form.html",
