@@ -56,11 +56,16 @@ def acquire(db: Session, *, holder: str, now: dt.datetime | None = None) -> bool
         return False
 
 
+# A released lease is expired at the epoch, not "a second ago": stamping it with the real clock
+# would make it look held to a caller whose injected `now` lies before the real time.
+RELEASED = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def release(db: Session, *, holder: str) -> None:
     db.exec(
         update(JobLease)
         .where(col(JobLease.name) == LEASE, col(JobLease.holder) == holder)
-        .values(expires_at=utcnow() - dt.timedelta(seconds=1))
+        .values(expires_at=RELEASED)
     )
 
 
