@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: lint, types, pytest on SQLite, pytest on PostgreSQL.
+# The whole test suite, as CI runs it: lint, types, pytest on SQLite (at the real time, then under
+# a clock shifted to New Year's Eve), the browser tests, pytest on PostgreSQL.
 # Called by `make test` (which has installed the virtual environment and compiled translations).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,18 @@ echo "== lint and types"
 
 echo "== tests on SQLite"
 env -u WHISTLE_TEST_DATABASE_URL "$BIN/python" -m pytest -q -p no:cacheprovider -m "not e2e"
+
+echo "== tests on SQLite again, under a clock that starts at 23:58 UTC on 31 December next year"
+# Every Python process of this run loads tests/clock/sitecustomize.py, which moves its clock by
+# the same offset (time-machine), so the run crosses midnight in UTC and the year boundary.
+# How to run the suite at any other time: docs/testing.md.
+OFFSET=$("$BIN/python" -c 'import datetime as d, time
+y = d.datetime.now(d.UTC).year + 1
+print(int(d.datetime(y, 12, 31, 23, 58, tzinfo=d.UTC).timestamp() - time.time()))')
+# (time-machine is imported before pytest there, so pytest cannot rewrite its plugin: say so once.)
+env -u WHISTLE_TEST_DATABASE_URL PYTHONPATH=tests/clock SHIFTED_CLOCK_OFFSET="$OFFSET" \
+  "$BIN/python" -m pytest -q -p no:cacheprovider -m "not e2e and not real_clock" \
+  -W "ignore:Module already imported so cannot be rewritten; time_machine:pytest.PytestAssertRewriteWarning"
 
 echo "== browser tests (Debian's chromium, driven by Playwright)"
 # Never a browser downloaded by Playwright: only the distribution's package is reachable here.

@@ -3,6 +3,7 @@ only by those who hold the case, and nothing left behind by a failed upload."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import tempfile
@@ -13,6 +14,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+import time_machine
 from PIL import ExifTags, Image
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
@@ -438,7 +440,19 @@ def test_sweep_removes_orphans_and_keeps_committed_blobs(
     with Session(engine) as s:
         assert attachments.sweep(s, blob_dir=settings.blob_dir) == 2
         kept = s.execute(select(Attachment.id)).scalar_one()
-    assert sorted(p.name for p in settings.blob_dir.iterdir()) == sorted([kept, fresh.name])
+    left = sorted(p.name for p in settings.blob_dir.iterdir() if p.name != blobs.CLOCK_PROBE)
+    assert left == sorted([kept, fresh.name])
+
+
+def test_sweep_judges_file_age_by_the_file_clock(settings: Settings) -> None:
+    """An orphan written this instant survives the sweep even when the process clock runs far
+    ahead of the file system's (a shifted clock must not make uploads in progress look old)."""
+    settings.blob_dir.mkdir(parents=True, exist_ok=True)
+    fresh = settings.blob_dir / ("ab" * 16)
+    fresh.write_bytes(b"sealed, upload in progress")
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=400), tick=False):
+        assert blobs.sweep(settings.blob_dir, is_known=lambda name: False) == 0
+    assert fresh.exists()
 
 
 def test_a_plain_form_still_works_on_upload_routes(

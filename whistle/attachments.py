@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from whistle import audit, blobs, cases, casework, crypto, reports, scrub
 from whistle.i18n import N_
-from whistle.models import Attachment, Case, CaseItem
+from whistle.models import Attachment, Case, CaseItem, utcnow
 
 MAX_NAME = 255
 E_CASE_FULL = N_("This case cannot hold more files: together they would be over %(limit)s.")
@@ -138,6 +138,7 @@ def attach(
     """
     if not files:
         return
+    now = now or utcnow()
     if case_bytes(db, case_id=case.id) + sum(f.size for f in files) > max_case_bytes:
         raise CaseFull()
     for prepared in files:
@@ -237,6 +238,7 @@ def reporter_reply(
     now: dt.datetime | None = None,
 ) -> None:
     """A reporter's message with files; with files the text may be empty."""
+    now = now or utcnow()
     if text.strip() or not files:
         reports.reply(db, case_id=case_id, case_key=case_key, text=text, now=now)
     case = db.get(Case, case_id)
@@ -273,15 +275,24 @@ def investigator_post(
 ) -> None:
     """An investigator's message or note with files (see :func:`casework.post`). Only a message
     or a note may be files alone; an acknowledgement or feedback needs its text."""
+    now = now or utcnow()
     if text.strip() or not files or kind not in {"message", "note"}:
         casework.post(
-            db, case_id=case_id, user_id=user_id, private_key=private_key, kind=kind, text=text
+            db,
+            case_id=case_id,
+            user_id=user_id,
+            private_key=private_key,
+            kind=kind,
+            text=text,
+            now=now,
         )
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     if case.status == "closed" and kind != "note":
         raise casework.CaseworkError("closed")
     if not text.strip() and files:
-        audit.record(db, action=casework.AUDIT_ACTIONS[kind], actor_id=user_id, case_id=case.id)
+        audit.record(
+            db, action=casework.AUDIT_ACTIONS[kind], actor_id=user_id, case_id=case.id, now=now
+        )
         if kind != "note":
             case.awaiting_investigator = False
             db.add(case)

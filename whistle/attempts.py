@@ -33,7 +33,8 @@ def count(db: Session, name: str, *, seconds: int, now: dt.datetime | None = Non
 
 def record(db: Session, name: str, *, seconds: int, now: dt.datetime | None = None) -> int:
     """Add one failure to the current window and return the window's count."""
-    window = _window(now or utcnow(), seconds)
+    now = now or utcnow()
+    window = _window(now, seconds)
     key = _key(name, window, seconds)
     # An atomic increment, so concurrent replicas never lose a count.
     stmt = update(RateCounter).where(col(RateCounter.key) == key)

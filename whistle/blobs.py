@@ -167,6 +167,22 @@ def read(path: Path, *, key: bytes, case_id: str, item_id: str) -> Iterator[byte
             chunk = following
 
 
+CLOCK_PROBE = ".sweep-clock"
+
+
+def _file_clock(blob_dir: Path) -> float:
+    """The file system's idea of "now": the mtime of a file touched this instant.
+
+    File ages are compared with this rather than with the process clock, so the two clocks are
+    never mixed (a process under a shifted clock, or a host whose clock and file server's clock
+    differ, would otherwise see every upload in progress as an hour old, and delete it).
+    """
+    probe = blob_dir / CLOCK_PROBE
+    probe.touch()
+    os.utime(probe)
+    return probe.stat().st_mtime
+
+
 def sweep(
     blob_dir: Path,
     *,
@@ -182,13 +198,11 @@ def sweep(
     """
     if not blob_dir.is_dir():
         return 0
-    limit = (now if now is not None else dt.datetime.now(dt.UTC).timestamp()) - (
-        older_than.total_seconds()
-    )
+    limit = (now if now is not None else _file_clock(blob_dir)) - older_than.total_seconds()
     deleted = 0
     for path in blob_dir.iterdir():
         try:
-            if not path.is_file() or path.stat().st_mtime > limit:
+            if path.name == CLOCK_PROBE or not path.is_file() or path.stat().st_mtime > limit:
                 continue
         except FileNotFoundError:
             continue

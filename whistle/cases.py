@@ -85,6 +85,7 @@ def add_item(
 ) -> CaseItem:
     """Seal ``content`` as the case's next item. ``item_id`` is given when something was
     already bound to it (an attachment's blob is sealed to its item id while it streams in)."""
+    now = now or utcnow()
     if kind not in ITEM_KINDS:
         raise ValueError(f"unknown item kind {kind}")
     item_id = item_id or new_id()

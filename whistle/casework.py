@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from whistle import audit, cases, crypto, deadlines, routing
 from whistle.cases import CaseNotFound
-from whistle.models import AuditEntry, Case, CaseKeyWrap, Category, Unit, User
+from whistle.models import AuditEntry, Case, CaseKeyWrap, Category, Unit, User, utcnow
 
 MAX_MESSAGE = 20_000
 AUDIT_ACTIONS = {
@@ -262,6 +262,7 @@ def post(
 
     Feedback, withheld acknowledgements, minutes and the like are in :mod:`whistle.followup`.
     """
+    now = now or utcnow()
     if kind not in {"message", "note", "acknowledgement"}:
         raise CaseworkError("bad-kind")
     case, key = unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
@@ -289,7 +290,7 @@ def post(
         case.awaiting_investigator = False
     cases.refresh_next_due(case)
     db.add(case)
-    audit.record(db, action=AUDIT_ACTIONS[kind], actor_id=user_id, case_id=case.id)
+    audit.record(db, action=AUDIT_ACTIONS[kind], actor_id=user_id, case_id=case.id, now=now)
 
 
 def set_status(
@@ -304,6 +305,7 @@ def set_status(
 ) -> None:
     """Move a case between statuses. Closing needs an outcome code; "feedback given" is set
     only by actually giving feedback (whistle.followup), so the deadline cannot be ticked off."""
+    now = now or utcnow()
     if status not in cases.SETTABLE_STATUSES:
         raise CaseworkError("bad-status")
     if status == "closed" and outcome not in cases.OUTCOMES:
@@ -322,4 +324,6 @@ def set_status(
         case.outcome = None
     cases.refresh_next_due(case)
     db.add(case)
-    audit.record(db, action="status_changed", actor_id=user_id, case_id=case.id, detail=status)
+    audit.record(
+        db, action="status_changed", actor_id=user_id, case_id=case.id, detail=status, now=now
+    )

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from whistle import audit, cases, casework, deadlines
 from whistle.casework import CaseworkError, clean_text
 from whistle.i18n import N_
-from whistle.models import Case
+from whistle.models import Case, utcnow
 
 ACTION_TYPES = {
     "investigation_opened": N_("Internal investigation opened"),
@@ -73,6 +73,7 @@ def withhold_acknowledgement(
     now: dt.datetime | None = None,
 ) -> None:
     """Record that no acknowledgement is sent because it could reveal the reporter (5:8 2)."""
+    now = now or utcnow()
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     body = clean_text(reason)
     if case.acknowledged_on is not None:
@@ -92,7 +93,7 @@ def withhold_acknowledgement(
     case.feedback_due = deadlines.feedback_due(case.received_on, None)
     cases.refresh_next_due(case)
     db.add(case)
-    audit.record(db, action="acknowledgement_withheld", actor_id=user_id, case_id=case.id)
+    audit.record(db, action="acknowledgement_withheld", actor_id=user_id, case_id=case.id, now=now)
 
 
 def give_feedback(
@@ -106,6 +107,7 @@ def give_feedback(
     now: dt.datetime | None = None,
 ) -> None:
     """Feedback on measures taken and the reasons for them (5 kap. 8 § 3)."""
+    now = now or utcnow()
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     if case.status == "closed":
         raise CaseworkError("closed")
@@ -126,7 +128,7 @@ def give_feedback(
     case.awaiting_investigator = False
     cases.refresh_next_due(case)
     db.add(case)
-    audit.record(db, action="feedback_sent", actor_id=user_id, case_id=case.id)
+    audit.record(db, action="feedback_sent", actor_id=user_id, case_id=case.id, now=now)
 
 
 def propose_meeting(
@@ -139,6 +141,7 @@ def propose_meeting(
     now: dt.datetime | None = None,
 ) -> None:
     """Times and place for a physical meeting, in the thread (5 kap. 8 § 1)."""
+    now = now or utcnow()
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     _record(
         db,
@@ -152,7 +155,7 @@ def propose_meeting(
     )
     case.awaiting_investigator = False
     db.add(case)
-    audit.record(db, action="message_sent", actor_id=user_id, case_id=case.id)
+    audit.record(db, action="message_sent", actor_id=user_id, case_id=case.id, now=now)
 
 
 def post_minutes(
@@ -169,6 +172,7 @@ def post_minutes(
 
     Every version is kept; the reporter approves or corrects the newest one.
     """
+    now = now or utcnow()
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     items = cases.open_items(db, case_id=case.id, case_key=key, reporter_view=False)
     version = 1 + sum(1 for i in items if i.kind == "minutes")
@@ -188,7 +192,12 @@ def post_minutes(
     )
     db.add(case)
     audit.record(
-        db, action="minutes_posted", actor_id=user_id, case_id=case.id, detail=f"version {version}"
+        db,
+        action="minutes_posted",
+        actor_id=user_id,
+        case_id=case.id,
+        detail=f"version {version}",
+        now=now,
     )
     return version
 
@@ -205,6 +214,7 @@ def record_action(
     now: dt.datetime | None = None,
 ) -> None:
     """One line of the structured action log; the free text is sealed like all content."""
+    now = now or utcnow()
     if action_type not in ACTION_TYPES:
         raise CaseworkError("bad-action")
     try:
@@ -226,7 +236,7 @@ def record_action(
         visible=False,
         now=now,
     )
-    audit.record(db, action="action_recorded", actor_id=user_id, case_id=case.id)
+    audit.record(db, action="action_recorded", actor_id=user_id, case_id=case.id, now=now)
 
 
 def record_handover(
@@ -250,6 +260,7 @@ def record_handover(
     the reporter is told (5 kap. 8 § 4), unless the investigator records why that would
     obstruct the follow-up.
     """
+    now = now or utcnow()
     if legal_ground not in LEGAL_GROUNDS:
         raise CaseworkError("bad-ground")
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
@@ -290,4 +301,5 @@ def record_handover(
         actor_id=user_id,
         case_id=case.id,
         detail="identity disclosed" if identity_disclosed else "identity masked",
+        now=now,
     )

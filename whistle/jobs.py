@@ -185,6 +185,7 @@ def run(
     holder: str | None = None,
 ) -> RunReport:
     """One round of every job, if this process gets the lease."""
+    now = now or utcnow()
     me = holder or holder_id()
     with session_scope(engine) as db:
         if not acquire(db, holder=me, now=now):

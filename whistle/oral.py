@@ -16,7 +16,7 @@ from sqlmodel import Session
 from whistle import audit, crypto, followup, reports, routing
 from whistle.casework import CaseworkError
 from whistle.keys import Keys
-from whistle.models import User
+from whistle.models import User, utcnow
 
 
 def register(
@@ -31,6 +31,7 @@ def register(
     now: dt.datetime | None = None,
 ) -> str:
     """Create the case of an oral report and post the first version of its minutes."""
+    now = now or utcnow()
     user = db.get(User, user_id)
     if user is None or user.role != "investigator" or user.status != "active":
         raise CaseworkError("not-an-investigator")
@@ -54,5 +55,5 @@ def register(
         recording_consent=form.get("recording_consent") == "yes",
         now=now,
     )
-    audit.record(db, action="oral_report_registered", actor_id=user_id, case_id=case_id)
+    audit.record(db, action="oral_report_registered", actor_id=user_id, case_id=case_id, now=now)
     return case_id

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from whistle import cases, crypto, deadlines, routing
 from whistle.i18n import N_
 from whistle.keys import Keys
-from whistle.models import Case, CaseKeyWrap, Category, Unit, User, new_id
+from whistle.models import Case, CaseKeyWrap, Category, Unit, User, new_id, utcnow
 
 MAX_TEXT = 20_000
 MAX_SHORT = 5_000
@@ -147,6 +147,7 @@ def submit(
     The case key is wrapped to the reporter key, to each designated investigator and, when
     configured, to the offline continuity key. All of it is one transaction.
     """
+    now = now or utcnow()
     route = routing.recipients(
         db, category_id=report.category_id, unit_id=report.unit_id, excluded=report.excluded
     )

@@ -71,6 +71,7 @@ def save(
     now: dt.datetime | None = None,
 ) -> Version:
     """Store a new version of the text; both languages are required."""
+    now = now or utcnow()
     if name not in NAMES:
         raise TextError("not-found")
     sv, en = _clean(body_sv), _clean(body_en)
@@ -84,7 +85,7 @@ def save(
         version=(newest or 0) + 1,
         body_sv=sv,
         body_en=en,
-        created_at=now or utcnow(),
+        created_at=now,
         author_id=actor_id,
     )
     try:
@@ -93,7 +94,9 @@ def save(
             db.add(row)
     except IntegrityError:
         raise TextError("saved-meanwhile") from None
-    audit.record(db, action="text_saved", actor_id=actor_id, detail=f"{name} {row.version}")
+    audit.record(
+        db, action="text_saved", actor_id=actor_id, detail=f"{name} {row.version}", now=now
+    )
     return _version(db, row)
 
 

@@ -24,7 +24,7 @@ from whistle import (
 )
 from whistle.i18n import N_
 from whistle.keys import Keys
-from whistle.models import Case, User, new_id
+from whistle.models import Case, User, new_id, utcnow
 from whistle.web import security, uploads
 from whistle.web.context import (
     call,
@@ -145,8 +145,15 @@ def _derive_and_submit(
         units=routing.active_units(db),
         excluded=excluded,
     )
+    now = utcnow()  # one reading for the case and its files: they must not straddle midnight
     case_id = reports.submit(
-        db, report=report, access=access, keys=keys, case_key=upload.key, case_id=upload.case_id
+        db,
+        report=report,
+        access=access,
+        keys=keys,
+        case_key=upload.key,
+        case_id=upload.case_id,
+        now=now,
     )
     case = db.get(Case, case_id)
     assert case is not None
@@ -158,6 +165,7 @@ def _derive_and_submit(
         batch=upload.batch,
         author="reporter",
         max_case_bytes=upload.max_case_bytes,
+        now=now,
     )
     return case_id
 
