@@ -62,6 +62,7 @@ class User(SQLModel, table=True):
     """An investigator or an administrator. Administrators never get a key pair."""
 
     __tablename__ = "users"
+    __table_args__ = (Index("uq_users_name_key", "name_key", unique=True),)
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     username: str = Field(max_length=64, unique=True)
     display_name: str = Field(max_length=200)
@@ -85,7 +86,8 @@ class User(SQLModel, table=True):
     totp_last_step: int = 0
     # The display name folded so that look-alikes collide (whistle/names.py): unique, so no
     # two accounts look the same to a reporter excluding one or a colleague approving one.
-    name_key: str = Field(max_length=200, unique=True)
+    # Nullable only so the migration adds it without rebuilding the table; always set.
+    name_key: str | None = Field(default=None, max_length=200)
 
 
 class Designation(SQLModel, table=True):

@@ -39,13 +39,9 @@ def upgrade() -> None:
             sa.Column("name_key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True)
         )
     _fill_name_keys()
-    with op.batch_alter_table("users") as batch:
-        batch.alter_column(
-            "name_key",
-            existing_type=sqlmodel.sql.sqltypes.AutoString(length=200),
-            nullable=False,
-        )
-        batch.create_unique_constraint(batch.f("uq_users_name_key"), ["name_key"])
+    # A unique index, not a constraint: SQLite adds it without rebuilding "users", which other
+    # tables' foreign keys point at.
+    op.create_index("uq_users_name_key", "users", ["name_key"], unique=True)
     # Lines that exist were in effect before four eyes: they stay in effect ("active"), with
     # no approver recorded, like the set-up exception.
     with op.batch_alter_table("designations") as batch:
@@ -80,9 +76,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("uq_users_name_key", table_name="users")
     with op.batch_alter_table("designations") as batch:
         for column in ("approved_at", "approved_by", "requested_at", "requested_by", "status"):
             batch.drop_column(column)
     with op.batch_alter_table("users") as batch:
-        batch.drop_constraint(batch.f("uq_users_name_key"), type_="unique")
         batch.drop_column("name_key")
