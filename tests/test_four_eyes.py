@@ -28,7 +28,7 @@ from tests.conftest import (
     submit_report,
 )
 from tests.test_jobs import Inbox, smtp  # noqa: F401 (the fixture)
-from whistle import accounts, approvals, db, names
+from whistle import accounts, approvals, audit, db, demo, names
 from whistle.app import create_app
 from whistle.keys import Keys
 from whistle.models import AuditEntry, Case, CaseKeyWrap, Category, Designation, User
@@ -319,3 +319,27 @@ def test_reporters_never_see_two_names_alike(
     assert "Håll Bertil utanför" in preview.text  # a name nobody shares is shown as it is
     with Session(engine) as s:
         assert s.execute(select(Case)).first() is None
+
+
+def test_demo_routes_are_approved_by_colleagues(engine: Engine) -> None:
+    with db.session_scope(engine) as s:
+        assert demo.seed(s, params=CHEAP_ARGON2)
+    with Session(engine) as s:
+        lines = s.execute(select(Designation)).scalars().all()
+        assert len(lines) == 11
+        for line in lines:
+            assert line.status == "active"
+            assert line.approved_by is not None and line.approved_by != line.user_id
+        assert audit.verify(s).ok
+
+
+def test_a_fresh_activation_link_replaces_the_old_one(engine: Engine) -> None:
+    with db.session_scope(engine) as s:
+        first = accounts.create_user(s, username="eva", display_name="Eva", role="investigator")
+        fresh = accounts.renew_invitation(s, username="eva")
+        assert accounts.find_invitation(s, first.token) is None
+        found = accounts.find_invitation(s, fresh)
+        assert found is not None and found.id == first.user_id
+        accounts.activate(s, token=fresh, password=PASSWORD, confirm=PASSWORD, params=CHEAP_ARGON2)
+        with pytest.raises(accounts.AccountError):
+            accounts.renew_invitation(s, username="eva")  # an active account gets no link
