@@ -29,7 +29,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, insert, text
 from sqlmodel import Session, SQLModel, select
 
-from whistle import accounts, cases, crypto, db, deadlines, routing
+from whistle import accounts, cases, crypto, db, deadlines, demo, routing
 from whistle.keys import load_keys
 from whistle.models import Case, CaseItem, CaseKeyWrap, Category, Unit, User
 
@@ -87,6 +87,7 @@ def make_world(engine: Engine, params: crypto.Argon2Params) -> World:
             routing.designate(session, user_id=user.id, category_id=category.id)
             users[name] = user.id
             totp[name] = _enrol_totp(session, user, params).hex()
+        demo.approve_as_colleagues(session)  # four eyes (whistle/approvals.py)
         return World(users=users, totp=totp, category_id=category.id, unit_id=unit.id, cases=0)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from whistle import accounts, audit, crypto, db, routing
+from whistle import accounts, audit, crypto, db, demo, routing
 from whistle.app import create_app
 from whistle.crypto import Argon2Params
 from whistle.keys import Keys, load_keys
@@ -151,6 +151,8 @@ def _make_world(engine: Engine) -> World:
             ("carl", other.id),
         ):
             routing.designate(s, category_id=category, user_id=ids[user])
+        # Approved by colleagues, as four eyes requires (whistle/approvals.py).
+        demo.approve_as_colleagues(s)
         return World(engine, bribery.id, other.id, unit.id, **ids)
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from tests.conftest import World, login_staff, post, submit_report
-from whistle import continuity, crypto, db
+from whistle import continuity, crypto, db, demo
 from whistle.keys import load_keys
 from whistle.models import Case, CaseKeyWrap, User
 from whistle.settings import Settings
@@ -71,6 +71,7 @@ def test_excluding_everyone_goes_to_triage_after_telling_the_reporter(
         from whistle import routing
 
         routing.designate(s, user_id=world.carl, category_id=None)
+        demo.approve_as_colleagues(s)
     data = {
         "category": str(world.bribery),
         "what": "Both are involved",
@@ -99,6 +100,7 @@ def test_unknown_category_goes_to_triage(world: World, client: TestClient, engin
         from whistle import routing
 
         routing.designate(s, user_id=world.bertil, category_id=None)
+        demo.approve_as_colleagues(s)
     response = post(
         client, "/report", {"category": "unknown", "what": "Not sure", "mode": "anonymous"}
     )

@@ -35,6 +35,7 @@ INVESTIGATOR_GET = {
     "designated": 200,
     "admin": 404,
 }
+INVESTIGATOR_POST = {**INVESTIGATOR_GET, "other": 400, "recused": 400, "designated": 400}
 CASE_GET = {**STAFF_ONLY_LOGIN, "other": 404, "recused": 404, "designated": 200, "admin": 404}
 CASE_POST = {**CASE_GET, "designated": 400}
 ANY_STAFF_GET = {**STAFF_ONLY_LOGIN, "other": 200, "recused": 200, "designated": 200, "admin": 200}
@@ -104,6 +105,10 @@ MATRIX: dict[tuple[str, str], Check] = {
     ),
     ("POST", "/case/minutes"): Check(REPORTER_POST, {"version": "0", "decision": "approve"}),
     ("POST", "/case/meeting"): Check(REPORTER_POST, {"text": "x" * 6000}),
+    ("GET", "/readers"): Check(INVESTIGATOR_GET),
+    # The line in the params is in effect already: an investigator gets "not pending" (400).
+    ("POST", "/readers/{designation_id}/approve"): Check(INVESTIGATOR_POST, {}),
+    ("POST", "/readers/{designation_id}/decline"): Check(INVESTIGATOR_POST, {}),
     ("GET", "/admin"): Check(ADMIN_GET),
     ("GET", "/admin/routes"): Check(ADMIN_GET),
     ("POST", "/admin/routes"): Check(ADMIN_POST, {"user_id": "nobody", "category": "1"}),

@@ -15,10 +15,10 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from tests.conftest import PASSWORD
-from whistle import cli, db
+from whistle import approvals, cli, db
 from whistle.app import create_app
 from whistle.keys import load_keys
-from whistle.models import Category, Unit, User
+from whistle.models import AuditEntry, Category, Designation, Unit, User
 from whistle.settings import Settings
 
 LINK = re.compile(r"https://whistle\.example\.se/activate/([A-Za-z0-9_-]+)")
@@ -166,6 +166,16 @@ def _routing_warnings(capsys: pytest.CaptureFixture[str], category: str) -> tupl
     return out, [x for x in lines if category in x and "fewer than two readers" in x]
 
 
+def _approve_as(username: str, line_user: str) -> None:
+    """An investigator approves a pending line on /readers (here: the domain call it makes)."""
+    with db.session_scope(db.make_engine(_settings().effective_database_url)) as s:
+        approver = s.exec(select(User).where(User.username == username)).one()
+        subject = s.exec(select(User).where(User.username == line_user)).one()
+        row = s.exec(select(Designation).where(Designation.user_id == subject.id)).one()
+        assert row.id is not None
+        approvals.approve(s, approver_id=approver.id, designation_id=row.id)
+
+
 def test_designate_and_routing_warns_about_fewer_than_two_readers(
     env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -174,15 +184,62 @@ def test_designate_and_routing_warns_about_fewer_than_two_readers(
     _activate_through_the_web(_invite(capsys, "bertil"))
     _out, warnings = _routing_warnings(capsys, "Mutor")
     assert len(warnings) == 1
+    # Both are active: a line from the console is pending too (four eyes), and reads nothing.
     code, out, _ = run(capsys, "designate", "--username", "anna", "--category", "1")
-    assert code == 0 and "designated" in out
+    assert code == 0 and "pending" in out and "/readers" in out
+    out, warnings = _routing_warnings(capsys, "Mutor")
+    assert "anna (PENDING approval)" in out and "NOBODY" in warnings[0]
+    _approve_as("bertil", "anna")
     out, warnings = _routing_warnings(capsys, "Mutor")
     assert len(warnings) == 1 and "anna" in warnings[0]
     code, _, _ = run(capsys, "designate", "--username", "bertil", "--category", "1")
     assert code == 0
+    _approve_as("anna", "bertil")
     out, warnings = _routing_warnings(capsys, "Mutor")
     assert warnings == []
-    assert "anna" in out and "bertil" in out
+    assert "anna" in out and "bertil" in out and "PENDING" not in out
+
+
+def test_at_set_up_routes_take_effect_at_once_and_are_recorded(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "add-category", "--sv", "Mutor", "--en", "Bribery")
+    # Nobody has activated an account yet: there is nobody to approve, so the lines given at
+    # set-up take effect at once, and the audit log says so.
+    anna = _invite(capsys, "anna", "--category", "1")
+    _invite(capsys, "bertil", "--category", "1")
+    _activate_through_the_web(anna)
+    code, out, _ = run(capsys, "create-investigator", "--username", "cia", "--name", "Cia",
+                       "--category", "1")  # fmt: skip
+    assert code == 0 and "pending" in out  # Anna is active now: Cia waits for her approval
+    with _db() as s:
+        rows = {
+            s.exec(select(User.username).where(User.id == d.user_id)).one(): d.status
+            for d in s.exec(select(Designation)).all()
+        }
+        assert rows == {"anna": "active", "bertil": "active", "cia": "pending"}
+        actions = [e.action for e in s.exec(select(AuditEntry)).all()]
+        assert actions.count("route_first_reader") == 2
+
+
+def test_activation_link_prints_a_fresh_link_for_an_invitee_only(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _invite(capsys, "anna")
+    code, out, _ = run(capsys, "activation-link", "--username", "anna")
+    assert code == 0
+    match = LINK.search(out)
+    assert match and match.group(1) != first
+    _activate_through_the_web(match.group(1))
+    with _db() as s:
+        user = s.exec(select(User).where(User.username == "anna")).one()
+        assert user.status == "active"
+        assert "invitation_renewed" in [e.action for e in s.exec(select(AuditEntry)).all()]
+    # An active account gets no link: it would let whoever runs it take the account over.
+    code, out, err = run(capsys, "activation-link", "--username", "anna")
+    assert code == 2 and "error" in err and not LINK.search(out)
+    code, _out, err = run(capsys, "activation-link", "--username", "nobody")
+    assert code == 2
 
 
 def test_designate_refuses_unknown_user_or_category(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from whistle import crypto
+from whistle import crypto, names
 from whistle.models import User, utcnow
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -85,10 +85,18 @@ def create_user(
         raise AccountError("invalid-email")
     if db.exec(select(User).where(User.username == username)).first() is not None:
         raise AccountError("username-taken")
+    # A look-alike of an existing name is refused: reporters exclude, and colleagues approve,
+    # people by name (whistle/names.py). The unique index also holds against a race.
+    key = names.name_key(display_name)
+    if not key or len(key) > 200:
+        raise AccountError("invalid-display-name")
+    if db.exec(select(User).where(User.name_key == key)).first() is not None:
+        raise AccountError("display-name-taken")
     token = crypto.random_token(32)
     user = User(
         username=username,
-        display_name=display_name.strip(),
+        display_name=" ".join(display_name.split()),
+        name_key=key,
         email=email or None,
         role=role,
         status="invited",
@@ -98,6 +106,19 @@ def create_user(
     db.add(user)
     db.flush()
     return Invitation(user_id=user.id, token=token)
+
+
+def renew_invitation(db: Session, *, username: str, now: dt.datetime | None = None) -> str:
+    """A fresh one-time activation token for an account not yet activated (the old one stops
+    working). For the CLI only: the administrator's pages never show an activation link."""
+    user = db.exec(select(User).where(User.username == username.strip().lower())).first()
+    if user is None or user.status != "invited":
+        raise AccountError("not-invited")
+    token = crypto.random_token(32)
+    user.activation_digest = crypto.digest(token)
+    user.activation_expires = (now or utcnow()) + ACTIVATION_LIFETIME
+    db.add(user)
+    return token
 
 
 def find_invitation(db: Session, token: str, *, now: dt.datetime | None = None) -> User | None:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from whistle import accounts, audit, routing, sessions
-from whistle.models import Case, CaseKeyWrap, Category, Unit, User
+from whistle import accounts, approvals, audit, routing, sessions
+from whistle.models import Case, CaseKeyWrap, Category, Designation, Unit, User
 
 MAX_NAME = 200
 
@@ -85,18 +85,15 @@ def save_category(
 
 def add_route(
     db: Session, *, actor_id: str, user_id: str, category_id: int | None, unit_id: int | None
-) -> None:
+) -> Designation:
+    """Ask for a route line: it stays pending until an investigator approves it (four eyes,
+    :mod:`whistle.approvals`), so an administrator alone never makes a new reader."""
     try:
-        routing.designate(db, user_id=user_id, category_id=category_id, unit_id=unit_id)
+        return approvals.request_line(
+            db, actor_id=actor_id, user_id=user_id, category_id=category_id, unit_id=unit_id
+        )
     except routing.RoutingError as exc:
         raise AdminError(exc.code) from None
-    audit.record(
-        db,
-        action="route_added",
-        actor_id=actor_id,
-        subject_id=user_id,
-        detail=f"unit {unit_id or '*'} category {category_id or 'triage'}",
-    )
 
 
 def remove_route(db: Session, *, actor_id: str, designation_id: int) -> None:

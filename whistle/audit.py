@@ -63,6 +63,11 @@ ACTIONS = (
     "retention_deleted",
     "retention_personal_data_removed",
     "text_saved",
+    # Four eyes on new readers (whistle/approvals.py) and activation links from the CLI.
+    "route_first_reader",
+    "route_approved",
+    "route_declined",
+    "invitation_renewed",
 )
 
 # What each action is called on the audit pages (translated there).
@@ -100,6 +105,10 @@ LABELS = {
     "retention_deleted": N_("Deleted after the retention period"),
     "retention_personal_data_removed": N_("Personal data removed after the retention period"),
     "text_saved": N_("Text saved as a new version"),
+    "route_first_reader": N_("Route in effect without approval (no investigator yet)"),
+    "route_approved": N_("Route approved"),
+    "route_declined": N_("Route declined"),
+    "invitation_renewed": N_("New activation link made"),
 }
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from whistle import accounts, audit, continuity, db, demo, routing, workers
+from whistle import accounts, approvals, audit, continuity, db, demo, routing, workers
 from whistle.models import Category, Unit, User
 from whistle.settings import Settings, SettingsError
 
@@ -175,14 +175,53 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         except accounts.AccountError as exc:
             print(f"error: {exc.code}", file=sys.stderr)
             return 2
+        audit.record(session, action="account_invited", subject_id=invitation.user_id)
+        lines = []
         for category_id in getattr(args, "category", None) or []:  # create-admin has none
             try:
-                routing.designate(session, category_id=category_id, user_id=invitation.user_id)
+                lines.append(
+                    approvals.request_line(
+                        session,
+                        actor_id=None,
+                        category_id=category_id,
+                        user_id=invitation.user_id,
+                    )
+                )
             except routing.RoutingError as exc:
                 print(f"error: {exc.code}", file=sys.stderr)
                 raise SystemExit(2) from None
     print(f"Created {args.role} {args.username}. Send this one-time activation link (7 days):")
-    print(f"  {settings.base_url.rstrip('/')}/activate/{invitation.token}")
+    print(f"  {_activation_link(settings, invitation.token)}")
+    if any(line.status == approvals.PENDING for line in lines):
+        print(PENDING_NOTE)
+    return 0
+
+
+PENDING_NOTE = (
+    "The route lines are pending: an investigator who reads that kind of report approves them\n"
+    "on the Readers page (/readers) before this person receives any report."
+)
+
+
+def _activation_link(settings: Settings, token: str) -> str:
+    return f"{settings.base_url.rstrip('/')}/activate/{token}"
+
+
+def cmd_activation_link(args: argparse.Namespace) -> int:
+    """A fresh activation link for an invited account: the web pages never show one, so the
+    operator gives it to the person (or the invitation e-mail did)."""
+    settings = _settings(args)
+    engine = _engine(settings)
+    with db.session_scope(engine) as session:
+        try:
+            token = accounts.renew_invitation(session, username=args.username)
+        except accounts.AccountError as exc:
+            print(f"error: {exc.code} (only an account not yet activated)", file=sys.stderr)
+            return 2
+        user = session.exec(select(User).where(User.username == args.username.lower())).one()
+        audit.record(session, action="invitation_renewed", subject_id=user.id)
+    print(f"One-time activation link for {args.username} (7 days; earlier links stop working):")
+    print(f"  {_activation_link(settings, token)}")
     return 0
 
 
@@ -194,8 +233,9 @@ def cmd_designate(args: argparse.Namespace) -> int:
             print("error: no such investigator", file=sys.stderr)
             return 2
         try:
-            routing.designate(
+            line = approvals.request_line(
                 session,
+                actor_id=None,
                 user_id=user.id,
                 category_id=None if args.triage else args.category,
                 unit_id=args.unit,
@@ -203,7 +243,8 @@ def cmd_designate(args: argparse.Namespace) -> int:
         except routing.RoutingError as exc:
             print(f"error: {exc.code}", file=sys.stderr)
             raise SystemExit(2) from None
-    print("designated")
+        pending = line.status == approvals.PENDING
+    print(PENDING_NOTE if pending else "designated")
     return 0
 
 
@@ -233,7 +274,8 @@ def cmd_show_routing(args: argparse.Namespace) -> int:
         for line in routing.route_table(session):
             unit = line.unit.name_sv if line.unit else "all units"
             what = line.category.name_sv if line.category else "TRIAGE GROUP"
-            print(f"{line.id:>4}  {what} / {unit}: {line.user.username}")
+            state = " (PENDING approval)" if line.row.status == approvals.PENDING else ""
+            print(f"{line.id:>4}  {what} / {unit}: {line.user.username}{state}")
         for thin in routing.thin_routes(session):
             unit = thin.unit.name_sv if thin.unit else "unit not given"
             what = thin.category.name_sv if thin.category else "triage group"
@@ -362,6 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
         if role == "investigator":
             p.add_argument("--category", type=int, action="append", help="designate (repeatable)")
         p.set_defaults(func=cmd_create_user, role=role)
+
+    p = sub.add_parser("activation-link", help="print a fresh activation link for an invitee")
+    p.add_argument("--username", required=True)
+    p.set_defaults(func=cmd_activation_link)
 
     p = sub.add_parser("designate", help="add a route line: investigator for category (and unit)")
     p.add_argument("--username", required=True)

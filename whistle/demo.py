@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from whistle import accounts, crypto, routing
-from whistle.models import Category, Unit, User
+from whistle import accounts, approvals, crypto
+from whistle.models import Category, Designation, Unit, User
 
 UNITS = (
     ("Stadsdelsförvaltning Norr", "Northern District Administration"),
@@ -104,17 +104,37 @@ def seed(db: Session, *, params: crypto.Argon2Params) -> bool:
             who.kek, DEMO_TOTP_SECRET, purpose="totp-secret", case_id="", item_id=user.id
         )
         db.add(user)
+    lines: list[tuple[int | None, str]] = []
     for index, category in enumerate(categories):
         assert category.id is not None
-        routing.designate(db, category_id=category.id, user_id=users["anna"].id)
+        lines.append((category.id, users["anna"].id))
         # Bertil is not designated for "Oegentligheter med pengar": the demo shows that routing
         # keeps a case away from an investigator who is not designated for it.
         if index != 3:
-            routing.designate(db, category_id=category.id, user_id=users["bertil"].id)
+            lines.append((category.id, users["bertil"].id))
     # Both read reports whose category the reporter did not know (the triage group).
-    routing.designate(db, category_id=None, user_id=users["anna"].id)
-    routing.designate(db, category_id=None, user_id=users["bertil"].id)
+    lines += [(None, users["anna"].id), (None, users["bertil"].id)]
+    for category_id, user_id in lines:
+        approvals.request_line(
+            db, actor_id=users["admin"].id, category_id=category_id, user_id=user_id
+        )
+    approve_as_colleagues(db)
     return True
+
+
+def approve_as_colleagues(db: Session) -> None:
+    """Each pending demo line approved by a colleague, as four eyes requires (Anna's first
+    line by Bertil, as nobody reads anything yet; then each by someone who reads it)."""
+    while True:
+        rows = db.exec(select(Designation).where(Designation.status == approvals.PENDING)).all()
+        decided = 0
+        for row in rows:
+            colleagues = approvals.approvers(db, row)
+            if colleagues and row.id is not None:
+                approvals.approve(db, approver_id=colleagues[0].id, designation_id=row.id)
+                decided += 1
+        if not decided:
+            return
 
 
 def current_code(at: float) -> str:

@@ -62,6 +62,7 @@ class User(SQLModel, table=True):
     """An investigator or an administrator. Administrators never get a key pair."""
 
     __tablename__ = "users"
+    __table_args__ = (Index("uq_users_name_key", "name_key", unique=True),)
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     username: str = Field(max_length=64, unique=True)
     display_name: str = Field(max_length=200)
@@ -83,6 +84,10 @@ class User(SQLModel, table=True):
     # not give the second factor. The last accepted time step stops a code being replayed.
     totp_sealed: bytes | None = Field(default=None, sa_column=_blob(True))
     totp_last_step: int = 0
+    # The display name folded so that look-alikes collide (whistle/names.py): unique, so no
+    # two accounts look the same to a reporter excluding one or a colleague approving one.
+    # Nullable only so the migration adds it without rebuilding the table; always set.
+    name_key: str | None = Field(default=None, max_length=200)
 
 
 class Designation(SQLModel, table=True):
@@ -101,6 +106,14 @@ class Designation(SQLModel, table=True):
     unit_id: int | None = Field(default=None, foreign_key="units.id")
     category_id: int | None = Field(default=None, foreign_key="categories.id")
     user_id: str = Field(foreign_key="users.id", max_length=32, index=True)
+    # Four eyes (whistle/approvals.py): a line an administrator adds is "pending", gives no
+    # wraps and is not shown to reporters, until an investigator of the function approves it.
+    status: str = Field(default="pending", max_length=16)  # pending | active
+    requested_by: str | None = Field(default=None, max_length=32)  # a user id; None: the CLI
+    requested_at: dt.datetime = Field(default_factory=utcnow)
+    # Who approved it; None with status "active": the set-up exception (no investigator yet).
+    approved_by: str | None = Field(default=None, max_length=32)
+    approved_at: dt.datetime | None = None
 
 
 class Case(SQLModel, table=True):

@@ -33,6 +33,22 @@ This message deliberately contains no information about the case.
 """
 
 
+ACTIVATION_SUBJECT = "Visselblåsarfunktionen: aktivera ditt konto / activate your account"
+ACTIVATION_BODY = """\
+Hej,
+
+Ett konto i visselblåsarfunktionen har skapats åt dig. Öppna länken inom 7 dagar och välj
+ett lösenord. Länken fungerar en gång. Har du inte väntat dig detta: öppna den inte, och
+berätta det för den som ansvarar för visselblåsarfunktionen.
+
+An account in the whistleblowing channel has been created for you. Open the link within 7
+days and choose a password. The link works once. If you did not expect this, do not open it
+and tell the person responsible for the whistleblowing channel.
+
+{link}
+"""
+
+
 class NotifyError(RuntimeError):
     """Delivery failed; the reminders stay unsent and are tried again on the next run."""
 
@@ -44,7 +60,18 @@ def inbox_link(settings: Settings) -> str:
 def send_email(settings: Settings, recipients: list[str]) -> None:
     """One fixed, content-free message to each recipient (each gets their own envelope, so
     nobody learns who else is an investigator)."""
-    if not settings.smtp_host or not recipients:
+    body = BODY.format(link=inbox_link(settings))
+    _send(settings, [(address, SUBJECT, body) for address in recipients])
+
+
+def send_activation(settings: Settings, *, address: str, link: str) -> None:
+    """The invitee's one-time activation link, with fixed text and nothing else: it goes to
+    the person, not onto the administrator's screen (security review, issue 12, finding 2)."""
+    _send(settings, [(address, ACTIVATION_SUBJECT, ACTIVATION_BODY.format(link=link))])
+
+
+def _send(settings: Settings, messages: list[tuple[str, str, str]]) -> None:
+    if not settings.smtp_host or not messages:
         return
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
@@ -52,12 +79,12 @@ def send_email(settings: Settings, recipients: list[str]) -> None:
                 smtp.starttls(context=ssl.create_default_context())
             if settings.smtp_username:
                 smtp.login(settings.smtp_username, settings.smtp_password)
-            for address in recipients:
+            for address, subject, body in messages:
                 message = EmailMessage()
                 message["From"] = settings.smtp_from
                 message["To"] = address
-                message["Subject"] = SUBJECT
-                message.set_content(BODY.format(link=inbox_link(settings)))
+                message["Subject"] = subject
+                message.set_content(body)
                 smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
         raise NotifyError(f"e-mail delivery failed: {type(exc).__name__}") from None

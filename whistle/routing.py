@@ -31,6 +31,8 @@ def _readers(db: Session, condition: ColumnElement[bool]) -> list[User]:
         .join(Designation, col(Designation.user_id) == col(User.id))
         .where(
             condition,
+            # A pending line (whistle/approvals.py) reads nothing and is shown to nobody.
+            Designation.status == "active",
             User.role == "investigator",
             User.status == "active",
             col(User.public_key).is_not(None),
@@ -82,8 +84,15 @@ def recipients(
 
 
 def designate(
-    db: Session, *, user_id: str, category_id: int | None, unit_id: int | None = None
-) -> None:
+    db: Session,
+    *,
+    user_id: str,
+    category_id: int | None,
+    unit_id: int | None = None,
+    requested_by: str | None = None,
+) -> tuple[Designation, bool]:
+    """Add a route line, pending until approved (see :mod:`whistle.approvals`, which is the
+    way in); returns the line and whether it is new."""
     user = db.get(User, user_id)
     if user is None or user.role != "investigator":
         raise RoutingError("not-an-investigator")
@@ -100,8 +109,14 @@ def designate(
             _is(Designation.unit_id, unit_id),
         )
     ).first()
-    if exists is None:
-        db.add(Designation(user_id=user_id, category_id=category_id, unit_id=unit_id))
+    if exists is not None:
+        return exists, False
+    row = Designation(
+        user_id=user_id, category_id=category_id, unit_id=unit_id, requested_by=requested_by
+    )
+    db.add(row)
+    db.flush()
+    return row, True
 
 
 def undesignate(db: Session, *, designation_id: int) -> Designation | None:
@@ -121,14 +136,19 @@ class RouteLine:
     unit: Unit | None
     category: Category | None
     user: User
+    row: Designation
 
 
-def route_table(db: Session) -> list[RouteLine]:
+def route_table(db: Session, *, status: str | None = None) -> list[RouteLine]:
+    """Every line (or those with this status), oldest first."""
     units = {u.id: u for u in db.exec(select(Unit)).all()}
     categories = {c.id: c for c in db.exec(select(Category)).all()}
     users = {u.id: u for u in db.exec(select(User)).all()}
     lines = []
-    for row in db.exec(select(Designation).order_by(col(Designation.id))).all():
+    stmt = select(Designation).order_by(col(Designation.id))
+    if status is not None:
+        stmt = stmt.where(Designation.status == status)
+    for row in db.exec(stmt).all():
         assert row.id is not None
         lines.append(
             RouteLine(
@@ -136,6 +156,7 @@ def route_table(db: Session) -> list[RouteLine]:
                 unit=units.get(row.unit_id) if row.unit_id is not None else None,
                 category=categories.get(row.category_id) if row.category_id is not None else None,
                 user=users[row.user_id],
+                row=row,
             )
         )
     return lines

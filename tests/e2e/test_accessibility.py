@@ -190,9 +190,10 @@ def test_new_account_pages(open_page: OpenPage, lang: str, demo: DemoServer) -> 
 def test_investigator_pages(open_page: OpenPage, lang: str, demo: DemoServer) -> None:
     file_report(open_page(lang=lang), lang, what=f"For the investigator's pages. {marker()}")
     page = open_page(lang=lang, user="bertil")
-    checker = Checker(page, demo.url, follow="/(inbox|cases|oral|staff)")
+    checker = Checker(page, demo.url, follow="/(inbox|cases|oral|staff|readers)")
     checker.crawl("/inbox")
     assert any(p.startswith("/cases/") for p in checker.checked), checker.checked
+    assert "/readers" in checker.checked, checker.checked
     # An error on the case page: an empty note.
     page.goto(next(p for p in checker.checked if p.startswith("/cases/")))
     page.get_by_role("button", name=t(lang, "Save note")).click()

@@ -122,9 +122,29 @@ def test_administrator_changes_a_route(open_page: OpenPage, lang: str) -> None:
     admin.locator("#field-unit").select_option(value="")
     admin.locator("#field-user_id").select_option(label="Bertil Berg (bertil)")
     admin.get_by_role("button", name=t(lang, "Add route")).click()
-    saved(admin, lang)
+    expect(admin.get_by_role("status")).to_have_text(
+        t(
+            lang,
+            "Saved. The new route takes effect when an investigator who already reads this kind "
+            "of report approves it.",
+        )
+    )
     row = admin.locator("tr", has_text=category_name).filter(has_text="Bertil Berg")
     expect(row).to_have_count(1)
+    expect(row).to_contain_text(t(lang, "Awaiting approval by an investigator"))
+    # Four eyes: Anna, who reads that kind of report, approves the new reader.
+    anna = open_page(lang=lang, user="anna")
+    anna.goto("/inbox")
+    anna.get_by_role("link", name=re.compile(re.escape(t(lang, "Readers")))).first.click()
+    expect(anna.locator("h1")).to_have_text(t(lang, "Readers"))
+    pending = anna.locator("tr", has_text="Bertil Berg (bertil)").filter(has_text=category_name)
+    pending.get_by_role("button", name=re.compile(t(lang, "Approve"))).click()
+    expect(anna.get_by_role("status")).to_have_text(
+        t(lang, "The route is approved and now in effect for new reports.")
+    )
+    admin.reload()
+    row = admin.locator("tr", has_text=category_name).filter(has_text="Bertil Berg")
+    expect(row).to_contain_text(t(lang, "In effect"))
     # And take it away again.
     row.get_by_role("button").click()
     saved(admin, lang)

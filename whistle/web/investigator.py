@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import attachments, blobs, casework, deadlines, followup
+from whistle import approvals, attachments, blobs, casework, deadlines, followup
 from whistle.cases import OUTCOMES, SETTABLE_STATUSES, CaseNotFound
 from whistle.i18n import N_
 from whistle.models import Category, Unit
@@ -48,6 +48,8 @@ def _labels(db: Session) -> dict[str, dict[int, Category | Unit]]:
 def _inbox(db: Session, *, user_id: str, page: int) -> dict[str, object]:
     return {
         "inbox": casework.inbox(db, user_id=user_id, page=page, page_size=PAGE_SIZE),
+        # Four eyes: every investigator notices new readers and changes to who reads.
+        "readers": approvals.notice(db),
         **_labels(db),
     }
 

@@ -19,6 +19,7 @@ from whistle import (
     blobs,
     casecode,
     crypto,
+    names,
     reports,
     routing,
 )
@@ -112,17 +113,21 @@ def _route_of(form: Mapping[str, str]) -> tuple[int | None, int | None, bool]:
 class Preview:
     designated: list[User]
     recipients: routing.Recipients
+    # How each person is named: never two that look the same (whistle/names.py).
+    labels: dict[str, str]
+
+    @property
+    def reader_names(self) -> str:
+        return ", ".join(self.labels[u.id] for u in self.recipients.readers)
 
 
 def _preview(
     db: Session, *, category_id: int | None, unit_id: int | None, excluded: tuple[str, ...]
 ) -> Preview:
-    return Preview(
-        designated=routing.designated(db, category_id=category_id, unit_id=unit_id),
-        recipients=routing.recipients(
-            db, category_id=category_id, unit_id=unit_id, excluded=excluded
-        ),
-    )
+    designated = routing.designated(db, category_id=category_id, unit_id=unit_id)
+    recipients = routing.recipients(db, category_id=category_id, unit_id=unit_id, excluded=excluded)
+    shown = {u.id: u for u in [*designated, *recipients.readers]}
+    return Preview(designated, recipients, names.labels(shown.values()))
 
 
 def _derive_and_submit(

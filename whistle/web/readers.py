@@ -1,0 +1,72 @@
+"""The investigators' readers page: who reads which kind of report, new readers awaiting
+approval (four eyes, :mod:`whistle.approvals`), and recent changes to who reads."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from whistle import approvals
+from whistle.i18n import N_
+from whistle.web import security
+from whistle.web.context import call, not_found, redirect, render
+from whistle.web.staff import require_staff
+
+DECIDE_ERRORS = {
+    "not-pending": N_("That route is no longer waiting for approval."),
+    "not-yourself": N_("Someone else must approve a route that makes you a reader."),
+    "not-an-approver": N_(
+        "Only an investigator who already reads this kind of report (or the triage group) can "
+        "approve a new reader of it."
+    ),
+}
+
+
+async def readers_page(request: Request, *, error: str = "", status: int = 200) -> Response:
+    staff = await require_staff(request, "investigator")
+    view = await call(request, approvals.readers_view, user_id=staff.user.id)
+    return render(
+        request,
+        "investigator/readers.html",
+        {
+            "view": view,
+            "user": staff.user,
+            "error": error,
+            "done": request.query_params.get("done", ""),
+        },
+        status=status,
+    )
+
+
+async def readers_view(request: Request) -> Response:
+    return await readers_page(request)
+
+
+async def _decide(request: Request, decision: str) -> Response:
+    staff = await require_staff(request, "investigator")
+    await security.read_form(request)
+    raw = request.path_params["designation_id"]
+    if not raw.isdigit() or len(raw) > 9:
+        return not_found(request)
+    fn = approvals.approve if decision == "approved" else approvals.decline
+    try:
+        await call(request, fn, approver_id=staff.user.id, designation_id=int(raw))
+    except approvals.ApprovalError as exc:
+        return await readers_page(request, error=DECIDE_ERRORS[exc.code], status=400)
+    return redirect(f"/readers?done={decision}")
+
+
+async def approve(request: Request) -> Response:
+    return await _decide(request, "approved")
+
+
+async def decline(request: Request) -> Response:
+    return await _decide(request, "declined")
+
+
+routes = [
+    Route("/readers", readers_view, methods=["GET"]),
+    Route("/readers/{designation_id}/approve", approve, methods=["POST"]),
+    Route("/readers/{designation_id}/decline", decline, methods=["POST"]),
+]
