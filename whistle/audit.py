@@ -63,6 +63,9 @@ ACTIONS = (
     "retention_deleted",
     "retention_personal_data_removed",
     "text_saved",
+    # Public-sector records (whistle/records.py).
+    "marking_changed",
+    "register_exported",
 )
 
 # What each action is called on the audit pages (translated there).
@@ -100,6 +103,8 @@ LABELS = {
     "retention_deleted": N_("Deleted after the retention period"),
     "retention_personal_data_removed": N_("Personal data removed after the retention period"),
     "text_saved": N_("Text saved as a new version"),
+    "marking_changed": N_("Secrecy marking changed"),
+    "register_exported": N_("Register exported"),
 }
 
 

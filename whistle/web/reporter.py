@@ -19,6 +19,7 @@ from whistle import (
     blobs,
     casecode,
     crypto,
+    records,
     reports,
     routing,
 )
@@ -134,6 +135,7 @@ def _derive_and_submit(
     keys: Keys,
     params: crypto.Argon2Params,
     upload: uploads.Upload,
+    records_config: records.RecordsConfig,
 ) -> str:
     # Derive before the first query: on SQLite every transaction takes the write lock at BEGIN
     # (whistle.db), so deriving after it held the lock through the derivation and serialised
@@ -146,7 +148,13 @@ def _derive_and_submit(
         excluded=excluded,
     )
     case_id = reports.submit(
-        db, report=report, access=access, keys=keys, case_key=upload.key, case_id=upload.case_id
+        db,
+        report=report,
+        access=access,
+        keys=keys,
+        case_key=upload.key,
+        case_id=upload.case_id,
+        records_config=records_config,
     )
     case = db.get(Case, case_id)
     assert case is not None
@@ -242,6 +250,7 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
             keys=app.keys,
             params=app.settings.argon2,
             upload=upload,
+            records_config=records.RecordsConfig.from_settings(app.settings),
         )
     except reports.InvalidReport as exc:
         return await _form_again(request, form, errors=exc.errors)
