@@ -354,7 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_demo_code
     )
 
-    for name, role in (("create-investigator", "investigator"), ("create-admin", "admin")):
+    for name, role in (
+        ("create-investigator", "investigator"),
+        ("create-admin", "admin"),
+        ("create-registrar", "registrar"),  # sees the register of public units, no case
+    ):
         p = sub.add_parser(name, help=f"invite a new {role}; prints the activation link")
         p.add_argument("--username", required=True)
         p.add_argument("--name", required=True, help="display name")

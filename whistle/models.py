@@ -73,7 +73,7 @@ class User(SQLModel, table=True):
     display_name: str = Field(max_length=200)
     # Where reminders go. Notifications never carry case content (see whistle/notify.py).
     email: str | None = Field(default=None, max_length=254)
-    role: str = Field(max_length=16)  # "investigator" | "admin"
+    role: str = Field(max_length=16)  # "investigator" | "admin" | "registrar"
     status: str = Field(default="invited", max_length=16)  # invited | active | disabled
     created_at: dt.datetime = Field(default_factory=utcnow)
     # Digest of the one-time activation token; the token itself is only in the invitation link.

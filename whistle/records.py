@@ -47,10 +47,8 @@ GROUNDS = (
 NOT_SECRET = ""
 
 
-class RecordsError(ValueError):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class RecordsError(casework.CaseworkError):
+    """A marking cannot be set; ``code`` is a key of the case page's error messages."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +191,22 @@ def set_marking(
     db.flush()
     audit.record(
         db, action="marking_changed", actor_id=user_id, case_id=case_id, detail=f"item {item.seq}"
+    )
+
+
+@dataclass(frozen=True)
+class CaseRecords:
+    """What the investigator's case page shows of the records (register entry, markings)."""
+
+    entry: RegisterEntry | None
+    markings: dict[str, Marking]
+    grounds: tuple[str, ...]
+
+
+def case_records(db: Session, *, case_id: str, config: RecordsConfig) -> CaseRecords:
+    """For a page that has already unlocked the case (this reads no content)."""
+    return CaseRecords(
+        register_entry(db, case_id=case_id), markings(db, case_id=case_id), config.grounds()
     )
 
 
