@@ -328,7 +328,9 @@ def cmd_retention(args: argparse.Namespace) -> int:
         # policy-not-set: deliberately no default, deleting official documents or keeping
         # personal data too long are both unlawful for the wrong kind of organisation.
         print(
-            f"error: {exc.code}; set WHISTLE_RETENTION_POLICY (docs/retention.md)", file=sys.stderr
+            f"error: {exc.code}; set WHISTLE_RETENTION_POLICY or a type per unit "
+            "(docs/retention.md)",
+            file=sys.stderr,
         )
         return 2
     print("\n".join(report.lines()))
