@@ -23,6 +23,7 @@ from tests.conftest import (
     login_staff,
     post,
     submit_report,
+    totp_code,
 )
 from tests.test_cli import (
     LINK,
@@ -156,6 +157,20 @@ def test_a_registrar_is_invited_by_the_admin_and_gets_no_keys(
         assert user.public_key is None and user.private_key_sealed is None
         assert user.recovery_sealed is None
     assert "Registrator" in admin.get("/admin/accounts").text
+    # The first login enrols the second factor like any staff member; then it lands on the
+    # register.
+    browser = new_client()
+    first = post(browser, "/staff/login", {"username": "rut", "password": PASSWORD})
+    assert first.headers["location"] == "/staff/enrol"
+    with db.session_scope(engine) as s:
+        enrol_totp(s, "rut")
+    browser = new_client()
+    assert (
+        post(browser, "/staff/login", {"username": "rut", "password": PASSWORD}).headers["location"]
+        == "/staff/second-factor"
+    )
+    done = post(browser, "/staff/second-factor", {"code": totp_code(browser, "rut")})
+    assert done.status_code == 303 and done.headers["location"] == "/registrar"
 
 
 @pytest.mark.usefixtures("env")
