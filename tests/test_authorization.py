@@ -17,16 +17,37 @@ from sqlmodel import Session
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
-from whistle import db, texts
-from whistle.models import Attachment, Case, Designation
+from tests.conftest import (
+    CHEAP_ARGON2,
+    PASSWORD,
+    World,
+    csrf,
+    enrol_totp,
+    login_reporter,
+    login_staff,
+    post,
+    submit_report,
+)
+from whistle import accounts, db, texts
+from whistle.models import Attachment, Case, Designation, Unit
 
-ROLES = ("anonymous", "reporter_a", "reporter_b", "other", "recused", "designated", "admin")
+ROLES = (
+    "anonymous",
+    "reporter_a",
+    "reporter_b",
+    "other",
+    "recused",
+    "designated",
+    "admin",
+    "registrar",
+)
 LOGIN = "login"  # 303 to /staff/login
 
 PUBLIC = dict.fromkeys(ROLES, 200)
 STAFF_ONLY_LOGIN = {"anonymous": LOGIN, "reporter_a": LOGIN, "reporter_b": LOGIN}
-ADMIN_GET = {**STAFF_ONLY_LOGIN, "other": 404, "recused": 404, "designated": 404, "admin": 200}
+NO_STAFF = {**STAFF_ONLY_LOGIN, "other": 404, "recused": 404, "designated": 404, "admin": 404}
+ADMIN_GET = {**NO_STAFF, "admin": 200, "registrar": 404}
+REGISTRAR_GET = {**NO_STAFF, "registrar": 200}
 ADMIN_POST = {**ADMIN_GET, "admin": 400}
 INVESTIGATOR_GET = {
     **STAFF_ONLY_LOGIN,
@@ -34,12 +55,13 @@ INVESTIGATOR_GET = {
     "recused": 200,
     "designated": 200,
     "admin": 404,
+    "registrar": 404,
 }
 INVESTIGATOR_POST = {**INVESTIGATOR_GET, "other": 400, "recused": 400, "designated": 400}
-CASE_GET = {**STAFF_ONLY_LOGIN, "other": 404, "recused": 404, "designated": 200, "admin": 404}
+CASE_GET = {**NO_STAFF, "designated": 200, "registrar": 404}
 CASE_POST = {**CASE_GET, "designated": 400}
-ANY_STAFF_GET = {**STAFF_ONLY_LOGIN, "other": 200, "recused": 200, "designated": 200, "admin": 200}
-ANY_STAFF_POST = {**ANY_STAFF_GET, "other": 400, "recused": 400, "designated": 400, "admin": 400}
+ANY_STAFF_GET = {**dict.fromkeys(ROLES, 200), **STAFF_ONLY_LOGIN}
+ANY_STAFF_POST = {**ANY_STAFF_GET, **dict.fromkeys(ROLES[3:], 400)}
 REPORTER_GET = {**dict.fromkeys(ROLES, 401), "reporter_a": 200, "reporter_b": 200}
 REPORTER_POST = {**REPORTER_GET, "reporter_a": 400, "reporter_b": 400}
 
@@ -131,6 +153,10 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("GET", "/admin/texts/{name}"): Check(ADMIN_GET),
     ("POST", "/admin/texts/{name}"): Check(ADMIN_POST, {"body_sv": "", "body_en": ""}),
     ("GET", "/admin/texts/{name}/{version}"): Check(ADMIN_GET),
+    ("GET", "/registrar"): Check(REGISTRAR_GET),
+    ("GET", "/registrar/print"): Check(REGISTRAR_GET),
+    ("GET", "/registrar/register.csv"): Check(REGISTRAR_GET),
+    ("POST", "/cases/{case_id}/marking"): Check(CASE_POST, {"item_id": "nothing", "ground": "x"}),
 }
 
 
@@ -160,7 +186,23 @@ def actors(
 ) -> tuple[dict[str, TestClient], dict[str, str]]:
     """One browser per role, and the values for path parameters."""
     clients = {role: new_client() for role in ROLES}
-    code_a = submit_report(clients["reporter_a"], world.bribery, what="Marker of case A")
+    with db.session_scope(engine) as s:
+        # Case A's unit is public: it is registered, so the registrar has something to see.
+        unit = s.get(Unit, world.unit)
+        assert unit is not None
+        unit.org_type = "public"
+        accounts.create_active_user(
+            s,
+            username="rut",
+            display_name="Rut Registrator",
+            role="registrar",
+            password=PASSWORD,
+            params=CHEAP_ARGON2,
+        )
+        enrol_totp(s, "rut")
+    code_a = submit_report(
+        clients["reporter_a"], world.bribery, what="Marker of case A", unit=str(world.unit)
+    )
     code_b = submit_report(clients["reporter_b"], world.other, what="Marker of case B")
     login_reporter(clients["reporter_a"], code_a)
     login_reporter(clients["reporter_b"], code_b)
@@ -181,6 +223,7 @@ def actors(
         post(clients["recused"], f"/cases/{case_a}/recuse", {"confirm": "yes"}).status_code == 303
     )
     login_staff(clients["admin"], "admin")
+    login_staff(clients["registrar"], "rut")
     with db.session_scope(engine) as s:  # version 1 of the routine, for its admin page
         texts.save(s, actor_id=world.admin, name="routine", body_sv="Rutin", body_en="Routine")
     params = {

@@ -3,7 +3,7 @@
 An investigator's HPKE private key is generated at activation and stored only sealed under a key
 from Argon2id(password) and, separately, under one from the one-time recovery code. The password
 is never stored; its Argon2id output gives a verifier (stored) and the key-encryption key (not).
-Administrators get a verifier only: they hold no key and can open no case.
+Administrators and registrars get a verifier only: they hold no key and can open no case.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ MAX_PASSWORD = 1024
 ACTIVATION_LIFETIME = dt.timedelta(days=7)
 RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
 RECOVERY_LEN = 25  # 125 bits
-ROLES = ("investigator", "admin")
+# A registrar keeps the register of a public unit's cases (whistle/records.py): like an
+# administrator they get no key pair and can open no case.
+ROLES = ("investigator", "admin", "registrar")
 
 
 class AccountError(ValueError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from whistle import accounts, approvals, audit, routing, sessions
+from whistle import accounts, approvals, audit, records, routing, sessions
 from whistle.models import Case, CaseKeyWrap, Category, Designation, Unit, User
 
 MAX_NAME = 200
@@ -41,15 +41,26 @@ def save_unit(
     name_en: str,
     unit_id: int | None = None,
     active: bool = True,
+    org_type: str = "",
+    disposal_reference: str = "",
 ) -> Unit:
+    """``org_type`` public or private (OSL 2 kap. 3 §; whistle/records.py), "" for the
+    deployment's default; ``disposal_reference`` names the authority's disposal decision."""
     sv, en = _names(name_sv, name_en)
+    if org_type not in ("", *records.ORG_TYPES):
+        raise AdminError("invalid-type")
+    reference = disposal_reference.strip()
+    if len(reference) > MAX_NAME:
+        raise AdminError("name-too-long")
     unit = db.get(Unit, unit_id) if unit_id is not None else Unit(name_sv=sv, name_en=en)
     if unit is None:
         raise AdminError("not-found")
     unit.name_sv, unit.name_en, unit.active = sv, en, active
+    unit.org_type, unit.disposal_reference = org_type or None, reference
     db.add(unit)
     db.flush()
-    audit.record(db, action="unit_changed", actor_id=actor_id, detail=f"unit {unit.id}")
+    detail = f"unit {unit.id} type {org_type or 'default'}"
+    audit.record(db, action="unit_changed", actor_id=actor_id, detail=detail)
     return unit
 
 

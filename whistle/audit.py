@@ -68,6 +68,9 @@ ACTIONS = (
     "route_approved",
     "route_declined",
     "invitation_renewed",
+    # Public-sector records (whistle/records.py).
+    "marking_changed",
+    "register_exported",
 )
 
 # What each action is called on the audit pages (translated there).
@@ -109,6 +112,8 @@ LABELS = {
     "route_approved": N_("Route approved"),
     "route_declined": N_("Route declined"),
     "invitation_renewed": N_("New activation link made"),
+    "marking_changed": N_("Secrecy marking changed"),
+    "register_exported": N_("Register exported"),
 }
 
 

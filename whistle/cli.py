@@ -370,7 +370,9 @@ def cmd_retention(args: argparse.Namespace) -> int:
         # policy-not-set: deliberately no default, deleting official documents or keeping
         # personal data too long are both unlawful for the wrong kind of organisation.
         print(
-            f"error: {exc.code}; set WHISTLE_RETENTION_POLICY (docs/retention.md)", file=sys.stderr
+            f"error: {exc.code}; set WHISTLE_RETENTION_POLICY or a type per unit "
+            "(docs/retention.md)",
+            file=sys.stderr,
         )
         return 2
     print("\n".join(report.lines()))
@@ -396,7 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_demo_code
     )
 
-    for name, role in (("create-investigator", "investigator"), ("create-admin", "admin")):
+    for name, role in (
+        ("create-investigator", "investigator"),
+        ("create-admin", "admin"),
+        ("create-registrar", "registrar"),  # sees the register of public units, no case
+    ):
         p = sub.add_parser(name, help=f"invite a new {role}; prints the activation link")
         p.add_argument("--username", required=True)
         p.add_argument("--name", required=True, help="display name")

@@ -67,15 +67,18 @@ DEMO_LOGINS = (
     DemoLogin("anna", "anna-demo-password", "investigator"),
     DemoLogin("bertil", "bertil-demo-password", "investigator"),
     DemoLogin("admin", "admin-demo-password", "admin"),
+    DemoLogin("rut", "rut-demo-password", "registrar"),
 )
 
 
 def seed(db: Session, *, params: crypto.Argon2Params) -> bool:
-    """Seed units, categories, two investigators and an admin; False if users already exist."""
+    """Seed units, categories, two investigators, an admin and a registrar; False if users
+    already exist. The demo is a municipality: its units are public (the housing company too,
+    OSL 2 kap. 3 §), so reports are registered and marked secret."""
     if db.exec(select(User)).first() is not None:
         return False
     for position, (sv, en) in enumerate(UNITS):
-        db.add(Unit(name_sv=sv, name_en=en, position=position))
+        db.add(Unit(name_sv=sv, name_en=en, position=position, org_type="public"))
     categories = []
     for position, (sv, en, dsv, den) in enumerate(CATEGORIES):
         category = Category(
@@ -84,7 +87,12 @@ def seed(db: Session, *, params: crypto.Argon2Params) -> bool:
         db.add(category)
         categories.append(category)
     db.flush()
-    names = {"anna": "Anna Andersson", "bertil": "Bertil Berg", "admin": "Demo Admin"}
+    names = {
+        "anna": "Anna Andersson",
+        "bertil": "Bertil Berg",
+        "admin": "Demo Admin",
+        "rut": "Rut Registrator",
+    }
     users = {}
     for login in DEMO_LOGINS:
         user, _recovery = accounts.create_active_user(

@@ -45,6 +45,12 @@ class Unit(SQLModel, table=True):
     name_en: str = Field(max_length=200)
     position: int = 0
     active: bool = True
+    # "public" (an authority, or a company under OSL 2 kap. 3 §) or "private"; None follows the
+    # deployment's WHISTLE_RETENTION_POLICY. Decides the register entry and the retention.
+    org_type: str | None = Field(default=None, max_length=16)
+    # The authority's disposal decision (gallringsbeslut), e.g. "KS 2024/117 § 5": a reference
+    # the administrator types, shown where public retention applies. Never case content.
+    disposal_reference: str = Field(default="", max_length=200)
 
 
 class Category(SQLModel, table=True):
@@ -68,7 +74,7 @@ class User(SQLModel, table=True):
     display_name: str = Field(max_length=200)
     # Where reminders go. Notifications never carry case content (see whistle/notify.py).
     email: str | None = Field(default=None, max_length=254)
-    role: str = Field(max_length=16)  # "investigator" | "admin"
+    role: str = Field(max_length=16)  # "investigator" | "admin" | "registrar"
     status: str = Field(default="invited", max_length=16)  # invited | active | disabled
     created_at: dt.datetime = Field(default_factory=utcnow)
     # Digest of the one-time activation token; the token itself is only in the invitation link.
@@ -311,3 +317,59 @@ class OrganisationText(SQLModel, table=True):
     body_en: str = Field(max_length=20000)
     created_at: dt.datetime = Field(default_factory=utcnow)
     author_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+
+
+class RegisterCounter(SQLModel, table=True):
+    """The last register sequence number given in a year (Europe/Stockholm). One row per year,
+    updated under a row lock in the case's own transaction, so numbers have no gaps: a database
+    sequence would skip a number whenever a transaction rolls back."""
+
+    __tablename__ = "register_counters"
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_seq: int = 0
+
+
+class RegisterEntry(SQLModel, table=True):
+    """The register entry (diarium, OSL 5 kap. 1–2 §§) of a case in a public unit.
+
+    Only what a register of an official document needs, and nothing of the sender: no name, no
+    content, no category (its name could point at a person or a workplace). The number is not
+    the case code and not derived from it (see whistle/records.py).
+    """
+
+    __tablename__ = "register_entries"
+    __table_args__ = (
+        UniqueConstraint("year", "seq", name="uq_register_entries_year_seq"),
+        UniqueConstraint("case_id", name="uq_register_entries_case_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str | None = Field(default=None, foreign_key="cases.id", max_length=32)
+    year: int
+    seq: int
+    number: str = Field(max_length=64, unique=True)
+    # "" is the default neutral title, shown in the reader's language; otherwise the
+    # function's own neutral title as configured when the case was received.
+    title: str = Field(default="", max_length=200)
+    received_on: dt.date
+    unit_id: int | None = Field(default=None, foreign_key="units.id")
+    # The secrecy marking of the case (OSL 5 kap. 5 §) as given at registration: the ground.
+    marking: str = Field(max_length=200)
+    # Set when retention disposed of the case under the disposal decision: the entry stays
+    # (the register is kept), the case id goes.
+    disposed_on: dt.date | None = None
+
+
+class ItemMarking(SQLModel, table=True):
+    """An investigator's marking of one case item (OSL 5 kap. 5 §), replacing the default one.
+
+    Only the newest row per item counts; earlier ones stay, so who changed what and when is on
+    record. ``ground`` "" means the item is marked as not secret.
+    """
+
+    __tablename__ = "item_markings"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="cases.id", max_length=32, index=True)
+    item_id: str = Field(foreign_key="case_items.id", max_length=32)
+    ground: str = Field(default="", max_length=200)
+    marked_by: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+    marked_at: dt.datetime = Field(default_factory=utcnow)

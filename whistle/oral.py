@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from sqlmodel import Session
 
-from whistle import audit, crypto, followup, reports, routing
+from whistle import audit, crypto, followup, records, reports, routing
 from whistle.casework import CaseworkError
 from whistle.keys import Keys
 from whistle.models import User, utcnow
@@ -28,6 +28,7 @@ def register(
     code: str,
     keys: Keys,
     params: crypto.Argon2Params,
+    records_config: records.RecordsConfig | None = None,
     now: dt.datetime | None = None,
 ) -> str:
     """Create the case of an oral report and post the first version of its minutes."""
@@ -43,7 +44,14 @@ def register(
         raise reports.InvalidReport({"minutes": reports.E_REQUIRED})
     access = crypto.derive_case_access(code, keys.pepper, params)
     case_id = reports.submit(
-        db, report=report, access=access, keys=keys, now=now, channel="oral", taken_by=user
+        db,
+        report=report,
+        access=access,
+        keys=keys,
+        now=now,
+        channel="oral",
+        taken_by=user,
+        records_config=records_config,
     )
     followup.post_minutes(
         db,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from whistle import cases, crypto, deadlines, routing
+from whistle import cases, crypto, deadlines, records, routing
 from whistle.i18n import N_
 from whistle.keys import Keys
 from whistle.models import Case, CaseKeyWrap, Category, Unit, User, new_id, utcnow
@@ -135,6 +135,7 @@ def submit(
     taken_by: User | None = None,
     case_key: bytes | None = None,
     case_id: str | None = None,
+    records_config: records.RecordsConfig | None = None,
 ) -> str:
     """Store a new case sealed under a fresh case key; return its id.
 
@@ -145,7 +146,8 @@ def submit(
     read it too, whatever the route says (unless the reporter excluded them).
 
     The case key is wrapped to the reporter key, to each designated investigator and, when
-    configured, to the offline continuity key. All of it is one transaction.
+    configured, to the offline continuity key. All of it is one transaction, and so is the
+    register entry of a case in a public unit (:func:`whistle.records.register`), written last.
     """
     now = now or utcnow()
     route = routing.recipients(
@@ -236,6 +238,7 @@ def submit(
             content={"name": report.name, "contact": report.contact},
             now=now,
         )
+    records.register(db, case=case, config=records_config or records.RecordsConfig())
     return case.id
 
 

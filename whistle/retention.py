@@ -11,6 +11,10 @@ retention period has run out. docs/retention.md says what each policy keeps and 
   archive (its investigators can still read it for a masked export) or disposed of exactly like
   a private case.
 
+The policy is the case's unit's type (:func:`whistle.records.unit_type`): the unit's own, else
+``WHISTLE_RETENTION_POLICY``. A case whose unit has neither is skipped, never guessed. When a
+case is deleted its register entry stays (the register is kept), marked as disposed of.
+
 The server holds no case key, so it cannot redact inside sealed content: it deletes whole rows.
 Only closed cases are touched; the audit log records each deletion by case id, never content.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +31,8 @@ from sqlalchemy import ColumnElement, Table, delete, func, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from whistle import audit, crypto, statistics
-from whistle.models import Attachment, Case, CaseItem, CaseStatistic, WebSession, metadata
+from whistle import audit, crypto, records, statistics
+from whistle.models import Attachment, Case, CaseItem, CaseStatistic, Unit, WebSession, metadata
 from whistle.settings import Settings
 
 log = logging.getLogger("whistle.retention")
@@ -37,8 +42,9 @@ DISPOSALS = ("archive", "dispose")
 PERSONAL_KINDS = ("identity", "exclusions")
 # Not swept by the schema walk: the audit log keeps the case id (a random number that no longer
 # leads anywhere), since rewriting the hash chain would destroy what makes it trustworthy; the
-# case row itself goes last, after everything that refers to it.
-SKIPPED_TABLES = frozenset({"audit_entries", "cases"})
+# case row itself goes last, after everything that refers to it. The register entry stays
+# without its case id (records.mark_disposed): the register outlives the documents.
+SKIPPED_TABLES = frozenset({"audit_entries", "cases", "register_entries"})
 
 
 class RetentionError(ValueError):
@@ -56,30 +62,38 @@ class RetentionAction:
     action: str  # deleted | personal_data_removed
     rows: int  # rows deleted (or that would be)
     blobs: int  # blob files deleted (or that would be)
+    policy: str = ""  # the case's unit's type: private | public
+    disposal_reference: str = ""  # the unit's disposal decision, for a public case
 
 
 @dataclass(frozen=True)
 class RetentionReport:
-    policy: str
+    policy: str  # the deployment's default ("" : only units with their own type)
     disposal: str
     cutoff: dt.date  # cases closed before this day are due
     dry_run: bool
     actions: tuple[RetentionAction, ...]
+    skipped: int = 0  # due cases whose unit has no type and there is no default
 
     def lines(self) -> list[str]:
         verb = "would be" if self.dry_run else "was"
-        head = f"retention ({self.policy}"
-        head += f", {self.disposal})" if self.policy == "public" else ")"
+        head = f"retention ({self.policy or 'per unit'}"
+        head += f", {self.disposal})" if self.policy != "private" else ")"
         out = [f"{head}: cases closed before {self.cutoff.isoformat()}"]
         for a in self.actions:
             what = "deleted" if a.action == "deleted" else "stripped of personal data"
+            under = f" under {a.disposal_reference}" if a.disposal_reference else ""
             out.append(
-                f"  case {a.reference} (closed {a.closed_on.isoformat()}) {verb} {what}: "
-                f"{a.rows} rows, {a.blobs} files"
+                f"  case {a.reference} ({a.policy}, closed {a.closed_on.isoformat()}) {verb} "
+                f"{what}{under}: {a.rows} rows, {a.blobs} files"
             )
         out.append(
             f"{len(self.actions)} cases" + (" (dry run: nothing changed)" if self.dry_run else "")
         )
+        if self.skipped:
+            out.append(
+                f"{self.skipped} cases skipped: their unit has no type and no default is set"
+            )
         return out
 
 
@@ -199,8 +213,10 @@ def apply(
     dry_run: bool,
     blob_dir: Path,
 ) -> RetentionReport:
-    """Apply the retention policy to every due case, or only say what would happen."""
-    if policy not in POLICIES:
+    """Apply each due case's policy (its unit's type, else ``policy``), or only say what
+    would happen."""
+    units = {u.id: u for u in db.exec(select(Unit)).all()}
+    if policy not in POLICIES and (policy or not typed_units(units.values())):
         raise RetentionError("policy-not-set")
     if disposal not in DISPOSALS or retention_days < 1:
         raise RetentionError("invalid-setting")
@@ -208,10 +224,23 @@ def apply(
     cutoff = today - dt.timedelta(days=retention_days)
     actions: list[RetentionAction] = []
     kept: list[CaseStatistic] = []
+    skipped = 0
     for case in due_cases(db, cutoff=cutoff):
+        unit = units.get(case.unit_id)
+        case_policy = records.unit_type(unit, default=policy)
+        if not case_policy:
+            skipped += 1  # never guessed: see the module docstring
+            continue
         row = statistics.anonymous_row(case, today=today)  # before the case row goes
         done = _retire(
-            db, case=case, policy=policy, disposal=disposal, dry_run=dry_run, blob_dir=blob_dir
+            db,
+            case=case,
+            policy=case_policy,
+            disposal=disposal,
+            dry_run=dry_run,
+            blob_dir=blob_dir,
+            today=today,
+            reference=unit.disposal_reference if unit and case_policy == "public" else "",
         )
         if done is None:
             continue  # archived earlier: nothing left to remove
@@ -224,15 +253,30 @@ def apply(
         ordered: list[CaseStatistic] = sorted(kept, key=_content_order)
         db.add_all(ordered)
         db.flush()
-    return RetentionReport(policy, disposal, cutoff, dry_run, tuple(actions))
+    return RetentionReport(policy, disposal, cutoff, dry_run, tuple(actions), skipped)
+
+
+def typed_units(units: Iterable[Unit]) -> bool:
+    """Whether any unit has its own type (then retention can run without a default)."""
+    return any(u.org_type in records.ORG_TYPES for u in units)
 
 
 def _retire(
-    db: Session, *, case: Case, policy: str, disposal: str, dry_run: bool, blob_dir: Path
+    db: Session,
+    *,
+    case: Case,
+    policy: str,
+    disposal: str,
+    dry_run: bool,
+    blob_dir: Path,
+    today: dt.date,
+    reference: str,
 ) -> RetentionAction | None:
     closed_on = case.closed_on
     assert closed_on is not None
     if policy == "private" or disposal == "dispose":
+        if not dry_run:
+            records.mark_disposed(db, case_id=case.id, today=today)
         blobs = delete_case_blobs(db, blob_dir=blob_dir, case_id=case.id, dry_run=dry_run)
         rows = _delete_case(db, case=case, dry_run=dry_run)
         action = "deleted"
@@ -248,7 +292,7 @@ def _retire(
             case_id=case.id,
             detail=policy if policy == "private" else f"public, {disposal}",
         )
-    return RetentionAction(case.id[:8].upper(), closed_on, action, rows, blobs)
+    return RetentionAction(case.id[:8].upper(), closed_on, action, rows, blobs, policy, reference)
 
 
 def run_job(db: Session, settings: Settings, today: dt.date) -> None:
@@ -257,7 +301,7 @@ def run_job(db: Session, settings: Settings, today: dt.date) -> None:
     Without a policy it only warns: guessing would either destroy official documents or keep
     personal data too long (docs/retention.md). The log gets counts, never case references.
     """
-    if not settings.retention_policy:
+    if not settings.retention_policy and not typed_units(db.exec(select(Unit)).all()):
         log.warning("retention skipped: WHISTLE_RETENTION_POLICY is not set")
         return
     report = apply(
@@ -270,4 +314,9 @@ def run_job(db: Session, settings: Settings, today: dt.date) -> None:
         blob_dir=settings.blob_dir,
     )
     deleted = sum(1 for a in report.actions if a.action == "deleted")
-    log.info("retention: %d cases deleted, %d stripped", deleted, len(report.actions) - deleted)
+    log.info(
+        "retention: %d cases deleted, %d stripped, %d skipped (unit without a type)",
+        deleted,
+        len(report.actions) - deleted,
+        report.skipped,
+    )

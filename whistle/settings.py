@@ -8,6 +8,7 @@ missing from the README's table.
 from __future__ import annotations
 
 import dataclasses
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -41,6 +42,23 @@ def _onion(raw: str) -> str:
     if parts.scheme not in {"http", "https"} or not (parts.hostname or "").endswith(".onion"):
         raise ValueError(f"not an onion URL: {raw!r}")
     return raw.strip().rstrip("/")
+
+
+REGISTER_NUMBER_MAX = 64  # models.RegisterEntry.number
+
+
+def check_register_format(template: str) -> None:
+    """A register number format must hold ``{seq}`` and ``{year}`` (the sequence restarts each
+    year, so without the year two cases would share a number) and nothing else to fill in."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        sample = template.format(year=2026, seq=999999)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise ValueError(f"not a valid format: {exc}") from None
+    if set(fields) != {"year", "seq"}:
+        raise ValueError("must contain {year} and {seq} and no other field")
+    if len(sample) > REGISTER_NUMBER_MAX or not sample.strip():
+        raise ValueError(f"numbers would be longer than {REGISTER_NUMBER_MAX} characters")
 
 
 @dataclass(frozen=True)
@@ -149,10 +167,12 @@ SPECS: tuple[Spec, ...] = (
         "WHISTLE_RETENTION_POLICY",
         "retention_policy",
         str,
-        "`private` (private employer: a closed case is deleted after the retention period, an "
-        "anonymous statistics row stays) or `public` (public authority: its personal data is "
-        "removed, then `WHISTLE_DISPOSAL` applies); see `docs/retention.md`. Default: none, "
-        "`whistle retention` refuses to run until it is set",
+        "The default organisation type of every unit (an administrator may set a unit's own "
+        "type): `private` (private employer: a closed case is deleted after the retention "
+        "period, an anonymous statistics row stays) or `public` (public authority: cases are "
+        "registered and marked secret, `docs/public-sector.md`; retention removes the personal "
+        "data, then `WHISTLE_DISPOSAL` applies); see `docs/retention.md`. Default: none, "
+        "retention skips the cases of units without a type",
     ),
     Spec(
         "WHISTLE_DISPOSAL",
@@ -166,6 +186,34 @@ SPECS: tuple[Spec, ...] = (
         "retention_days",
         int,
         "Days after closing before retention applies (7 kap. 8 §: at most 2 years). `730`",
+    ),
+    Spec(
+        "WHISTLE_REGISTER_FORMAT",
+        "register_format",
+        str,
+        "Register number of a case in a public unit; `{year}` and `{seq}` (e.g. `{seq:04d}`) "
+        "are filled in, the sequence starts at 1 each year. `VB {year}/{seq}`",
+    ),
+    Spec(
+        "WHISTLE_REGISTER_TITLE",
+        "register_title",
+        str,
+        'Neutral title of every register entry. Default: "Rapport till '
+        'visselblåsarfunktionen" (shown in English as "Report to the whistleblowing '
+        'function")',
+    ),
+    Spec(
+        "WHISTLE_SECRECY_GROUND",
+        "secrecy_ground",
+        str,
+        "Default secrecy marking (OSL 5 kap. 5 §) of every item of a public unit's case. "
+        "`Sekretess enligt 32 kap. 3 b § OSL`",
+    ),
+    Spec(
+        "WHISTLE_REGISTER_SHOW_REPORTER",
+        "register_show_reporter",
+        _bool,
+        "Show the register number on the reporter's case page. `false`",
     ),
     Spec(
         "WHISTLE_STATS_THRESHOLD",
@@ -266,6 +314,10 @@ class Settings:
     retention_policy: str = ""  # deliberately no default: see docs/retention.md
     disposal: str = "archive"
     retention_days: int = 730
+    register_format: str = "VB {year}/{seq}"
+    register_title: str = ""  # "": the default neutral title, in the reader's language
+    secrecy_ground: str = "Sekretess enligt 32 kap. 3 b § OSL"
+    register_show_reporter: bool = False
     stats_threshold: int = 5
     employer_networks: tuple[IPv4Network | IPv6Network, ...] = ()
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
@@ -328,6 +380,12 @@ class Settings:
             raise SettingsError("WHISTLE_RETENTION_POLICY must be private or public")
         if self.disposal not in {"archive", "dispose"}:
             raise SettingsError("WHISTLE_DISPOSAL must be archive or dispose")
+        try:
+            check_register_format(self.register_format)
+        except ValueError as exc:
+            raise SettingsError(f"WHISTLE_REGISTER_FORMAT: {exc}") from None
+        if len(self.register_title) > 200 or not 0 < len(self.secrecy_ground.strip()) <= 200:
+            raise SettingsError("WHISTLE_REGISTER_TITLE/WHISTLE_SECRECY_GROUND: 1–200 characters")
         if self.argon2_concurrency < 1 or self.argon2_memory_kib < 8 * self.argon2_parallelism:
             raise SettingsError("Argon2 settings out of range")
         # Zero or less would start a service that fails at the first login (Argon2 refuses it),

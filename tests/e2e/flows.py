@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from whistle import crypto, demo, i18n
 
 CODE_RE = re.compile(r"^\d{4} \d{4} \d{4} \d{4}$")
-STAFF_HOME = re.compile(r"/(inbox|admin)$")
+STAFF_HOME = re.compile(r"/(inbox|admin|registrar)$")
 DEMO_PASSWORDS = {login.username: login.password for login in demo.DEMO_LOGINS}
 
 

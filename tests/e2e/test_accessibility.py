@@ -212,3 +212,15 @@ def test_administrator_pages(open_page: OpenPage, lang: str, demo: DemoServer) -
     checker.crawl("/admin")
     assert len(checker.checked) > 1, checker.checked
     checker.assert_clean()
+
+
+def test_registrar_pages(open_page: OpenPage, lang: str, demo: DemoServer) -> None:
+    """The register (the demo's units are public), its printable version and an empty year."""
+    file_report(open_page(lang=lang), lang, what=f"For the register. {marker()}")
+    page = open_page(lang=lang, user="rut")
+    checker = Checker(page, demo.url, follow="/(registrar|staff)")
+    checker.crawl("/registrar")
+    assert "/registrar/print" in ",".join(checker.checked), checker.checked
+    page.goto("/registrar?year=1999")
+    checker.check("register of a year without entries")
+    checker.assert_clean()

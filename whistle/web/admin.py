@@ -25,6 +25,7 @@ ADMIN_ERRORS = {
     "not-an-investigator": N_("Choose an active investigator."),
     "no-such-category": N_("Choose one of the options."),
     "no-such-unit": N_("Choose one of the options."),
+    "invalid-type": N_("Choose one of the options."),
     "triage-has-no-unit": N_("The triage group covers every unit: choose 'All units'."),
     "invalid-username": N_(
         "Usernames are 2–64 characters: lower-case letters, digits, dots, dashes, underscores."
@@ -136,7 +137,13 @@ async def structure_page(request: Request, *, error: str = "", status: int = 200
     return render(
         request,
         "admin/structure.html",
-        {**data, "user": staff.user, "error": error, "done": request.query_params.get("done")},
+        {
+            **data,
+            "user": staff.user,
+            "error": error,
+            "done": request.query_params.get("done"),
+            "default_type": ctx(request).settings.retention_policy,
+        },
         status=status,
     )
 
@@ -158,6 +165,8 @@ async def unit_save(request: Request) -> Response:
             name_sv=form.get("name_sv", ""),
             name_en=form.get("name_en", ""),
             active=form.get("active", "yes") == "yes",
+            org_type=form.get("org_type", ""),
+            disposal_reference=form.get("disposal_reference", ""),
         )
     except administration.AdminError as exc:
         return await structure_page(request, error=ADMIN_ERRORS[exc.code], status=400)

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import casecode, followup, oral, reports
+from whistle import casecode, followup, oral, records, reports
 from whistle.web import security
 from whistle.web.context import call, call_kdf, ctx, render
 from whistle.web.investigator import act_on_case
@@ -104,6 +104,7 @@ async def oral_register(request: Request) -> Response:
             code=code,
             keys=app.keys,
             params=app.settings.argon2,
+            records_config=records.RecordsConfig.from_settings(app.settings),
         )
     except (reports.InvalidReport, reports.NoReaders) as exc:
         choices = await call(request, report_choices)

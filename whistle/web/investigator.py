@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import approvals, attachments, blobs, casework, deadlines, followup
+from whistle import approvals, attachments, blobs, casework, deadlines, followup, records
 from whistle.cases import OUTCOMES, SETTABLE_STATUSES, CaseNotFound
 from whistle.i18n import N_
-from whistle.models import Category, Unit
+from whistle.models import Category, Unit, User
 from whistle.web import security, uploads
 from whistle.web.context import call, ctx, not_found, redirect, render, translate
 from whistle.web.staff import require_staff
@@ -32,6 +32,8 @@ POST_ERRORS = {
     "bad-ground": N_("Choose one of the options."),
     "bad-grant": N_("That person cannot be given access to this case."),
     "confirm-recusal": N_("Tick the box to confirm that you have a conflict of interest."),
+    "not-registered": N_("This case is not in the register: its unit is not public."),
+    "bad-item": N_("Choose one of the options."),
     "last-reader": N_(
         "You are the only reader of this case. Give a colleague access before you step aside."
     ),
@@ -70,13 +72,15 @@ async def case_page(
     request: Request, *, error: str = "", drafts: dict[str, str] | None = None, status: int = 200
 ) -> Response:
     staff = await require_staff(request, "investigator")
+    settings = ctx(request).settings
     try:
-        view = await call(
+        view, kept = await call(
             request,
-            casework.view,
+            _case_view,
             case_id=request.path_params["case_id"],
             user_id=staff.user.id,
             private_key=staff.private_key,
+            config=records.RecordsConfig.from_settings(settings),
         )
     except CaseNotFound:
         return not_found(request)
@@ -96,9 +100,23 @@ async def case_page(
             "error": error,
             "drafts": drafts or {},
             "done": request.query_params.get("done", ""),
+            "records": kept,
+            "public_retention": records.unit_type(view.unit, default=settings.retention_policy)
+            == "public",
         },
         status=status,
     )
+
+
+def _case_view(
+    db: Session, *, case_id: str, user_id: str, private_key: bytes, config: records.RecordsConfig
+) -> tuple[casework.CaseView, records.CaseRecords]:
+    view = casework.view(db, case_id=case_id, user_id=user_id, private_key=private_key)
+    kept = records.case_records(db, case_id=case_id, config=config)
+    markers = {m.marked_by for m in kept.markings.values() if m.marked_by} - set(view.names)
+    for user in db.exec(select(User).where(col(User.id).in_(markers))) if markers else ():
+        view.names[user.id] = user.display_name
+    return view, kept
 
 
 async def case_view(request: Request) -> Response:
@@ -223,6 +241,14 @@ async def case_grant(request: Request) -> Response:
     )
 
 
+async def case_marking(request: Request) -> Response:
+    """Mark one item of a registered case (OSL 5 kap. 5 §)."""
+    config = records.RecordsConfig.from_settings(ctx(request).settings)
+    return await act_on_case(
+        request, records.set_marking, ("item_id", "ground"), "marking", config=lambda _: config
+    )
+
+
 async def case_recuse(request: Request) -> Response:
     staff = await require_staff(request, "investigator")
     form = await security.read_form(request)
@@ -252,4 +278,5 @@ routes = [
     Route("/cases/{case_id}/status", case_status, methods=["POST"]),
     Route("/cases/{case_id}/grant", case_grant, methods=["POST"]),
     Route("/cases/{case_id}/recuse", case_recuse, methods=["POST"]),
+    Route("/cases/{case_id}/marking", case_marking, methods=["POST"]),
 ]

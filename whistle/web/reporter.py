@@ -20,6 +20,7 @@ from whistle import (
     casecode,
     crypto,
     names,
+    records,
     reports,
     routing,
 )
@@ -139,6 +140,7 @@ def _derive_and_submit(
     keys: Keys,
     params: crypto.Argon2Params,
     upload: uploads.Upload,
+    records_config: records.RecordsConfig,
 ) -> str:
     # Derive before the first query: on SQLite every transaction takes the write lock at BEGIN
     # (whistle.db), so deriving after it held the lock through the derivation and serialised
@@ -159,6 +161,7 @@ def _derive_and_submit(
         case_key=upload.key,
         case_id=upload.case_id,
         now=now,
+        records_config=records_config,
     )
     case = db.get(Case, case_id)
     assert case is not None
@@ -255,6 +258,7 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
             keys=app.keys,
             params=app.settings.argon2,
             upload=upload,
+            records_config=records.RecordsConfig.from_settings(app.settings),
         )
     except reports.InvalidReport as exc:
         return await _form_again(request, form, errors=exc.errors)

@@ -14,7 +14,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import attachments, attempts, blobs, casecode, cases, crypto, reports, sessions
+from whistle import (
+    attachments,
+    attempts,
+    blobs,
+    casecode,
+    cases,
+    crypto,
+    records,
+    reports,
+    sessions,
+)
 from whistle.i18n import N_
 from whistle.keys import Keys
 from whistle.models import Case
@@ -116,7 +126,9 @@ async def reporter_session(request: Request) -> sessions.LoadedSession | None:
     return await call(request, _load, cookie=request.cookies.get(REPORTER_COOKIE), idle=idle)
 
 
-def _case_page(db: Session, *, case_id: str, case_key: bytes) -> dict[str, object]:
+def _case_page(
+    db: Session, *, case_id: str, case_key: bytes, show_register: bool
+) -> dict[str, object]:
     case = db.get(Case, case_id)
     if case is None:
         raise cases.CaseNotFound()
@@ -124,7 +136,10 @@ def _case_page(db: Session, *, case_id: str, case_key: bytes) -> dict[str, objec
     versions = [i.content["version"] for i in items if i.kind == "minutes"]
     answered = {i.content["version"] for i in items if i.kind == "minutes_response"}
     pending = max(versions) if versions and max(versions) not in answered else None
-    return {"case": case, "items": items, "pending_minutes": pending}
+    # The register number is shown only when the function chooses to (a reporter who keeps it
+    # could be linked to a request for the document; see docs/public-sector.md).
+    entry = records.register_entry(db, case_id=case_id) if show_register else None
+    return {"case": case, "items": items, "pending_minutes": pending, "register_entry": entry}
 
 
 def _expired(request: Request) -> Response:
@@ -140,7 +155,13 @@ async def case_page(
     if session is None or session.case_id is None:
         return _expired(request)
     try:
-        page = await call(request, _case_page, case_id=session.case_id, case_key=session.payload)
+        page = await call(
+            request,
+            _case_page,
+            case_id=session.case_id,
+            case_key=session.payload,
+            show_register=ctx(request).settings.register_show_reporter,
+        )
     except cases.CaseNotFound:
         return _expired(request)
     return render(

@@ -38,6 +38,10 @@ E_LOCKED = N_("Too many failed attempts for this account. Wait 15 minutes and tr
 E_CODE = N_("That code is not right, or it was already used. Enter the current code from your app.")
 
 
+# Where each role lands after logging in.
+HOME = {"admin": "/admin", "registrar": "/registrar", "investigator": "/inbox"}
+
+
 class LoginRequired(Exception):
     """Raised by :func:`require_staff` when there is no live staff session."""
 
@@ -283,7 +287,7 @@ async def second_factor(request: Request) -> Response:
         return response
     if outcome == "wrong":
         return await second_factor_form(request, error=E_CODE, status=400)
-    response = redirect("/admin" if outcome == "admin" else "/inbox")
+    response = redirect(HOME.get(outcome, "/inbox"))
     security.clear_cookie(response, request, PENDING_COOKIE)
     security.set_cookie(response, request, STAFF_COOKIE, cookie)
     return response
