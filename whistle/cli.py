@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import logging
 import os
 import sys
 import time
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from whistle import accounts, audit, continuity, db, demo, routing, workers
+from whistle import accounts, audit, continuity, db, demo, logs, routing, workers
 from whistle.models import Category, Unit, User
 from whistle.settings import Settings, SettingsError
 
@@ -104,6 +103,7 @@ def _run_uvicorn(
         proxy_headers=False,
         server_header=False,
         log_level="info",
+        log_config=logs.CONFIG,  # one line per error, never a traceback (whistle/logs.py)
         workers=workers,
         factory=factory,
     )
@@ -409,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure()
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)

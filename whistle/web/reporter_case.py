@@ -14,7 +14,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import attachments, attempts, blobs, casecode, cases, crypto, reports, sessions
+from whistle import (
+    attachments,
+    attempts,
+    blobs,
+    casecode,
+    cases,
+    crypto,
+    numbers,
+    reports,
+    sessions,
+)
 from whistle.i18n import N_
 from whistle.keys import Keys
 from whistle.models import Case
@@ -227,7 +237,7 @@ async def case_minutes(request: Request) -> Response:
             reports.respond_to_minutes,
             case_id=session.case_id,
             case_key=session.payload,
-            version=int(raw_version) if raw_version.isdigit() and len(raw_version) < 6 else 0,
+            version=numbers.parse(raw_version, max_digits=5) or 0,
             approved=form.get("decision") == "approve",
             text=form.get("corrections", ""),
         )
