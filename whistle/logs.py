@@ -61,4 +61,12 @@ CONFIG: dict[str, Any] = {
 
 
 def configure() -> None:
-    logging.config.dictConfig(CONFIG)
+    """Configure logging for a command; where a program already did (a test runner, an
+    embedding program), only add the filter to its root handlers."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.config.dictConfig(CONFIG)
+        return
+    for handler in root.handlers:
+        if not any(isinstance(f, ExceptionTypeOnly) for f in handler.filters):
+            handler.addFilter(ExceptionTypeOnly())
