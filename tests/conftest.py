@@ -58,7 +58,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             # The migration's one audit-chain head row went with the TRUNCATE: put it back.
             conn.execute(
-                text("INSERT INTO audit_head (id, count, last_hash) VALUES (1, 0, :genesis)"),
+                text(
+                    "INSERT INTO audit_head (id, count, last_hash, keyed_from) "
+                    "VALUES (1, 0, :genesis, 1)"
+                ),
                 {"genesis": audit.GENESIS},
             )
         engine.dispose()
@@ -85,8 +88,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    engine = db.make_engine(settings.effective_database_url)
+def engine(settings: Settings, keys: Keys) -> Iterator[Engine]:
+    # Carrying the audit chain key, as the app's and the commands' engines do.
+    engine = audit.keyed(db.make_engine(settings.effective_database_url), keys)
     yield engine
     engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -10,8 +11,8 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from tests.conftest import World, login_staff, post, submit_report
-from whistle import audit, db
-from whistle.models import AuditEntry, Case
+from whistle import audit, crypto, db
+from whistle.models import AuditEntry, AuditHead, Case
 
 MARKER = "AUDITMARKER4411"
 
@@ -137,3 +138,115 @@ def test_admin_sees_log_investigator_sees_case_history(
 
 def test_every_action_has_a_label() -> None:
     assert set(audit.LABELS) == set(audit.ACTIONS)
+
+
+def _cut_tail(engine: Engine, keep: int) -> None:
+    """The attack of finding 6: delete the newest entries and point the head at the new last."""
+    with db.session_scope(engine) as s:
+        s.execute(text("DELETE FROM audit_entries WHERE id > :keep"), {"keep": keep})
+        last = s.get(AuditEntry, keep)
+        assert last is not None
+        s.execute(update(AuditHead).values(count=keep, last_hash=last.entry_hash))
+
+
+def test_cut_tail_is_detected_against_an_exported_head(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    _activity(world, new_client, engine)
+    exported = _verify(engine).head
+    assert exported.count >= 4
+    assert audit.Head.parse(exported.token()) == exported
+    _cut_tail(engine, exported.count - 2)
+    # The chain alone cannot see it: every remaining link holds.
+    assert _verify(engine).ok
+    with Session(engine) as s:
+        result = audit.verify(s, expected=exported)
+    assert not result.ok and result.reason == "cut" and result.first_bad_id == exported.count - 1
+
+
+def test_a_head_exported_before_later_entries_still_verifies(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    _activity(world, new_client, engine)
+    exported = _verify(engine).head
+    login_staff(new_client(), "bertil")  # the log grows after the copy was taken
+    with Session(engine) as s:
+        result = audit.verify(s, expected=exported)
+    assert result.ok and result.count > exported.count
+
+
+def _rebuild(engine: Engine, entry_hash: Callable[[bytes, AuditEntry], bytes]) -> None:
+    """Rewrite entry 2 and recompute every link and the head, as a database administrator could."""
+    with db.session_scope(engine) as s:
+        s.execute(update(AuditEntry).where(AuditEntry.id == 2).values(detail="rewritten"))
+        prev = audit.GENESIS
+        for entry in s.exec(select(AuditEntry).order_by(AuditEntry.id)).scalars():  # type: ignore[call-overload]
+            entry.prev_hash = prev
+            entry.entry_hash = entry_hash(prev, entry)
+            prev = entry.entry_hash
+        s.execute(update(AuditHead).values(last_hash=prev))
+
+
+@pytest.mark.parametrize("attacker", ["unkeyed", "own-key"])
+def test_a_rebuilt_chain_without_the_key_fails(
+    world: World, new_client: Callable[[], TestClient], engine: Engine, attacker: str
+) -> None:
+    _activity(world, new_client, engine)
+    own = crypto.random_key()
+    if attacker == "unkeyed":  # the old scheme: SHA-256 of the link, no key needed
+        _rebuild(engine, lambda prev, e: crypto.digest(prev + audit._canonical(e)))
+    else:
+        _rebuild(engine, lambda prev, e: crypto.mac(own, prev + audit._canonical(e)))
+    result = _verify(engine)
+    assert not result.ok and result.first_bad_id == 1 and result.reason == "altered"
+
+
+def test_moving_where_keying_begins_is_caught_against_the_head(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    _activity(world, new_client, engine)
+    exported = _verify(engine).head
+    with db.session_scope(engine) as s:  # pretend every entry predates keying...
+        s.execute(update(AuditHead).values(keyed_from=exported.count + 1))
+    _rebuild(engine, lambda prev, e: crypto.digest(prev + audit._canonical(e)))
+    with Session(engine) as s:
+        result = audit.verify(s, expected=exported)
+    assert not result.ok and result.reason == "rekeyed"
+
+
+def test_an_engine_without_the_key_cannot_write_or_verify(settings: object, world: World) -> None:
+    plain = db.make_engine(settings.effective_database_url)  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(audit.AuditKeyMissing), db.session_scope(plain) as s:
+            audit.record(s, action="login", actor_id=world.anna)
+        with pytest.raises(audit.AuditKeyMissing), Session(plain) as s:
+            audit.verify(s)
+    finally:
+        plain.dispose()
+
+
+def test_verify_cli_prints_the_head_and_checks_against_it(
+    world: World,
+    new_client: Callable[[], TestClient],
+    engine: Engine,
+    settings: object,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from whistle import cli
+
+    _activity(world, new_client, engine)
+    monkeypatch.setenv("WHISTLE_DATA_DIR", str(settings.data_dir))  # type: ignore[attr-defined]
+    monkeypatch.setenv("WHISTLE_KEYS_DIR", str(settings.keys_dir))  # type: ignore[attr-defined]
+    monkeypatch.setenv("WHISTLE_DATABASE_URL", settings.effective_database_url)  # type: ignore[attr-defined]
+    assert cli.main(["audit-verify"]) == 0
+    printed = re.search(r"^head: (\S+)$", capsys.readouterr().out, re.MULTILINE)
+    assert printed and printed.group(1) == _verify(engine).head.token()
+    assert cli.main(["audit-verify", "--head", printed.group(1)]) == 0
+    capsys.readouterr()
+    _cut_tail(engine, _verify(engine).count - 1)
+    assert cli.main(["audit-verify"]) == 0  # the chain alone: intact
+    capsys.readouterr()
+    assert cli.main(["audit-verify", "--head", printed.group(1)]) == 1
+    assert "BROKEN" in capsys.readouterr().err
+    assert cli.main(["audit-verify", "--head", "not-a-head"]) == 2

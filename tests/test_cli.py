@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from tests.conftest import PASSWORD
-from whistle import approvals, cli, db
+from whistle import approvals, audit, cli, db
 from whistle.app import create_app
 from whistle.keys import load_keys
 from whistle.models import AuditEntry, Category, Designation, Unit, User
@@ -168,7 +168,11 @@ def _routing_warnings(capsys: pytest.CaptureFixture[str], category: str) -> tupl
 
 def _approve_as(username: str, line_user: str) -> None:
     """An investigator approves a pending line on /readers (here: the domain call it makes)."""
-    with db.session_scope(db.make_engine(_settings().effective_database_url)) as s:
+    settings = _settings()
+    engine = audit.keyed(
+        db.make_engine(settings.effective_database_url), load_keys(settings.keys_dir, create=False)
+    )
+    with db.session_scope(engine) as s:
         approver = s.exec(select(User).where(User.username == username)).one()
         subject = s.exec(select(User).where(User.username == line_user)).one()
         row = s.exec(select(Designation).where(Designation.user_id == subject.id)).one()

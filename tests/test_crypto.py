@@ -530,3 +530,23 @@ def test_check_hybrid_suite_fails_when_the_round_trip_fails(
     monkeypatch.setattr(crypto, "unwrap_key", lambda *a, **k: b"\x00" * 32)
     with pytest.raises(RuntimeError, match="hybrid"):
         crypto.check_hybrid_suite()
+
+
+# The audit chain's key and MAC (frozen; checked against the standard library's HMAC, RFC 5869).
+KAT_AUDIT_KEY = bytes.fromhex("697414fe191197d58218ea953ef792fd101226e41040f2d238db0746c57c5eb8")
+KAT_MAC = bytes.fromhex("b8f160926a38e72da9d800d033da4f1092e788b502cca276cc48ac82fe86e5fa")
+
+
+def test_audit_chain_key_and_mac_known_answers() -> None:
+    import hashlib
+    import hmac
+
+    assert crypto.audit_chain_key(KAT_PEPPER) == KAT_AUDIT_KEY
+    prk = hmac.new(b"\x00" * 32, KAT_PEPPER, hashlib.sha256).digest()  # HKDF, no salt
+    assert hmac.new(prk, b"whistle/v1/audit-chain\x01", hashlib.sha256).digest() == KAT_AUDIT_KEY
+    assert crypto.mac(KAT_KEY, b"whistle audit") == KAT_MAC
+    assert hmac.new(KAT_KEY, b"whistle audit", hashlib.sha256).digest() == KAT_MAC
+    # Another pepper, another key; the key is not the pepper's case-code subkeys.
+    assert crypto.audit_chain_key(bytes(32)) != KAT_AUDIT_KEY != KAT_PEPPER
+    with pytest.raises(ValueError):
+        crypto.mac(b"short", b"x")

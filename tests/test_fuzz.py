@@ -147,13 +147,24 @@ def seeded(app, world: World, new_client: Callable[[], TestClient]) -> dict[str,
 
 
 HUGE = st.sampled_from([5_000, 20_001, 300_000, 1_100_000]).map(lambda n: "A" * n)
+# Digits that str.isdigit() accepts and int() rejects ("²") or reads as another number ("١").
+FOREIGN = ("²", "١", "１", "๑", "߁")
+UNICODE_DIGITS = st.sampled_from([*FOREIGN, "١٢", "１２", "1²", "0x1"])
+
+
+def foreign_digits(number: str) -> str:
+    """The same number in Arabic-Indic or fullwidth digits: int() reads both as ``number``."""
+    return number.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
 
 
 def well_formed(form: dict[str, set[str]], roles: set[str]) -> st.SearchStrategy[dict[str, Any]]:
     """The page's own form, filled mostly with what it offers, sometimes with hostile text."""
 
     def field(name: str) -> st.SearchStrategy[tuple[str, str]]:
-        hostile = st.text(max_size=80) | HUGE
+        offered_numbers = [v for v in form[name] if v.isascii() and v.isdigit()]
+        hostile = st.text(max_size=80) | HUGE | UNICODE_DIGITS
+        if offered_numbers:  # the page's own ids, spelled in another script
+            hostile |= st.sampled_from(sorted(offered_numbers)).map(foreign_digits)
         offered = sorted(form[name])
         value = st.sampled_from(offered) if offered else st.text(max_size=40)
         return st.tuples(st.just(name), st.one_of(value, value, value, hostile))
@@ -172,7 +183,14 @@ def well_formed(form: dict[str, set[str]], roles: set[str]) -> st.SearchStrategy
 
 def hostile_requests(field_names: list[str], ids: list[str]) -> st.SearchStrategy[dict[str, Any]]:
     names = st.sampled_from(field_names) | st.text(max_size=12)
-    values = st.text(max_size=80) | st.sampled_from(ids) | HUGE | st.sampled_from(["", "0", "-1"])
+    values = (
+        st.text(max_size=80)
+        | st.sampled_from(ids)
+        | HUGE
+        | st.sampled_from(["", "0", "-1"])
+        | UNICODE_DIGITS
+        | st.sampled_from(ids).map(foreign_digits)
+    )
     return st.fixed_dictionaries(
         {
             "role": st.sampled_from(["anonymous", "reporter", "investigator", "admin"]),
@@ -332,3 +350,45 @@ def test_injection_corpus_is_escaped_everywhere(
     for page in (investigator_page, reporter_page, again.text):
         assert "<script" not in page.lower()
         assert "onerror=" not in page.replace("onerror=alert(1)&gt;", "")
+
+
+@pytest.mark.parametrize("spelled", ["²", "١", "１", "foreign"])
+def test_report_form_refuses_unicode_digits(
+    client: TestClient, world: World, engine: Engine, spelled: str
+) -> None:
+    # "²" crashed int() (a 500 with a traceback); "١" and "１" were read as 1, a real category.
+    category = foreign_digits(str(world.bribery)) if spelled == "foreign" else spelled
+    before = row_counts(engine)
+    response = post(
+        client, "/report", {"category": category, "what": "Kept text", "mode": "anonymous"}
+    )
+    assert response.status_code == 400
+    assert "Välj ett av alternativen." in response.text  # translated (Swedish is the default)
+    assert "Kept text" in response.text  # what was typed is not lost
+    assert row_counts(engine) == before
+    unit = post(
+        client,
+        "/report",
+        {"category": str(world.bribery), "unit": foreign_digits(str(world.unit)), "what": "x"},
+    )
+    assert unit.status_code == 400 and row_counts(engine) == before
+
+
+def test_staff_numbers_refuse_unicode_digits(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    admin = new_client()
+    login_staff(admin, "admin")
+    before = row_counts(engine)
+    for category in ("²", foreign_digits(str(world.bribery))):
+        added = post(admin, "/admin/routes", {"user_id": world.carl, "category": category})
+        assert added.status_code == 400
+    for path in ("/admin/units/²", f"/admin/categories/{foreign_digits(str(world.other))}"):
+        saved = post(admin, path, {"name_sv": "Ny", "name_en": "New"})
+        assert saved.status_code == 404, path  # never a 500, never a new row
+    assert row_counts(engine) == before
+    assert admin.get("/admin/audit?page=²").status_code == 200
+    assert admin.get("/admin/texts/routine/²").status_code == 404
+    anna = new_client()
+    login_staff(anna, "anna")
+    assert anna.get("/inbox?page=²").status_code == 200

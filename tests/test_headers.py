@@ -6,8 +6,10 @@ remembering to list it here.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +18,8 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
-from whistle import accounts, db
+from tests.server import RealServer
+from whistle import accounts, db, logs
 from whistle.web import reporter as reporter_web
 
 PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
@@ -168,3 +171,44 @@ def test_forced_500_has_headers_and_no_exception_text(
     # Logged as a type only: the message could have held case content.
     assert "SECRET-MARKER-0451" not in caplog.text
     assert "RuntimeError" in caplog.text
+
+
+# Run in the server process before whistle starts (Python imports sitecustomize at start-up).
+EXPLODE = f"""
+import whistle.routing
+
+def explode(*args, **kwargs):
+    raise RuntimeError({SECRET!r})
+
+whistle.routing.active_categories = explode
+"""
+
+
+@pytest.mark.slow
+def test_real_server_logs_a_500_as_one_line_with_the_type(tmp_path: Path) -> None:
+    # uvicorn logs "Exception in ASGI application" with the whole traceback once Starlette
+    # re-raises a 500: the message and the frames' source lines reach the log.
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(EXPLODE, encoding="utf-8")
+    server = RealServer(tmp_path, demo=False, env={"PYTHONPATH": str(hook)})
+    with server:
+        assert httpx.get(server.url + "/report", timeout=60).status_code == 500
+    output = server.output()
+    assert "Application startup complete" in output
+    assert "SECRET-MARKER-0451" not in output
+    assert "Traceback" not in output and "reports.py" not in output
+    lines = [line for line in output.splitlines() if "RuntimeError" in line]
+    assert len(lines) >= 1 and all(len(line) < 120 for line in lines), lines
+
+
+def test_log_filter_drops_traceback_message_and_arguments() -> None:
+    record = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, "boom %s", ("x",), None)
+    try:
+        raise ValueError(SECRET)
+    except ValueError as exc:
+        record.exc_info = (type(exc), exc, exc.__traceback__)
+    record.args = (SECRET,)
+    assert logs.ExceptionTypeOnly().filter(record)
+    text = logging.Formatter(logs.FORMAT).format(record)
+    assert text == "ERROR uvicorn.error: boom %s (ValueError)"

@@ -16,9 +16,9 @@ from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_reporter, post, submit_report
+from tests.conftest import World, login_reporter, login_staff, post, submit_report
 from tests.test_web_loop import _dump_tables
-from whistle import db, deadlines, jobs
+from whistle import audit, db, deadlines, jobs
 from whistle.models import Case, Reminder, User, utcnow
 from whistle.settings import Settings
 
@@ -70,6 +70,7 @@ def _settings(settings: Settings, port: int) -> Settings:
         smtp_from="kanal@example.se",
         webhook_url="https://hooks.example.se/whistle",
         function_lead_email="chef@example.se",
+        audit_head_hours=0,  # the audit head's own schedule is tested on its own, below
     )
 
 
@@ -186,3 +187,60 @@ def test_jobs_cli_runs_once(
     monkeypatch.setenv("WHISTLE_DATABASE_URL", settings.effective_database_url)
     assert cli.main(["jobs"]) == 0
     assert "reminders sent" in capsys.readouterr().out
+
+
+def test_audit_head_is_sent_on_schedule_without_content(
+    world: World,
+    new_client: Callable[[], TestClient],
+    engine: Engine,
+    settings: Settings,
+    smtp: tuple[Inbox, int],
+    webhook: tuple[list[dict[str, str]], httpx.Client],
+) -> None:
+    inbox, port = smtp
+    calls, client = webhook
+    config = _settings(settings, port).replace(audit_head_hours=24)
+    submit_report(new_client(), world.bribery, what=f"Report {MARKER}")
+    login_staff(new_client(), "anna")  # an audit entry
+    with Session(engine) as s:
+        case_id = s.execute(select(Case.id)).scalar_one()
+        head = audit.verify(s).head
+    assert head.count > 0
+    start = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    assert jobs.run(engine, settings=config, client=client, now=start).audit_head_sent
+    mails = [message_from_bytes(raw) for rcpt, raw in inbox.messages if rcpt == "chef@example.se"]
+    [mail] = mails
+    body = mail.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert f"whistle audit-verify --head {head.token()}" in body and "obruten" in body
+    [call] = [c for c in calls if "audit_head" in c]
+    assert call["audit_head"] == head.token() and "intact" in call["text"]
+    for text in (body, json.dumps(call), str(mail["Subject"])):
+        assert MARKER not in text and case_id not in text and case_id[:8] not in text
+    # Once per period, whichever process runs the jobs; due again a day later.
+    later = start + dt.timedelta(hours=23)
+    assert not jobs.run(engine, settings=config, client=client, now=later).audit_head_sent
+    next_day = start + dt.timedelta(hours=24)
+    assert jobs.run(engine, settings=config, client=client, now=next_day).audit_head_sent
+    assert len([c for c in calls if "audit_head" in c]) == 2
+    # Off: never sent.
+    off = config.replace(audit_head_hours=0)
+    far = start + dt.timedelta(days=30)
+    assert not jobs.run(engine, settings=off, client=client, now=far).audit_head_sent
+
+
+def test_audit_head_delivery_failure_is_retried(
+    world: World, engine: Engine, settings: Settings
+) -> None:
+    config = settings.replace(webhook_url="https://hooks.example.se/w", audit_head_hours=24)
+    now = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    failing = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(503)))
+    from whistle.notify import NotifyError
+
+    with pytest.raises(NotifyError):
+        jobs.run(engine, settings=config, client=failing, now=now)
+    sent: list[bytes] = []
+    ok = httpx.Client(
+        transport=httpx.MockTransport(lambda r: sent.append(r.content) or httpx.Response(200))
+    )
+    assert jobs.run(engine, settings=config, client=ok, now=now).audit_head_sent  # not lost
+    assert len(sent) == 1

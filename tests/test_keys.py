@@ -61,6 +61,7 @@ def test_hand_made_pepper_is_refused(tmp_path: Path, content: bytes) -> None:
     keys_dir = tmp_path / "keys"
     keys_dir.mkdir()
     (keys_dir / PEPPER_FILE).write_bytes(content)
+    (keys_dir / PEPPER_FILE).chmod(0o600)
     for create in (False, True):
         with pytest.raises(KeysError, match="not a generated"):
             load_keys(keys_dir, create=create)
@@ -81,3 +82,15 @@ def test_continuity_public_key_of_the_wrong_length_is_refused(tmp_path: Path, le
     (keys_dir / CONTINUITY_PUBLIC_FILE).write_bytes(b"\x07" * length)
     with pytest.raises(KeysError, match="continuity"):
         load_keys(keys_dir, create=False)
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o620, 0o602, 0o660])
+def test_pepper_others_can_read_or_write_is_refused(tmp_path: Path, mode: int) -> None:
+    keys_dir = tmp_path / "keys"
+    load_keys(keys_dir, create=True)
+    (keys_dir / PEPPER_FILE).chmod(mode)
+    for create in (False, True):
+        with pytest.raises(KeysError, match=f"other users \\(mode {mode:04o}\\).*chmod 600"):
+            load_keys(keys_dir, create=create)
+    (keys_dir / PEPPER_FILE).chmod(0o400)  # read-only for the owner is fine
+    assert load_keys(keys_dir, create=False).pepper

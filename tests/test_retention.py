@@ -23,7 +23,7 @@ from whistle.settings import Settings
 
 TODAY = dt.date(2029, 3, 1)
 TWO_YEARS_AGO = deadlines.add_months(TODAY, -24)  # 731 days: 2028 is a leap year
-PERIOD = stats.Period.of(dt.date(2026, 1, 1), dt.date(2027, 12, 31))
+PERIOD = stats.Period("year", 2026)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from whistle import crypto, db, i18n, jobs
+from whistle import audit, crypto, db, i18n, jobs
 from whistle.derivation import Deriver, Overloaded
 from whistle.keys import Keys, load_keys
 from whistle.settings import Settings
@@ -50,11 +50,11 @@ def bootstrap(settings: Settings) -> tuple[Engine, Keys]:
     Refuses to run without the hybrid post-quantum HPKE suite.
     """
     crypto.check_hybrid_suite()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     db.migrate(settings.effective_database_url)
     engine = db.make_engine(settings.effective_database_url)
     keys = load_keys(settings.keys_dir, create=db.is_empty(engine))
-    return engine, keys
+    return audit.keyed(engine, keys), keys
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -106,6 +106,7 @@ async def _job_loop(engine: Engine, settings: Settings, client: httpx.Client) ->
 
 def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
     i18n.load()
+    engine = audit.keyed(engine, keys)  # every session of the app can append to the audit log
     context = AppContext(
         settings=settings,
         engine=engine,

@@ -1,12 +1,25 @@
-"""The append-only, hash-chained audit log (who did what to which case, and when).
+"""The append-only, keyed hash chain of the audit log (who did what to which case, and when).
 
-Entry n stores ``hash(n) = SHA-256(hash(n-1) ‖ canonical fields of n)``; the single
-``audit_head`` row holds the count and the newest hash. Every writer first increments the head
-row, which locks it until commit, so concurrent writers (threads, processes, replicas) append
-one after another and the chain never forks. Editing, deleting or reordering an entry breaks the
-chain, which :func:`verify` reports with the first broken entry. A database administrator who
-rewrites the whole chain *and* the head is not caught by the chain alone: export the head hash
-periodically (``whistle audit-verify`` prints it) to a place they cannot write.
+Entry n stores ``hash(n) = HMAC-SHA256(AK, hash(n-1) ‖ canonical fields of n)``, with the chain
+key ``AK`` derived from the pepper in ``keys/`` (:func:`whistle.crypto.audit_chain_key`); the
+single ``audit_head`` row holds the count and the newest hash. Every writer first increments the
+head row, which locks it until commit, so concurrent writers (threads, processes, replicas)
+append one after another and the chain never forks. Editing, deleting or reordering an entry
+breaks the chain, which :func:`verify` reports with the first broken entry, and without the key
+nobody can rebuild a chain that verifies.
+
+What the chain alone cannot show is a cut tail: delete the newest entries and set the head to
+the new last one, and every remaining link still holds. So the head leaves the host: ``whistle
+audit-verify`` prints it, and the jobs send it on a schedule (``WHISTLE_AUDIT_HEAD_HOURS``) to
+the function's lead and the webhook (:func:`whistle.jobs.send_audit_head`). Given a head copied
+out earlier, :func:`verify` checks that its entry is still there with the same hash.
+
+Entries written before the chain was keyed (an installation upgraded past migration
+``audit_1``) keep their plain SHA-256 links; ``keyed_from`` says where the keyed ones begin, and
+is part of the exported head, so moving it is caught against a copy.
+
+The key travels with the engine (:func:`keyed`), so the domain functions that record entries
+need no extra argument; an engine without it refuses to write or verify.
 
 Never logged: content, reporter identity, and reporters' own actions (their exact times could
 point to who they are).
@@ -18,14 +31,33 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, func, select
 
 from whistle import crypto
 from whistle.i18n import N_
+from whistle.keys import Keys
 from whistle.models import AuditEntry, AuditHead, utcnow
 
 GENESIS = b"\x00" * 32
+KEY_OPTION = "whistle_audit_chain_key"
+
+
+class AuditKeyMissing(RuntimeError):
+    """The engine carries no chain key: see :func:`keyed`."""
+
+
+def keyed(engine: Engine, keys: Keys) -> Engine:
+    """The engine, carrying the audit chain key for every session bound to it."""
+    return engine.execution_options(**{KEY_OPTION: crypto.audit_chain_key(keys.pepper)})
+
+
+def _key(db: Session) -> bytes:
+    key = db.get_bind().get_execution_options().get(KEY_OPTION)
+    if not isinstance(key, bytes):
+        raise AuditKeyMissing("the audit log needs the chain key: use audit.keyed(engine, keys)")
+    return key
+
 
 # Actions, as stored. The web layer translates them for display.
 ACTIONS = (
@@ -134,8 +166,10 @@ def _canonical(entry: AuditEntry) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _hash(prev: bytes, entry: AuditEntry) -> bytes:
-    return crypto.digest(prev + _canonical(entry))
+def _hash(prev: bytes, entry: AuditEntry, *, key: bytes, keyed_from: int) -> bytes:
+    if entry.id is not None and entry.id >= keyed_from:
+        return crypto.mac(key, prev + _canonical(entry))
+    return crypto.digest(prev + _canonical(entry))  # written before the chain was keyed
 
 
 def record(
@@ -151,6 +185,7 @@ def record(
     """Append one entry in the caller's transaction (it commits or rolls back with the action)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action}")
+    key = _key(db)
     # Lock the head first: the increment is the serialisation point for all writers.
     db.exec(update(AuditHead).where(col(AuditHead.id) == 1).values(count=AuditHead.count + 1))
     head = db.exec(select(AuditHead).where(AuditHead.id == 1)).one()
@@ -167,11 +202,35 @@ def record(
         prev_hash=head.last_hash,
         entry_hash=b"",
     )
-    entry.entry_hash = _hash(head.last_hash, entry)
+    entry.entry_hash = _hash(head.last_hash, entry, key=key, keyed_from=head.keyed_from)
     head.last_hash = entry.entry_hash
     db.add(entry)
     db.add(head)
     db.flush()
+
+
+@dataclass(frozen=True)
+class Head:
+    """The newest entry's number and hash, and where the keyed entries begin: what leaves the
+    host, so that a later cut of the tail shows against a copy the server cannot rewrite."""
+
+    count: int
+    keyed_from: int
+    hash_hex: str
+
+    def token(self) -> str:
+        return f"{self.count}:{self.keyed_from}:{self.hash_hex}"
+
+    @classmethod
+    def parse(cls, token: str) -> Head:
+        """Read :meth:`token`'s form back; :class:`ValueError` when it is not one."""
+        parts = token.strip().split(":")
+        if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts[:2]):
+            raise ValueError("an audit head is COUNT:KEYED_FROM:HASH")
+        raw = bytes.fromhex(parts[2])
+        if len(raw) != 32:
+            raise ValueError("an audit head's hash is 64 hex digits")
+        return cls(int(parts[0]), int(parts[1]), raw.hex())
 
 
 @dataclass(frozen=True)
@@ -180,25 +239,61 @@ class Verification:
     count: int
     head_hash: str
     first_bad_id: int | None = None
-    reason: str = ""
+    reason: str = ""  # missing | chain | altered | truncated | cut | rewritten | rekeyed
+    keyed_from: int = 1
+
+    @property
+    def head(self) -> Head:
+        return Head(self.count, self.keyed_from, self.head_hash)
 
 
-def verify(db: Session) -> Verification:
+def current_head(db: Session) -> Head:
     head = db.exec(select(AuditHead).where(AuditHead.id == 1)).one()
+    return Head(head.count, head.keyed_from, head.last_hash.hex())
+
+
+def _against(db: Session, head: AuditHead, expected: Head) -> tuple[int, str] | None:
+    """Where the chain departs from a head exported earlier: (entry, reason) or None."""
+    if expected.count > head.count:
+        return head.count + 1, "cut"  # entries the copy saw are gone
+    if expected.keyed_from != head.keyed_from:
+        return min(expected.keyed_from, head.keyed_from), "rekeyed"
+    if expected.count == 0:
+        return None
+    entry = db.get(AuditEntry, expected.count)
+    if entry is None or not crypto.constant_time_equal(entry.entry_hash.hex(), expected.hash_hex):
+        return expected.count, "rewritten"
+    return None
+
+
+def verify(db: Session, *, expected: Head | None = None) -> Verification:
+    """Walk the chain; with ``expected`` (a head copied out earlier) also check that the log
+    still holds that entry with that hash, which a cut tail or a rebuilt chain cannot fake."""
+    key = _key(db)
+    head = db.exec(select(AuditHead).where(AuditHead.id == 1)).one()
+
+    def broken(entry_id: int | None, reason: str) -> Verification:
+        return Verification(
+            False, head.count, head.last_hash.hex(), entry_id, reason, head.keyed_from
+        )
+
     prev = GENESIS
     expected_id = 1
     for entry in db.exec(select(AuditEntry).order_by(col(AuditEntry.id))):
         if entry.id != expected_id:
-            return Verification(False, head.count, head.last_hash.hex(), expected_id, "missing")
+            return broken(expected_id, "missing")
         if entry.prev_hash != prev:
-            return Verification(False, head.count, head.last_hash.hex(), entry.id, "chain")
-        if not crypto.constant_time_equal(_hash(prev, entry), entry.entry_hash):
-            return Verification(False, head.count, head.last_hash.hex(), entry.id, "altered")
+            return broken(entry.id, "chain")
+        computed = _hash(prev, entry, key=key, keyed_from=head.keyed_from)
+        if not crypto.constant_time_equal(computed, entry.entry_hash):
+            return broken(entry.id, "altered")
         prev = entry.entry_hash
         expected_id += 1
     if expected_id - 1 != head.count or prev != head.last_hash:
-        return Verification(False, head.count, head.last_hash.hex(), expected_id, "truncated")
-    return Verification(True, head.count, head.last_hash.hex())
+        return broken(expected_id, "truncated")
+    if expected is not None and (departure := _against(db, head, expected)) is not None:
+        return broken(*departure)
+    return Verification(True, head.count, head.last_hash.hex(), keyed_from=head.keyed_from)
 
 
 def for_case(db: Session, *, case_id: str, limit: int = 200) -> list[AuditEntry]:

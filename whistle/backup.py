@@ -116,15 +116,32 @@ def _schema_revision(url: str) -> str | None:
         engine.dispose()
 
 
+# A backup, and what a restore writes, is for the service's user alone: directories 0700, files
+# 0600, whatever the umask (022 would make them world-readable).
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    path.chmod(PRIVATE_DIR)
+
+
+def _private_empty_file(path: Path) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+
+
 def _copy_tree(src: Path, dest: Path) -> None:
+    _private_dir(dest)
     for path in sorted(src.rglob("*")):
         target = dest / path.relative_to(src)
         if path.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
+            _private_dir(target)
         elif path.is_file() and not path.name.endswith(".part"):
             # A .part file is an upload still streaming in: no committed row names it yet.
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _private_dir(target.parent)
             shutil.copy2(path, target)
+            target.chmod(PRIVATE_FILE)
 
 
 def _fsync_tree(root: Path) -> None:
@@ -143,12 +160,13 @@ def backup(*, settings: Settings, dest: Path) -> Manifest:
     url = settings.effective_database_url
     if dest.exists() and any(dest.iterdir()):
         raise BackupError(f"{dest} is not empty")
-    dest.mkdir(parents=True, exist_ok=True)
+    _private_dir(dest)
     revision = _schema_revision(url)
     if _is_sqlite(url):
         source_path = _sqlite_path(url)
         if not source_path.exists():
             raise BackupError(f"no database at {source_path}")
+        _private_empty_file(dest / SQLITE_FILE)
         source = sqlite3.connect(source_path)
         target = sqlite3.connect(dest / SQLITE_FILE)
         try:
@@ -160,8 +178,10 @@ def backup(*, settings: Settings, dest: Path) -> Manifest:
         kind = "sqlite"
     else:
         dsn, env = _libpq(url)
+        pg_dump = _pg_tool("pg_dump")
+        _private_empty_file(dest / PG_FILE)  # pg_dump truncates it and keeps the mode
         result = subprocess.run(  # noqa: S603 - fixed tool, arguments are not a shell string
-            [_pg_tool("pg_dump"), "-Fc", "--no-owner", "-f", str(dest / PG_FILE), "--dbname", dsn],
+            [pg_dump, "-Fc", "--no-owner", "-f", str(dest / PG_FILE), "--dbname", dsn],
             env=env,
             capture_output=True,
             text=True,
@@ -183,6 +203,7 @@ def backup(*, settings: Settings, dest: Path) -> Manifest:
         database=kind,
         files=files,
     )
+    _private_empty_file(dest / MANIFEST)
     (dest / MANIFEST).write_text(manifest.to_json() + "\n", encoding="utf-8")
     _fsync_tree(dest)
     return manifest
@@ -232,7 +253,7 @@ def _has_data(settings: Settings) -> bool:
 def _restore_sqlite(src: Path, target: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{target}{suffix}").unlink(missing_ok=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     # Copy beside the target, then rename: a crash never leaves half a database in place.
     fd, tmp = tempfile.mkstemp(prefix=".restore-", dir=target.parent)
     os.close(fd)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import logging
 import os
 import sys
 import time
@@ -15,7 +14,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from whistle import accounts, approvals, audit, continuity, db, demo, routing, workers
+from whistle import accounts, approvals, audit, continuity, db, demo, logs, routing, workers
+from whistle.keys import KeysError, load_keys
 from whistle.models import Category, Unit, User
 from whistle.settings import Settings, SettingsError
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env(os.environ, demo=getattr(args, "demo", False))
     # The README's setup starts with `whistle migrate` on a new host: SQLite needs the folder.
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     return settings
 
 
@@ -34,11 +34,13 @@ _ENGINES: list[Engine] = []
 
 
 def _engine(settings: Settings) -> Engine:
-    """A migrated engine for one command; :func:`main` closes its connections at the end."""
+    """A migrated engine for one command, carrying the audit chain key (so the command can
+    append to the log and verify it); :func:`main` closes its connections at the end."""
     db.migrate(settings.effective_database_url)
     engine = db.make_engine(settings.effective_database_url)
     _ENGINES.append(engine)
-    return engine
+    keys = load_keys(settings.keys_dir, create=db.is_empty(engine))
+    return audit.keyed(engine, keys)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -104,6 +106,7 @@ def _run_uvicorn(
         proxy_headers=False,
         server_header=False,
         log_level="info",
+        log_config=logs.CONFIG,  # one line per error, never a traceback (whistle/logs.py)
         workers=workers,
         factory=factory,
     )
@@ -313,11 +316,23 @@ def cmd_continuity_grant(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    expected: audit.Head | None = None
+    if args.head:
+        try:
+            expected = audit.Head.parse(args.head)
+        except ValueError as exc:
+            print(f"error: --head: {exc}", file=sys.stderr)
+            return 2
     engine = _engine(_settings(args))
     with Session(engine) as session:
-        result = audit.verify(session)
+        result = audit.verify(session, expected=expected)
     if result.ok:
         print(f"audit log intact: {result.count} entries, head {result.head_hash}")
+        if expected is not None:
+            print(f"it still holds entry {expected.count} of the head given, unchanged")
+        # The head leaves the host: a copy kept elsewhere shows a later cut of the log.
+        print(f"head: {result.head.token()}")
+        print("keep a copy elsewhere; check against it later with: whistle audit-verify --head …")
         return 0
     print(f"audit log BROKEN at entry {result.first_bad_id} ({result.reason})", file=sys.stderr)
     return 1
@@ -431,9 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--case", required=True, help="case id or 8-character reference")
     p.add_argument("--username", required=True, help="the investigator to give access")
     p.set_defaults(func=cmd_continuity_grant)
-    sub.add_parser("audit-verify", help="verify the audit log's hash chain").set_defaults(
-        func=cmd_audit_verify
-    )
+    p = sub.add_parser("audit-verify", help="verify the audit log's chain; print its head")
+    p.add_argument("--head", help="a head printed or sent earlier (COUNT:KEYED_FROM:HASH)")
+    p.set_defaults(func=cmd_audit_verify)
 
     for name, func in (("add-category", cmd_add_category), ("add-unit", cmd_add_unit)):
         p = sub.add_parser(name)
@@ -461,11 +476,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure()
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)
-    except SettingsError as exc:
+    except (SettingsError, KeysError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -18,6 +18,9 @@ The scheme (see docs/threat-model.md for the reasoning):
   brute-forced offline.
 * An optional **continuity key** (same HPKE suite, private half kept offline) receives a wrap of
   every CK, so cases survive when all of their investigators are gone.
+* The **audit chain** is keyed: entry n's hash is ``HMAC-SHA256(AK, hash(n-1) ‖ fields of n)``
+  with ``AK = HKDF-SHA256(pepper, info = "audit-chain")``. Without ``keys/`` nobody can rebuild a
+  chain that verifies, so rewriting the log takes the key directory as well as the database.
 * **Sessions** keep the unlocked private key (or, for a reporter, CK) sealed under a random secret
   that lives only in the user's cookie; the database holds only a digest of the session id.
 
@@ -39,6 +42,7 @@ from dataclasses import dataclass
 from argon2.low_level import Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hpke
+from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -55,12 +59,14 @@ __all__ = [
     "StreamOpener",
     "StreamSealer",
     "argon2id",
+    "audit_chain_key",
     "check_hybrid_suite",
     "constant_time_equal",
     "derive_case_access",
     "derive_password_keys",
     "digest",
     "generate_keypair",
+    "mac",
     "open_sealed",
     "public_key_of",
     "random_digits",
@@ -139,6 +145,20 @@ def _hkdf(ikm: bytes, *, info: bytes, length: int = KEY_LEN, salt: bytes | None 
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=_DOMAIN + info).derive(
         ikm
     )
+
+
+def audit_chain_key(pepper: bytes) -> bytes:
+    """The audit chain's HMAC key, derived from the pepper (domain-separated from case codes)."""
+    _check_key(pepper)
+    return _hkdf(pepper, info=b"audit-chain")
+
+
+def mac(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256 of ``data`` under a 32-byte key."""
+    _check_key(key)
+    h = crypto_hmac.HMAC(key, hashes.SHA256())
+    h.update(data)
+    return h.finalize()
 
 
 def _encode_fields(*fields: str) -> bytes:

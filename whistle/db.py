@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,15 +11,39 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, make_url
 from sqlmodel import Session
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+PRIVATE_FILE = 0o600
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use 0644 under umask 022), and
+    tighten an existing one. SQLite gives ``-wal`` and ``-shm`` the database file's mode, so
+    the journal files follow; existing ones are tightened too. The file holds only sealed
+    content, but its metadata (who holds which case, dates, the audit log) is nobody else's."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    os.close(fd)
+    for candidate in (path, *(Path(f"{path}{suffix}") for suffix in SQLITE_SIDE_FILES)):
+        try:
+            if stat.S_IMODE(candidate.stat().st_mode) & 0o077:
+                candidate.chmod(PRIVATE_FILE)
+        except FileNotFoundError:
+            continue
+
+
 def make_engine(url: str) -> Engine:
     """An engine with the pragmas the service relies on (foreign keys, WAL, busy timeout)."""
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -71,6 +97,8 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str) -> None:
     """Bring the database to the newest schema (``alembic upgrade heads``: every branch)."""
+    if url.startswith("sqlite"):
+        private_sqlite_file(url)  # before Alembic's connection creates it world-readable
     command.upgrade(alembic_config(url), "heads")
 
 

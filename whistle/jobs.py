@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from whistle import attachments, attempts, crypto, deadlines, notify, retention, sessions
+from whistle import attachments, attempts, audit, crypto, deadlines, notify, retention, sessions
 from whistle.db import session_scope
 from whistle.models import Case, CaseItem, CaseKeyWrap, JobLease, Reminder, User, utcnow
 from whistle.settings import Settings
@@ -139,6 +139,7 @@ class RunReport:
     emails: list[str] = field(default_factory=list)
     webhook: bool = False
     sessions_purged: int = 0
+    audit_head_sent: bool = False
 
 
 def remind(db: Session, *, settings: Settings, today: dt.date, client: httpx.Client) -> RunReport:
@@ -176,6 +177,45 @@ EXTRA: tuple[Callable[[Session, Settings, dt.date], None], ...] = (
 )
 
 
+AUDIT_HEAD = "audit-head"  # a JobLease row whose expiry is when the head is next sent
+
+
+def _claim_slot(db: Session, *, name: str, now: dt.datetime, every: dt.timedelta) -> bool:
+    """Take a schedule's slot if it is due (atomic, like :func:`acquire`): True at most once
+    per ``every`` across all processes."""
+    taken = db.exec(
+        update(JobLease)
+        .where(col(JobLease.name) == name, col(JobLease.expires_at) <= now)
+        .values(holder="schedule", expires_at=now + every)
+    )
+    if taken.rowcount == 1:
+        return True
+    try:
+        with db.begin_nested():
+            db.add(JobLease(name=name, holder="schedule", expires_at=now + every))
+        return True
+    except IntegrityError:
+        return False
+
+
+def send_audit_head(
+    db: Session, *, settings: Settings, client: httpx.Client, now: dt.datetime | None = None
+) -> bool:
+    """Every ``audit_head_hours``, send the audit log's head to the function's lead and the
+    webhook, in the caller's transaction: a failed delivery rolls the slot back and the next
+    run tries again. True when it was sent."""
+    has_mail = bool(settings.smtp_host and settings.function_lead_email)
+    if settings.audit_head_hours == 0 or not (has_mail or settings.webhook_url):
+        return False
+    every = dt.timedelta(hours=settings.audit_head_hours)
+    if not _claim_slot(db, name=AUDIT_HEAD, now=now or utcnow(), every=every):
+        return False
+    result = audit.verify(db)
+    broken_at = None if result.ok else result.first_bad_id
+    notify.send_audit_head(settings, client, token=result.head.token(), broken_at=broken_at)
+    return True
+
+
 def run(
     engine: Engine,
     *,
@@ -200,6 +240,8 @@ def run(
         for job in EXTRA:
             with session_scope(engine) as db:
                 job(db, settings, today)
+        with session_scope(engine) as db:
+            report.audit_head_sent = send_audit_head(db, settings=settings, client=client, now=now)
         return report
     finally:
         with session_scope(engine) as db:

@@ -2,12 +2,15 @@
 
 Key files are created with mode 0600 at first start (an empty database). If the database already
 holds cases and the pepper is missing, the service refuses to start: a new pepper would silently
-lock every reporter out of their case.
+lock every reporter out of their case. It also refuses a pepper that other users of the machine
+can read or write (any group or other permission bit): whoever reads it, with a copy of the
+database, can brute-force case codes offline and rebuild the audit chain's keyed hashes.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +43,15 @@ def _looks_like_placeholder(data: bytes) -> bool:
     return len(set(data)) <= 2  # all zeros, all 'x', and similar hand-made fillers
 
 
+def _check_private(path: Path) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise KeysError(
+            f"{path} can be read or written by other users (mode {mode:04o}); the service "
+            f"will not use it. Restrict it to its owner: chmod 600 {path}"
+        )
+
+
 def load_keys(keys_dir: Path, *, create: bool) -> Keys:
     """Read the keys; with ``create`` make a missing pepper (only safe on a first start)."""
     pepper_path = keys_dir / PEPPER_FILE
@@ -51,6 +63,7 @@ def load_keys(keys_dir: Path, *, create: bool) -> Keys:
             )
         keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         _write_secret(pepper_path, crypto.random_key())
+    _check_private(pepper_path)
     pepper = pepper_path.read_bytes()
     if len(pepper) != crypto.KEY_LEN or _looks_like_placeholder(pepper):
         raise KeysError(f"{pepper_path} is not a generated 32-byte key")

@@ -225,6 +225,9 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     count: int = 0
     last_hash: bytes = Field(sa_column=_blob())
+    # The first entry whose hash is keyed (HMAC); older ones were written before the chain was
+    # keyed and are plain SHA-256 (see whistle/audit.py).
+    keyed_from: int = 1
 
 
 class Reminder(SQLModel, table=True):

@@ -91,12 +91,60 @@ def _send(settings: Settings, messages: list[tuple[str, str, str]]) -> None:
 
 
 def send_webhook(settings: Settings, client: httpx.Client) -> None:
+    _post(
+        settings,
+        client,
+        {
+            "text": "Something in the whistleblowing channel needs attention.",
+            "link": inbox_link(settings),
+        },
+    )
+
+
+# The audit log's head: a number and a hash of the newest entry, which say nothing about any
+# case. Kept by people outside the server, it shows a later cut of the log (whistle/audit.py).
+HEAD_SUBJECT = "Visselblåsarfunktionen: granskningsloggens kontrollvärde / audit log checkpoint"
+HEAD_BODY = """\
+Hej,
+
+Här är granskningsloggens kontrollvärde just nu. Spara meddelandet. Om någon senare tar bort
+poster ur loggen syns det när värdet prövas med
+
+Here is the audit log's checkpoint as of now. Keep this message. If entries are later removed
+from the log, it shows when the value is checked with
+
+    whistle audit-verify --head {token}
+
+{state}
+
+Detta meddelande innehåller medvetet inga uppgifter om något ärende.
+This message deliberately contains no information about any case.
+"""
+HEAD_INTACT = "Loggen var obruten när värdet togs. / The log was intact when this was taken."
+HEAD_BROKEN = (
+    "VARNING: loggen var redan bruten vid post {entry}. / "
+    "WARNING: the log was already broken at entry {entry}."
+)
+
+
+def send_audit_head(
+    settings: Settings, client: httpx.Client, *, token: str, broken_at: int | None
+) -> None:
+    """The head to the function's lead (e-mail) and the webhook; fixed text and the token."""
+    state = HEAD_INTACT if broken_at is None else HEAD_BROKEN.format(entry=broken_at)
+    if settings.function_lead_email:
+        body = HEAD_BODY.format(token=token, state=state)
+        _send(settings, [(settings.function_lead_email, HEAD_SUBJECT, body)])
+    _post(
+        settings,
+        client,
+        {"text": "Audit log checkpoint. " + state.split(" / ")[1], "audit_head": token},
+    )
+
+
+def _post(settings: Settings, client: httpx.Client, payload: dict[str, str]) -> None:
     if not settings.webhook_url:
         return
-    payload = {
-        "text": "Something in the whistleblowing channel needs attention.",
-        "link": inbox_link(settings),
-    }
     try:
         response = client.post(settings.webhook_url, json=payload, timeout=15)
         response.raise_for_status()

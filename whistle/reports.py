@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from whistle import cases, crypto, deadlines, records, routing
+from whistle import cases, crypto, deadlines, numbers, records, routing
 from whistle.i18n import N_
 from whistle.keys import Keys
 from whistle.models import Case, CaseKeyWrap, Category, Unit, User, new_id, utcnow
@@ -80,15 +80,17 @@ def parse_report(
     unit_ids = {u.id for u in units}
     category_id: int | None = None
     raw_category = form.get("category", "")
-    if raw_category.isdigit() and int(raw_category) in category_ids:
-        category_id = int(raw_category)
+    chosen_category = numbers.parse(raw_category)
+    if chosen_category is not None and chosen_category in category_ids:
+        category_id = chosen_category
     elif raw_category != UNKNOWN:
         errors["category"] = E_CHOICE
     unit_id: int | None = None
     raw_unit = form.get("unit", "")
     if raw_unit:
-        if raw_unit.isdigit() and int(raw_unit) in unit_ids:
-            unit_id = int(raw_unit)
+        chosen_unit = numbers.parse(raw_unit)
+        if chosen_unit is not None and chosen_unit in unit_ids:
+            unit_id = chosen_unit
         else:
             errors["unit"] = E_CHOICE
     what = _text(form, "what", MAX_TEXT, errors)

@@ -279,11 +279,21 @@ SPECS: tuple[Spec, ...] = (
         "Run the background jobs inside the server this often; `0` = only `whistle jobs` "
         "(cron). `0`; demo mode `5`",
     ),
+    Spec(
+        "WHISTLE_AUDIT_HEAD_HOURS",
+        "audit_head_hours",
+        int,
+        "Send the audit log's head (its newest entry's number and hash, nothing else) to the "
+        "function's lead and the webhook this often, so a later cut of the log shows against "
+        "their copy; `0` = never. `24`",
+    ),
 )
 
 
 # Numbers for which 0 means "off" or "on the day itself".
-ZERO_ALLOWED = frozenset({"jobs_interval_minutes", "remind_ack_days", "remind_feedback_days"})
+ZERO_ALLOWED = frozenset(
+    {"jobs_interval_minutes", "remind_ack_days", "remind_feedback_days", "audit_head_hours"}
+)
 
 
 @dataclass(frozen=True)
@@ -333,6 +343,7 @@ class Settings:
     remind_ack_days: int = 2
     remind_feedback_days: int = 14
     jobs_interval_minutes: int = 0
+    audit_head_hours: int = 24
     demo: bool = False
 
     @property

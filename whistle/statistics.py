@@ -4,39 +4,28 @@ Only clear metadata columns are read (unit, category, channel, identity given, d
 nothing here touches a key or a sealed blob. Cases that retention deleted are still counted from
 their anonymous :class:`~whistle.models.CaseStatistic` rows, which :func:`anonymous_row` makes.
 
-**Periods are whole months.** The chosen dates are widened to the first and last day of their
-months. The anonymous rows only know the month of receipt, and whole months limit what comparing
-two overlapping periods reveals (see docs/statistics.md for what remains).
+**Periods are fixed**: a calendar year, a quarter or a month (:class:`Period`), never a free
+date range — two free ranges could be subtracted from each other (January–July minus
+January–June is July). The anonymous rows know the month of receipt, the finest period.
 
 **Small cells are suppressed** so that nobody can be singled out (threshold ``t``, the setting
-``WHISTLE_STATS_THRESHOLD``). Every table is one dimension: cells that split a total. The rule,
-applied to each table:
-
-1. *Total.* A total below ``t`` (but not zero) is hidden, and then every cell of the table is
-   hidden too, zeros included: with the total unknown, the cells would only say which groups had
-   anyone at all, which is exactly what a small total must not show.
-2. *Primary.* Every cell with ``0 < count < t`` is hidden. Zero cells are shown (nobody to
-   protect), and so is any cell of at least ``t``.
-3. *Complementary.* If exactly one cell is hidden while the total is shown, the total minus the
-   shown cells would give it back. The next-smallest shown cell is hidden too (ties: the first in
-   table order), so the visible numbers only give the *sum* of two or more hidden cells.
-4. If no other cell is left to hide (a table of one cell), the total is hidden instead.
-
-The same total (the number of cases in the period) heads several tables; it is shown or hidden
-the same way in all of them, because rule 1 depends on the total alone and rule 4 cannot apply
-to a table of two or more cells. Medians are shown only when they rest on at least ``t`` cases.
+``WHISTLE_STATS_THRESHOLD``): a number ``0 < n < t`` is hidden, and so is whatever else would
+give it back. A year's figures are the sums of its quarters' and months', so the tables of all
+17 periods of a year, and of all dimensions (which share one total), are suppressed together by
+:mod:`whistle.suppression`; the period asked for is then cut from that. Medians are shown only
+when they rest on at least ``t`` cases.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from whistle import cases, deadlines
+from whistle import cases, deadlines, numbers, suppression
 from whistle.models import Case, CaseStatistic, Category, Unit
 
 CHANNELS = ("web", "oral")
@@ -52,25 +41,87 @@ NONE_KEY = "none"  # unit not given, category "don't know"
 
 
 class PeriodError(ValueError):
-    """The period is not two dates, or it ends before it starts."""
+    """The period is not a year, a quarter or a month that :meth:`Period.parse` reads."""
+
+
+KINDS = ("year", "quarter", "month")
+FIRST_YEAR, LAST_YEAR = 1970, 9998
 
 
 @dataclass(frozen=True)
 class Period:
-    start: dt.date  # the first day of a month
-    end: dt.date  # the last day of a month
+    """A fixed reporting period: a calendar year, a quarter of one, or a month of one."""
 
-    @classmethod
-    def of(cls, start: dt.date, end: dt.date) -> Period:
-        if end < start:
-            raise PeriodError("end-before-start")
-        first = start.replace(day=1)
-        last = deadlines.add_months(end.replace(day=1), 1) - dt.timedelta(days=1)
-        return cls(first, last)
+    kind: str  # year | quarter | month
+    year: int
+    number: int = 0  # the quarter (1-4) or the month (1-12); 0 for a year
+
+    def __post_init__(self) -> None:
+        limit = {"year": 0, "quarter": 4, "month": 12}.get(self.kind)
+        if limit is None or not FIRST_YEAR <= self.year <= LAST_YEAR:
+            raise PeriodError("invalid-period")
+        if (limit == 0 and self.number != 0) or (limit and not 1 <= self.number <= limit):
+            raise PeriodError("invalid-period")
 
     @classmethod
     def year_of(cls, today: dt.date) -> Period:
-        return cls(dt.date(today.year, 1, 1), dt.date(today.year, 12, 31))
+        return cls("year", today.year)
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """``2026``, ``2026-Q3`` or ``2026-07`` (ASCII digits only)."""
+        year_text, _, part = text.strip().upper().partition("-")
+        year = numbers.parse(year_text, max_digits=4)
+        if year is None:
+            raise PeriodError("invalid-period")
+        if not part:
+            return cls("year", year)
+        if part.startswith("Q"):
+            quarter = numbers.parse(part[1:], max_digits=1)
+            return cls("quarter", year, quarter if quarter is not None else -1)
+        month = numbers.parse(part, max_digits=2) if len(part) == 2 else None
+        return cls("month", year, month if month is not None else -1)
+
+    def token(self) -> str:
+        if self.kind == "year":
+            return str(self.year)
+        return (
+            f"{self.year}-Q{self.number}"
+            if self.kind == "quarter"
+            else f"{self.year}-{self.number:02d}"
+        )
+
+    @property
+    def months(self) -> tuple[int, ...]:
+        if self.kind == "year":
+            return tuple(range(1, 13))
+        if self.kind == "quarter":
+            return tuple(range(3 * self.number - 2, 3 * self.number + 1))
+        return (self.number,)
+
+    @property
+    def start(self) -> dt.date:
+        return dt.date(self.year, self.months[0], 1)
+
+    @property
+    def end(self) -> dt.date:
+        return deadlines.add_months(dt.date(self.year, self.months[-1], 1), 1) - dt.timedelta(
+            days=1
+        )
+
+    def children(self) -> tuple[Period, ...]:
+        """The periods this one is the sum of: a year's quarters, a quarter's months."""
+        if self.kind == "year":
+            return tuple(Period("quarter", self.year, q) for q in range(1, 5))
+        if self.kind == "quarter":
+            return tuple(Period("month", self.year, m) for m in self.months)
+        return ()
+
+    def family(self) -> tuple[Period, ...]:
+        """Every period of this one's year: the only periods whose figures overlap it."""
+        year = Period("year", self.year)
+        quarters = year.children()
+        return (year, *quarters, *(m for q in quarters for m in q.children()))
 
 
 @dataclass(frozen=True)
@@ -214,20 +265,12 @@ def _fact_of_row(row: CaseStatistic) -> Fact:
 
 
 def suppress(name: str, counts: Sequence[tuple[str, int]], *, threshold: int) -> Table:
-    """One table with the module's suppression rule applied (see the module docstring)."""
-    total = sum(n for _, n in counts)
-    if 0 < total < threshold:  # rule 1
-        return Table(name, tuple(Cell(k, None) for k, _ in counts), None)
-    hidden = {i for i, (_, n) in enumerate(counts) if 0 < n < threshold}  # rule 2
-    total_hidden = False
-    if len(hidden) == 1:
-        shown = [i for i in range(len(counts)) if i not in hidden]
-        if shown:  # rule 3: the next-smallest, first in table order on ties
-            hidden.add(min(shown, key=lambda i: (counts[i][1], i)))
-        else:  # rule 4
-            total_hidden = True
-    cells = tuple(Cell(k, None if i in hidden else n) for i, (k, n) in enumerate(counts))
-    return Table(name, cells, None if total_hidden else total)
+    """One table on its own, with the module's suppression rule applied."""
+    alone = suppression.Family(name, {0: list(counts)})
+    [(_, table)] = suppression.suppress([alone], children=lambda p: (), threshold=threshold)[
+        name
+    ].items()
+    return Table(name, tuple(Cell(k, v) for k, v in table.cells), table.total)
 
 
 def median(values: Iterable[int], *, threshold: int) -> Median:
@@ -240,7 +283,8 @@ def median(values: Iterable[int], *, threshold: int) -> Median:
     return Median(float(days))
 
 
-def _facts(db: Session, *, period: Period, today: dt.date) -> list[Fact]:
+def _facts(db: Session, *, period: Period, today: dt.date) -> list[tuple[int, Fact]]:
+    """(month of receipt, fact) of every case received in the period, live or deleted."""
     live = db.exec(
         select(Case).where(Case.received_on >= period.start, Case.received_on <= period.end)
     ).all()
@@ -250,7 +294,9 @@ def _facts(db: Session, *, period: Period, today: dt.date) -> list[Fact]:
             CaseStatistic.received_month <= period.end,
         )
     ).all()
-    return [fact_of_case(c, today=today) for c in live] + [_fact_of_row(r) for r in kept]
+    return [(c.received_on.month, fact_of_case(c, today=today)) for c in live] + [
+        (r.received_month.month, _fact_of_row(r)) for r in kept
+    ]
 
 
 def _names(db: Session, facts: list[Fact]) -> tuple[dict[str, tuple[str, str]], ...]:
@@ -270,32 +316,71 @@ def _names(db: Session, facts: list[Fact]) -> tuple[dict[str, tuple[str, str]], 
     return units, categories
 
 
-def _counted(keys: Sequence[str], values: Iterable[str]) -> list[tuple[str, int]]:
-    tally = Counter(values)
+def _keys(known: Sequence[str], values: Iterable[str]) -> list[str]:
     # A key no longer configured (a deleted unit) still counts, after the known ones.
-    extra = sorted(k for k in tally if k not in keys)
-    return [(k, tally[k]) for k in [*keys, *extra]]
+    return [*known, *sorted(set(values) - set(known))]
+
+
+# Each table: its cells, what a fact counts as, and which facts it counts (the outcome table:
+# closed cases only, so its total is its own).
+DIMENSIONS: dict[str, Callable[[Fact], str]] = {
+    "unit": lambda f: f.unit_key,
+    "category": lambda f: f.category_key,
+    "channel": lambda f: f.channel,
+    "identity": lambda f: "named" if f.identity_given else "anonymous",
+    "acknowledgement": lambda f: f.ack_state,
+    "feedback": lambda f: f.feedback_state,
+    "outcome": lambda f: f.outcome or "",
+}
+
+
+def _suppress_all(
+    counts: dict[str, dict[Period, list[tuple[str, int]]]], *, threshold: int
+) -> dict[str, dict[Period, Table]]:
+    """Every dimension's tables for every period of the year, suppressed together."""
+    families = [
+        suppression.Family(name, by_period, shares_total=name != "outcome")
+        for name, by_period in counts.items()
+    ]
+    shown = suppression.suppress(families, children=Period.children, threshold=threshold)
+    return {
+        name: {
+            p: Table(name, tuple(Cell(k, v) for k, v in table.cells), table.total)
+            for p, table in by_period.items()
+        }
+        for name, by_period in shown.items()
+    }
 
 
 def compute(db: Session, *, period: Period, threshold: int, today: dt.date) -> Statistics:
-    facts = _facts(db, period=period, today=today)
-    units, categories = _names(db, facts)
-    closed = [f for f in facts if f.outcome is not None]
-    dimensions = {
-        "unit": _counted([*units, NONE_KEY], (f.unit_key for f in facts)),
-        "category": _counted([*categories, NONE_KEY], (f.category_key for f in facts)),
-        "channel": _counted(CHANNELS, (f.channel for f in facts)),
-        "identity": _counted(
-            IDENTITIES, ("named" if f.identity_given else "anonymous" for f in facts)
-        ),
-        "acknowledgement": _counted(ACK_STATES, (f.ack_state for f in facts)),
-        "feedback": _counted(FEEDBACK_STATES, (f.feedback_state for f in facts)),
-        "outcome": _counted(OUTCOMES, (f.outcome or "" for f in closed)),
+    """The period's tables, suppressed together with every other period of its year (whose
+    figures overlap it), so that comparing them gives no hidden number back."""
+    family = period.family()
+    dated = _facts(db, period=family[0], today=today)
+    units, categories = _names(db, [f for _, f in dated])
+    known = {
+        "unit": [*units, NONE_KEY],
+        "category": [*categories, NONE_KEY],
+        "channel": list(CHANNELS),
+        "identity": list(IDENTITIES),
+        "acknowledgement": list(ACK_STATES),
+        "feedback": list(FEEDBACK_STATES),
+        "outcome": list(OUTCOMES),
     }
+    counts: dict[str, dict[Period, list[tuple[str, int]]]] = {}
+    for name, key_of in DIMENSIONS.items():
+        counted = [(m, key_of(f)) for m, f in dated if name != "outcome" or f.outcome is not None]
+        keys = _keys(known[name], (k for _, k in counted))
+        counts[name] = {}
+        for p in family:
+            tally = Counter(k for m, k in counted if m in p.months)
+            counts[name][p] = [(k, tally[k]) for k in keys]
+    tables = _suppress_all(counts, threshold=threshold)
+    facts = [f for m, f in dated if m in period.months]
     return Statistics(
         period=period,
         threshold=threshold,
-        tables=tuple(suppress(n, c, threshold=threshold) for n, c in dimensions.items()),
+        tables=tuple(tables[name][period] for name in DIMENSIONS),
         ack_median=median(
             (f.ack_days for f in facts if f.ack_days is not None), threshold=threshold
         ),

@@ -18,6 +18,8 @@ from types import FrameType
 
 import uvicorn
 
+from whistle import logs
+
 
 def supported() -> bool:
     return hasattr(socket, "SO_REUSEPORT")
@@ -43,6 +45,7 @@ def _child(factory: str, host: str, port: int) -> None:
         proxy_headers=False,
         server_header=False,
         log_level="info",
+        log_config=logs.CONFIG,  # one line per error, never a traceback
     )
     uvicorn.Server(config).run(sockets=[_socket(host, port)])
 

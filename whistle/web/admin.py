@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import accounts, administration, audit, notify, routing
+from whistle import accounts, administration, audit, notify, numbers, routing
 from whistle.i18n import N_
 from whistle.models import Category, Unit, User
 from whistle.web import security
@@ -44,7 +44,7 @@ ADMIN_ERRORS = {
 
 
 def _int_or_none(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return numbers.parse(raw)
 
 
 async def overview(request: Request) -> Response:
@@ -156,6 +156,8 @@ async def unit_save(request: Request) -> Response:
     staff = await require_staff(request, "admin")
     form = await security.read_form(request)
     raw_id = request.path_params.get("unit_id")
+    if raw_id is not None and _int_or_none(raw_id) is None:
+        return not_found(request)  # "/admin/units/²" names no unit: never make a new one
     try:
         await call(
             request,
@@ -177,6 +179,8 @@ async def category_save(request: Request) -> Response:
     staff = await require_staff(request, "admin")
     form = await security.read_form(request)
     raw_id = request.path_params.get("category_id")
+    if raw_id is not None and _int_or_none(raw_id) is None:
+        return not_found(request)  # names no category: never make a new one
     try:
         await call(
             request,
@@ -319,7 +323,7 @@ def _audit_page(db: Session, *, page: int) -> dict[str, Any]:
 async def audit_view(request: Request) -> Response:
     staff = await require_staff(request, "admin")
     raw = request.query_params.get("page", "1")
-    page = int(raw) if raw.isdigit() and len(raw) < 7 else 1
+    page = numbers.parse(raw, max_digits=6) or 1
     data = await call(request, _audit_page, page=max(page, 1))
     return render(request, "admin/audit.html", {**data, "user": staff.user})
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import approvals, attachments, blobs, casework, deadlines, followup, records
+from whistle import approvals, attachments, blobs, casework, deadlines, followup, numbers, records
 from whistle.cases import OUTCOMES, SETTABLE_STATUSES, CaseNotFound
 from whistle.i18n import N_
 from whistle.models import Category, Unit, User
@@ -59,7 +59,7 @@ def _inbox(db: Session, *, user_id: str, page: int) -> dict[str, object]:
 async def inbox(request: Request) -> Response:
     staff = await require_staff(request, "investigator")
     raw_page = request.query_params.get("page", "1")
-    page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 1
+    page = numbers.parse(raw_page, max_digits=6) or 1
     data = await call(request, _inbox, user_id=staff.user.id, page=page)
     return render(
         request,

@@ -20,6 +20,7 @@ from whistle import (
     casecode,
     crypto,
     names,
+    numbers,
     records,
     reports,
     routing,
@@ -105,8 +106,7 @@ async def report_form(request: Request) -> Response:
 def _route_of(form: Mapping[str, str]) -> tuple[int | None, int | None, bool]:
     """(category, unit, valid) as chosen in the form; category None means "don't know"."""
     raw_category, raw_unit = form.get("category", ""), form.get("unit", "")
-    category = int(raw_category) if raw_category.isdigit() and len(raw_category) < 10 else None
-    unit = int(raw_unit) if raw_unit.isdigit() and len(raw_unit) < 10 else None
+    category, unit = numbers.parse(raw_category), numbers.parse(raw_unit)
     return category, unit, category is not None or raw_category == reports.UNKNOWN
 
 

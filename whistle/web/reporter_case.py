@@ -21,6 +21,7 @@ from whistle import (
     casecode,
     cases,
     crypto,
+    numbers,
     records,
     reports,
     sessions,
@@ -248,7 +249,7 @@ async def case_minutes(request: Request) -> Response:
             reports.respond_to_minutes,
             case_id=session.case_id,
             case_key=session.payload,
-            version=int(raw_version) if raw_version.isdigit() and len(raw_version) < 6 else 0,
+            version=numbers.parse(raw_version, max_digits=5) or 0,
             approved=form.get("decision") == "approve",
             text=form.get("corrections", ""),
         )

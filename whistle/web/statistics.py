@@ -8,10 +8,11 @@ are SVG drawn here on the server: no page of whistle runs a script.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from dataclasses import dataclass
+from typing import Any
 
+from babel.dates import format_date
 from babel.numbers import format_decimal
 from starlette.requests import Request
 from starlette.responses import Response
@@ -97,14 +98,40 @@ def sections(request: Request, data: statistics.Statistics) -> list[Section]:
 
 
 def _period(request: Request) -> statistics.Period:
-    params = request.query_params
-    default = statistics.Period.year_of(deadlines.today())
-    try:
-        start = dt.date.fromisoformat(params["from"]) if params.get("from") else default.start
-        end = dt.date.fromisoformat(params["to"]) if params.get("to") else default.end
-        return statistics.Period.of(start, end)
-    except (ValueError, OverflowError):  # not a date, reversed, or past the year 9999
-        raise statistics.PeriodError("invalid-period") from None
+    """The period asked for (``?period=2026``, ``2026-Q3`` or ``2026-07``); this year if none.
+    Only these fixed periods exist: two free date ranges could be subtracted from each other."""
+    raw = request.query_params.get("period", "")
+    return statistics.Period.parse(raw) if raw else statistics.Period.year_of(deadlines.today())
+
+
+def period_label(request: Request, period: statistics.Period) -> str:
+    if period.kind == "year":
+        return translate(request, N_("The whole year %(year)s"), year=period.year)
+    if period.kind == "quarter":
+        return translate(
+            request, N_("Quarter %(number)s, %(year)s"), number=period.number, year=period.year
+        )
+    return format_date(period.start, "LLLL y", locale=locale_of(request))
+
+
+def period_choices(
+    request: Request, chosen: statistics.Period | None
+) -> list[tuple[int, list[tuple[str, str]]]]:
+    """The periods offered, by year: the last five years, and the chosen one's."""
+    this_year = deadlines.today().year
+    years = set(range(this_year - 4, this_year + 1))
+    if chosen is not None:
+        years.add(chosen.year)
+    return [
+        (
+            year,
+            [
+                (p.token(), period_label(request, p))
+                for p in statistics.Period("year", year).family()
+            ],
+        )
+        for year in sorted(years, reverse=True)
+    ]
 
 
 async def _compute(request: Request) -> statistics.Statistics | None:
@@ -128,12 +155,17 @@ def median_text(days: float | None, locale: str) -> str:
 async def statistics_page(request: Request) -> Response:
     staff = await require_staff(request, "admin")
     data = await _compute(request)
-    context = {"user": staff.user, "values": dict(request.query_params)}
+    context: dict[str, Any] = {
+        "user": staff.user,
+        "choices": period_choices(request, data.period if data else None),
+        "chosen": data.period.token() if data else "",
+    }
     if data is None:
-        context["error"] = N_("Give the period as two dates, the first before the second.")
+        context["error"] = N_("Choose a year, a quarter or a month.")
         return render(request, "admin/statistics.html", context, status=400)
     locale = locale_of(request)
     context |= {
+        "period_label": period_label(request, data.period),
         "stats": data,
         "sections": sections(request, data),
         "ack_median": median_text(data.ack_median.days, locale),
@@ -158,6 +190,7 @@ def csv_text(request: Request, data: statistics.Statistics) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["section", "key", "label", "value"])
+    writer.writerow(["period", "name", "", data.period.token()])
     writer.writerow(["period", "from", "", data.period.start.isoformat()])
     writer.writerow(["period", "to", "", data.period.end.isoformat()])
     writer.writerow(["period", "threshold", "", str(data.threshold)])
@@ -176,7 +209,7 @@ async def statistics_csv(request: Request) -> Response:
     data = await _compute(request)
     if data is None:
         return Response("invalid period\r\n", status_code=400, media_type="text/plain")
-    name = f"statistics-{data.period.start.isoformat()}-{data.period.end.isoformat()}.csv"
+    name = f"statistics-{data.period.token()}.csv"
     return Response(
         csv_text(request, data),
         media_type="text/csv; charset=utf-8",

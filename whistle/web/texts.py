@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import texts
+from whistle import numbers, texts
 from whistle.i18n import N_
 from whistle.web import security
 from whistle.web.context import call, not_found, redirect, render
@@ -98,9 +98,10 @@ async def text_save(request: Request) -> Response:
 async def text_version(request: Request) -> Response:
     staff = await require_staff(request, "admin")
     name, raw = request.path_params["name"], request.path_params["version"]
-    if name not in texts.NAMES or not raw.isdigit() or len(raw) > 9:
+    number = numbers.parse(raw)
+    if name not in texts.NAMES or number is None:
         return not_found(request)
-    version = await call(request, texts.get, name=name, version=int(raw))
+    version = await call(request, texts.get, name=name, version=number)
     if version is None:
         return not_found(request)
     context = {
