@@ -14,6 +14,9 @@ from whistle.accounts import AccountError, LoginFailed
 from whistle.models import User
 
 T0 = dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC)
+# The deployment's password key (a subkey of the pepper in keys/); any fixed pepper will do here.
+PEPPER = bytes(range(32))
+PASSWORD_KEY = crypto.password_key(PEPPER)
 
 
 def _invite(db: Session, username: str = "anna", role: str = "investigator") -> str:
@@ -24,12 +27,20 @@ def _invite(db: Session, username: str = "anna", role: str = "investigator") -> 
 
 def _activate(db: Session, token: str, password: str = PASSWORD) -> str | None:
     return accounts.activate(
-        db, token=token, password=password, confirm=password, params=CHEAP_ARGON2, now=T0
+        db,
+        token=token,
+        password=password,
+        confirm=password,
+        params=CHEAP_ARGON2,
+        password_key=PASSWORD_KEY,
+        now=T0,
     )
 
 
 def _login(db: Session, username: str, password: str = PASSWORD) -> accounts.Authenticated:
-    return accounts.authenticate(db, username=username, password=password, params=CHEAP_ARGON2)
+    return accounts.authenticate(
+        db, username=username, password=password, params=CHEAP_ARGON2, password_key=PASSWORD_KEY
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,7 +105,13 @@ def test_activation_enforces_password_rules(
         token = _invite(db)
         with pytest.raises(AccountError) as info:
             accounts.activate(
-                db, token=token, password=password, confirm=confirm, params=CHEAP_ARGON2, now=T0
+                db,
+                token=token,
+                password=password,
+                confirm=confirm,
+                params=CHEAP_ARGON2,
+                password_key=PASSWORD_KEY,
+                now=T0,
             )
         assert info.value.code == code
         # The invitation is still usable with a good password.
@@ -116,7 +133,13 @@ def test_expired_activation_link_is_refused(engine: Engine) -> None:
         assert accounts.find_invitation(db, token, now=later) is None
         with pytest.raises(AccountError) as info:
             accounts.activate(
-                db, token=token, password=PASSWORD, confirm=PASSWORD, params=CHEAP_ARGON2, now=later
+                db,
+                token=token,
+                password=PASSWORD,
+                confirm=PASSWORD,
+                params=CHEAP_ARGON2,
+                password_key=PASSWORD_KEY,
+                now=later,
             )
         assert info.value.code == "invalid-invitation"
 
@@ -206,7 +229,9 @@ def test_private_key_opens_with_the_recovery_code(engine: Engine) -> None:
         who = _login(db, "anna")
         user = who.user
         assert user.recovery_salt is not None and user.recovery_sealed is not None
-        keys = crypto.derive_password_keys(recovery, user.recovery_salt, CHEAP_ARGON2)
+        keys = crypto.derive_peppered_password_keys(
+            recovery, user.recovery_salt, CHEAP_ARGON2, password_key=PASSWORD_KEY
+        )
         private = crypto.open_sealed(
             keys.kek,
             user.recovery_sealed,
@@ -220,7 +245,9 @@ def test_private_key_opens_with_the_recovery_code(engine: Engine) -> None:
             crypto.open_sealed(
                 keys.kek, user.recovery_sealed, purpose="private-key", case_id="", item_id=user.id
             )
-        wrong = crypto.derive_password_keys(PASSWORD, user.recovery_salt, CHEAP_ARGON2)
+        wrong = crypto.derive_peppered_password_keys(
+            PASSWORD, user.recovery_salt, CHEAP_ARGON2, password_key=PASSWORD_KEY
+        )
         with pytest.raises(crypto.CryptoError):
             crypto.open_sealed(
                 wrong.kek,

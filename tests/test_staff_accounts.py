@@ -22,6 +22,7 @@ from tests.conftest import (
     submit_report,
 )
 from whistle import accounts, crypto, db
+from whistle.keys import Keys
 from whistle.models import User, WebSession
 
 NEW_PASSWORD = "a brand new long passphrase"
@@ -137,7 +138,7 @@ def test_password_change_reseals_key_and_second_factor(
 
 
 def test_recovery_code_restores_access_and_requires_new_second_factor(
-    world: World, new_client: Callable[[], TestClient], engine: Engine
+    world: World, new_client: Callable[[], TestClient], engine: Engine, keys: Keys
 ) -> None:
     submit_report(new_client(), world.bribery, what="Recovered marker")
     with db.session_scope(engine) as s:
@@ -145,12 +146,20 @@ def test_recovery_code_restores_access_and_requires_new_second_factor(
         # her private key under a code this test knows, exactly as activation does.
         user = s.execute(select(User).where(User.username == "anna")).scalar_one()
         known = crypto.random_string(accounts.RECOVERY_ALPHABET, accounts.RECOVERY_LEN)
-        who = accounts.authenticate(s, username="anna", password=PASSWORD, params=CHEAP_ARGON2)
+        who = accounts.authenticate(
+            s,
+            username="anna",
+            password=PASSWORD,
+            params=CHEAP_ARGON2,
+            password_key=keys.password_key,
+        )
         salt = b"r" * 16
-        keys = crypto.derive_password_keys(known, salt, CHEAP_ARGON2)
+        derived = crypto.derive_peppered_password_keys(
+            known, salt, CHEAP_ARGON2, password_key=keys.password_key
+        )
         user.recovery_salt = salt
         user.recovery_sealed = crypto.seal(
-            keys.kek,
+            derived.kek,
             who.private_key,
             purpose="private-key-recovery",
             case_id="",

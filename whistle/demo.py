@@ -70,7 +70,7 @@ DEMO_LOGINS = (
 )
 
 
-def seed(db: Session, *, params: crypto.Argon2Params) -> bool:
+def seed(db: Session, *, params: crypto.Argon2Params, password_key: bytes) -> bool:
     """Seed units, categories, two investigators and an admin; False if users already exist."""
     if db.exec(select(User)).first() is not None:
         return False
@@ -95,10 +95,15 @@ def seed(db: Session, *, params: crypto.Argon2Params) -> bool:
             role=login.role,
             password=login.password,
             params=params,
+            password_key=password_key,
         )
         users[login.username] = user
         who = accounts.authenticate(
-            db, username=login.username, password=login.password, params=params
+            db,
+            username=login.username,
+            password=login.password,
+            params=params,
+            password_key=password_key,
         )
         user.totp_sealed = crypto.seal(
             who.kek, DEMO_TOTP_SECRET, purpose="totp-secret", case_id="", item_id=user.id

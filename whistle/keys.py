@@ -26,6 +26,11 @@ class Keys:
     pepper: bytes
     continuity_public: bytes | None = None
 
+    @property
+    def password_key(self) -> bytes:
+        """The pepper's subkey for staff passwords and recovery codes (never the raw pepper)."""
+        return crypto.password_key(self.pepper)
+
 
 def _write_secret(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -83,6 +83,14 @@ class User(SQLModel, table=True):
     # not give the second factor. The last accepted time step stops a code being replayed.
     totp_sealed: bytes | None = Field(default=None, sa_column=_blob(True))
     totp_last_step: int = 0
+    # How the password and the recovery code were derived: 1 = Argon2id alone (rows from before
+    # the pepper; upgraded at the next login), 2 = Argon2id then HKDF keyed from keys/.
+    password_scheme: int = 2
+    recovery_scheme: int = 2
+    # Wrong second-factor codes for the account, across every login, and until when the second
+    # step refuses every code (also the right one). Reset by a correct code.
+    factor_failures: int = 0
+    factor_locked_until: dt.datetime | None = None
 
 
 class Designation(SQLModel, table=True):
