@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from tests.conftest import CHEAP_ARGON2, PASSWORD
+from tests.test_staff_accounts import NEW_PASSWORD
 from whistle import accounts, crypto
 from whistle.accounts import AccountError, LoginFailed
 from whistle.models import User
@@ -284,3 +285,262 @@ def test_active_investigators(engine: Engine) -> None:
         _invite(db, "invited")
         _activate(db, _invite(db, "it-admin", role="admin"))
         assert [u.username for u in accounts.active_investigators(db)] == ["anna", "bertil"]
+
+
+# --- finding 3: the password derivation needs keys/ -----------------------------------------
+
+
+def _open_private(user: User, kek: bytes) -> bytes:
+    assert user.private_key_sealed is not None
+    return crypto.open_sealed(
+        kek, user.private_key_sealed, purpose="private-key", case_id="", item_id=user.id
+    )
+
+
+def test_database_alone_does_not_test_a_password(engine: Engine) -> None:
+    """With only the database file (salt, verifier, sealed key) even the right password does
+    not unwrap the private key: the derivation needs the password key from keys/."""
+    with Session(engine) as db:
+        _activate(db, _invite(db))
+        private = _login(db, "anna").private_key
+        user = db.exec(select(User).where(User.username == "anna")).one()
+        assert user.password_salt is not None and user.password_scheme == 2
+        thief = crypto.derive_password_keys(PASSWORD, user.password_salt, CHEAP_ARGON2)
+        assert thief.verifier != user.password_verifier
+        with pytest.raises(crypto.CryptoError):
+            _open_private(user, thief.kek)
+        with pytest.raises(crypto.CryptoError):
+            _open_private(user, thief.verifier)
+        # The same for the recovery code's wrap.
+        assert user.recovery_salt is not None and user.recovery_scheme == 2
+        # With keys/ the password opens it.
+        real = crypto.derive_peppered_password_keys(
+            PASSWORD, user.password_salt, CHEAP_ARGON2, password_key=PASSWORD_KEY
+        )
+        assert _open_private(user, real.kek) == private
+        # Another deployment's keys/ does not help.
+        with pytest.raises(LoginFailed):
+            accounts.authenticate(
+                db,
+                username="anna",
+                password=PASSWORD,
+                params=CHEAP_ARGON2,
+                password_key=crypto.password_key(crypto.random_key()),
+            )
+
+
+def _make_legacy(db: Session, username: str, *, totp: bytes | None = None) -> bytes:
+    """Turn an activated account back into a row as it was before the pepper (scheme 1)."""
+    who = _login(db, username)
+    user = who.user
+    assert user.password_salt is not None
+    legacy = crypto.derive_password_keys(PASSWORD, user.password_salt, CHEAP_ARGON2)
+    user.password_verifier = legacy.verifier
+    user.password_scheme = 1
+    if user.role == "investigator":
+        user.private_key_sealed = crypto.seal(
+            legacy.kek, who.private_key, purpose="private-key", case_id="", item_id=user.id
+        )
+    if totp is not None:
+        user.totp_sealed = crypto.seal(
+            legacy.kek, totp, purpose="totp-secret", case_id="", item_id=user.id
+        )
+    db.add(user)
+    db.flush()
+    return who.private_key
+
+
+def test_old_scheme_account_logs_in_once_and_is_upgraded(engine: Engine) -> None:
+    with Session(engine) as db:
+        _activate(db, _invite(db))
+        private = _make_legacy(db, "anna", totp=b"t" * 20)
+        user = db.exec(select(User).where(User.username == "anna")).one()
+        assert user.password_salt is not None
+        legacy = crypto.derive_password_keys(PASSWORD, user.password_salt, CHEAP_ARGON2)
+        assert _open_private(user, legacy.kek) == private  # the old wrap, before the login
+        old_sealed = user.private_key_sealed
+        who = _login(db, "anna")
+        assert who.private_key == private and who.totp_secret == b"t" * 20
+        db.flush()
+        db.expire_all()
+        user = db.exec(select(User).where(User.username == "anna")).one()
+        assert user.password_scheme == 2
+        assert user.private_key_sealed != old_sealed
+        # The unpeppered wrap is gone: the legacy key opens neither the key nor the TOTP secret.
+        with pytest.raises(crypto.CryptoError):
+            _open_private(user, legacy.kek)
+        assert user.totp_sealed is not None
+        with pytest.raises(crypto.CryptoError):
+            crypto.open_sealed(
+                legacy.kek, user.totp_sealed, purpose="totp-secret", case_id="", item_id=user.id
+            )
+        assert not crypto.constant_time_equal(legacy.verifier, user.password_verifier or b"")
+        # The kek handed on (to seal a new TOTP secret) is the new one.
+        peppered = crypto.derive_peppered_password_keys(
+            PASSWORD, user.password_salt, CHEAP_ARGON2, password_key=PASSWORD_KEY
+        )
+        assert who.kek == peppered.kek
+        assert _open_private(user, peppered.kek) == private
+        # Logging in again works, and a wrong password still fails.
+        assert _login(db, "anna").private_key == private
+        with pytest.raises(LoginFailed):
+            _login(db, "anna", "not the password at all")
+
+
+def test_upgraded_row_refuses_the_old_verifier(engine: Engine) -> None:
+    """After the upgrade only scheme 2 is tried: a row whose verifier is (again) the
+    unpeppered one does not log in while it claims scheme 2."""
+    with Session(engine) as db:
+        _activate(db, _invite(db))
+        _make_legacy(db, "anna")
+        user = db.exec(select(User).where(User.username == "anna")).one()
+        user.password_scheme = 2
+        db.add(user)
+        db.flush()
+        with pytest.raises(LoginFailed):
+            _login(db, "anna")
+
+
+def test_admin_old_scheme_is_upgraded_too(engine: Engine) -> None:
+    with Session(engine) as db:
+        _activate(db, _invite(db, "it-admin", role="admin"))
+        _make_legacy(db, "it-admin")
+        assert _login(db, "it-admin").private_key == b""
+        db.flush()
+        user = db.exec(select(User).where(User.username == "it-admin")).one()
+        assert user.password_scheme == 2
+
+
+def test_old_scheme_recovery_code_works_once_and_is_replaced_by_a_peppered_one(
+    engine: Engine,
+) -> None:
+    with Session(engine) as db:
+        _activate(db, _invite(db))
+        private = _login(db, "anna").private_key
+        user = db.exec(select(User).where(User.username == "anna")).one()
+        code = crypto.random_string(accounts.RECOVERY_ALPHABET, accounts.RECOVERY_LEN)
+        salt = b"r" * 16
+        legacy = crypto.derive_password_keys(code, salt, CHEAP_ARGON2)
+        user.recovery_salt, user.recovery_scheme = salt, 1
+        user.recovery_sealed = crypto.seal(
+            legacy.kek, private, purpose="private-key-recovery", case_id="", item_id=user.id
+        )
+        db.add(user)
+        db.flush()
+        new_code = accounts.recover(
+            db,
+            username="anna",
+            recovery_code=code,
+            password=NEW_PASSWORD,
+            confirm=NEW_PASSWORD,
+            params=CHEAP_ARGON2,
+            password_key=PASSWORD_KEY,
+        )
+        db.flush()
+        assert user.recovery_scheme == 2 and user.password_scheme == 2
+        assert user.recovery_salt is not None and user.recovery_sealed is not None
+        thief = crypto.derive_password_keys(new_code, user.recovery_salt, CHEAP_ARGON2)
+        with pytest.raises(crypto.CryptoError):
+            crypto.open_sealed(
+                thief.kek,
+                user.recovery_sealed,
+                purpose="private-key-recovery",
+                case_id="",
+                item_id=user.id,
+            )
+        assert _login(db, "anna", NEW_PASSWORD).private_key == private
+
+
+# --- common passwords -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password", ["Password123!", "sommar2024", "Sommar2024!!", "  LÖSENORD 1234 ", "P@ssw0rd2026"]
+)
+def test_common_passwords_are_refused_at_activation_and_change(
+    engine: Engine, password: str
+) -> None:
+    with Session(engine) as db:
+        token = _invite(db)
+        with pytest.raises(AccountError) as info:
+            _activate(db, token, password)
+        assert info.value.code == "password-common"
+        assert accounts.find_invitation(db, token, now=T0) is not None  # nothing half-done
+        _activate(db, token)
+        user = db.exec(select(User).where(User.username == "anna")).one()
+        before = user.password_verifier
+        with pytest.raises(AccountError) as info:
+            accounts.change_password(
+                db,
+                user_id=user.id,
+                current=PASSWORD,
+                password=password,
+                confirm=password,
+                params=CHEAP_ARGON2,
+                password_key=PASSWORD_KEY,
+            )
+        assert info.value.code == "password-common"
+        assert user.password_verifier == before
+
+
+# --- finding 7: an account-wide budget for second-factor codes -----------------------------
+
+SECRET = b"s" * 20
+
+
+def _factor(db: Session, user_id: str, code: str, at: dt.datetime) -> bool:
+    return accounts.check_second_factor(
+        db, user_id=user_id, secret=SECRET, code=code, at=at.timestamp(), now=at
+    )
+
+
+def _wrong(at: dt.datetime) -> str:
+    right = crypto.totp_code(SECRET, at=at.timestamp())
+    return "000000" if right != "000000" else "111111"
+
+
+def test_second_factor_failures_lock_the_account_and_the_right_code_waits(
+    engine: Engine,
+) -> None:
+    with Session(engine) as db:
+        _activate(db, _invite(db))
+        uid = db.exec(select(User.id).where(User.username == "anna")).one()
+        for i in range(accounts.FACTOR_BUDGET):
+            assert not _factor(db, uid, _wrong(T0), T0 + dt.timedelta(seconds=i))
+        db.commit()  # persisted on the account, not in any login
+        user = db.get(User, uid)
+        assert user is not None and user.factor_failures == accounts.FACTOR_BUDGET
+        assert user.factor_locked_until == T0 + dt.timedelta(seconds=4) + accounts.FACTOR_LOCK
+        during = T0 + dt.timedelta(minutes=10)
+        right = crypto.totp_code(SECRET, at=during.timestamp())
+        with pytest.raises(accounts.SecondFactorLocked) as info:
+            _factor(db, uid, right, during)
+        assert info.value.until == user.factor_locked_until
+        db.rollback()
+        # Refused tries while locked are not counted (nothing to gain, nothing to extend).
+        assert db.get(User, uid).factor_failures == accounts.FACTOR_BUDGET  # type: ignore[union-attr]
+        after = T0 + dt.timedelta(minutes=16)
+        # Once the lock ends the budget is one more round: five more wrong codes lock for longer.
+        for i in range(accounts.FACTOR_BUDGET):
+            assert not _factor(db, uid, _wrong(after), after + dt.timedelta(seconds=i))
+        user = db.get(User, uid)
+        assert user is not None
+        assert (
+            user.factor_locked_until == after + dt.timedelta(seconds=4) + 2 * accounts.FACTOR_LOCK
+        )
+        much_later = after + dt.timedelta(hours=1)
+        assert _factor(db, uid, crypto.totp_code(SECRET, at=much_later.timestamp()), much_later)
+        assert user.factor_failures == 0 and user.factor_locked_until is None
+
+
+def test_second_factor_lock_is_capped(engine: Engine) -> None:
+    with Session(engine) as db:
+        _activate(db, _invite(db))
+        user = db.exec(select(User).where(User.username == "anna")).one()
+        user.factor_failures = 40 * accounts.FACTOR_BUDGET - 1
+        db.add(user)
+        db.flush()
+        assert not _factor(db, user.id, _wrong(T0), T0)
+        db.commit()
+        db.refresh(user)
+        assert user.factor_locked_until == T0 + accounts.FACTOR_LOCK_MAX

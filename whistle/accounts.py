@@ -134,12 +134,13 @@ def find_invitation(db: Session, token: str, *, now: dt.datetime | None = None) 
 def check_password_rules(password: str, confirm: str) -> None:
     if password != confirm:
         raise AccountError("password-mismatch")
-    if len(password) < MIN_PASSWORD:
-        raise AccountError("password-too-short")
     if len(password) > MAX_PASSWORD:
         raise AccountError("password-too-long")
+    # Before the length: "sommar2024" is better told it is common than that it is short.
     if passwords.is_common(password):
         raise AccountError("password-common")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError("password-too-short")
 
 
 def _derive(
