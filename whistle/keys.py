@@ -1,8 +1,10 @@
-"""The deployment's key directory: the case-code pepper and the optional continuity public key.
+"""The deployment's key directory: the pepper and the optional continuity public key.
 
-Key files are created with mode 0600 at first start (an empty database). If the database already
-holds cases and the pepper is missing, the service refuses to start: a new pepper would silently
-lock every reporter out of their case.
+The pepper keys every case-code derivation and, through its subkey :attr:`Keys.password_key`,
+every staff password and recovery-code derivation. Key files are created with mode 0600 at first
+start (an empty database). If the database already holds cases or staff passwords and the pepper
+is missing, the service refuses to start: a new pepper would silently lock every reporter out of
+their case and every investigator out of their key.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ def load_keys(keys_dir: Path, *, create: bool) -> Keys:
     if not pepper_path.exists():
         if not create:
             raise KeysError(
-                f"{pepper_path} is missing but the database already holds cases; restore the "
-                "key directory from its backup (a new pepper would lock every reporter out)"
+                f"{pepper_path} is missing but the database already holds cases or staff "
+                "passwords; restore the key directory from its backup (a new pepper would lock "
+                "every reporter and every investigator out)"
             )
         keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         _write_secret(pepper_path, crypto.random_key())
