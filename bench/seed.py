@@ -29,7 +29,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, insert, text
 from sqlmodel import Session, SQLModel, select
 
-from whistle import accounts, cases, crypto, db, deadlines, routing
+from whistle import accounts, cases, crypto, db, deadlines, routing, second_factor
 from whistle.keys import load_keys
 from whistle.models import Case, CaseItem, CaseKeyWrap, Category, Unit, User
 
@@ -103,7 +103,7 @@ def _enrol_totp(
     secret = crypto.totp_new_secret()
     at = time.time() - crypto.TOTP_STEP
     code = crypto.totp_code(secret, at=at)
-    enrolled = accounts.enrol_second_factor(
+    enrolled = second_factor.enrol_second_factor(
         session, user_id=user.id, kek=kek, secret=secret, code=code, at=at
     )
     assert enrolled, "TOTP enrolment refused"

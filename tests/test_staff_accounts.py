@@ -24,7 +24,7 @@ from tests.conftest import (
     submit_report,
     totp_code,
 )
-from whistle import accounts, crypto, db
+from whistle import accounts, crypto, db, second_factor
 from whistle.keys import Keys
 from whistle.models import User, WebSession, utcnow
 
@@ -243,7 +243,7 @@ def test_second_factor_failures_across_fresh_logins_lock_the_account(
         user = s.get(User, world.anna)
         assert user is not None and user.factor_locked_until is not None
         # Counted until the lock; the tries refused while locked are not.
-        assert user.factor_failures == accounts.FACTOR_BUDGET
+        assert user.factor_failures == second_factor.FACTOR_BUDGET
     browser = new_client()
     post(browser, "/staff/login", {"username": "anna", "password": PASSWORD})
     right = post(browser, "/staff/second-factor", {"code": totp_code(browser, "anna")})

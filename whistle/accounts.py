@@ -6,10 +6,7 @@ is never stored; its Argon2id output, keyed with the password key from ``keys/``
 gives a verifier (stored) and the key-encryption key (not). Accounts from before the pepper
 (scheme 1) are upgraded at their next login. Administrators get a verifier only: they hold no
 key and can open no case.
-
-The second factor has an account-wide budget: wrong codes are counted on the account across
-every login, and past the budget the second step refuses every code, the right one too, for a
-time that doubles with each further round.
+The second factor is in :mod:`whistle.second_factor`.
 """
 
 from __future__ import annotations
@@ -19,8 +16,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import or_, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from whistle import crypto, passwords
 from whistle.models import User, utcnow
@@ -33,9 +29,6 @@ RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read alou
 RECOVERY_LEN = 25  # 125 bits
 ROLES = ("investigator", "admin")
 PASSWORD_SCHEME = 2  # Argon2id, then HKDF keyed with crypto.password_key(pepper)
-FACTOR_BUDGET = 5  # wrong second-factor codes per account before the second step locks
-FACTOR_LOCK = dt.timedelta(minutes=15)  # the first lock; each further round doubles it
-FACTOR_LOCK_MAX = dt.timedelta(hours=24)
 
 
 class AccountError(ValueError):
@@ -48,15 +41,6 @@ class AccountError(ValueError):
 
 class LoginFailed(Exception):
     """Wrong username or password, or an inactive account: deliberately one error."""
-
-
-class SecondFactorLocked(Exception):
-    """Too many wrong second-factor codes for this account: every code is refused until
-    ``until``."""
-
-    def __init__(self, until: dt.datetime) -> None:
-        super().__init__("second factor locked")
-        self.until = until
 
 
 @dataclass(frozen=True)
@@ -328,73 +312,6 @@ def upgrade_password_scheme(
     return Authenticated(
         user=user, private_key=who.private_key, kek=keys.current.kek, totp_secret=who.totp_secret
     )
-
-
-def _accept_code(db: Session, *, user_id: str, secret: bytes, code: str, at: float) -> User | None:
-    """The active user, with the code's time step remembered so it cannot be used again; None
-    when the code is wrong, already used, or the account is not active."""
-    user = db.get(User, user_id)
-    if user is None or user.status != "active":
-        return None
-    step = crypto.totp_verify(secret, code, at=at, after_step=user.totp_last_step)
-    if step is None:
-        return None
-    user.totp_last_step = step
-    db.add(user)
-    return user
-
-
-def enrol_second_factor(
-    db: Session, *, user_id: str, kek: bytes, secret: bytes, code: str, at: float
-) -> bool:
-    """Store the TOTP secret once the user has proved their app produces its codes."""
-    user = _accept_code(db, user_id=user_id, secret=secret, code=code, at=at)
-    if user is None:
-        return False
-    user.totp_sealed = crypto.seal(kek, secret, purpose="totp-secret", case_id="", item_id=user.id)
-    return True
-
-
-def check_second_factor(
-    db: Session,
-    *,
-    user_id: str,
-    secret: bytes,
-    code: str,
-    at: float,
-    now: dt.datetime | None = None,
-) -> bool:
-    """A TOTP code for this user, not used before (the accepted step is remembered).
-
-    Raises :class:`SecondFactorLocked` while the account's budget is used up, whatever the
-    code. The budget is the account's, not the login's: a fresh password login does not reset
-    it, only a correct code does.
-    """
-    moment = now or utcnow()
-    # The try is counted before it is checked, in one UPDATE that also takes the row's write
-    # lock: tries sent in parallel queue behind each other and each one is counted.
-    unlocked = or_(col(User.factor_locked_until).is_(None), col(User.factor_locked_until) <= moment)
-    counted = db.exec(
-        update(User)
-        .where(col(User.id) == user_id, unlocked)
-        .values(factor_failures=User.factor_failures + 1)
-        .execution_options(synchronize_session=False)
-    )
-    user = db.get(User, user_id)
-    if user is None:
-        return False
-    db.refresh(user)
-    if counted.rowcount == 0:
-        raise SecondFactorLocked(user.factor_locked_until or moment)
-    if _accept_code(db, user_id=user_id, secret=secret, code=code, at=at) is not None:
-        user.factor_failures = 0
-        user.factor_locked_until = None
-        return True
-    if user.factor_failures % FACTOR_BUDGET == 0:
-        rounds = min(user.factor_failures // FACTOR_BUDGET, 16)
-        user.factor_locked_until = moment + min(FACTOR_LOCK * 2 ** (rounds - 1), FACTOR_LOCK_MAX)
-    db.add(user)
-    return False
 
 
 def change_password(

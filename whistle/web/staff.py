@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from whistle import accounts, attempts, audit, crypto, sessions
+from whistle import second_factor as factor
 from whistle.i18n import N_
 from whistle.models import User
 from whistle.web import security
@@ -32,7 +33,7 @@ STAFF_COOKIE = "whistle_staff"
 PENDING_COOKIE = "whistle_pending"
 PENDING_LIFETIME = dt.timedelta(minutes=10)
 LOGIN_FAILURES = 10  # per username per 15 minutes; then the account waits (no addresses kept)
-FACTOR_FAILURES = 5  # per pending login; the account's own budget is accounts.FACTOR_BUDGET
+FACTOR_FAILURES = 5  # per pending login; the account's own budget is factor.FACTOR_BUDGET
 E_LOGIN = N_("Wrong username or password.")
 E_LOCKED = N_("Too many failed attempts for this account. Wait 15 minutes and try again.")
 E_FACTOR_LOCKED = N_(
@@ -219,7 +220,7 @@ def _second_factor_step(
     if pending is None:
         return "expired", ""
     if enrol:
-        ok = pending.enrol is not None and accounts.enrol_second_factor(
+        ok = pending.enrol is not None and factor.enrol_second_factor(
             db,
             user_id=pending.user.id,
             kek=pending.kek,
@@ -231,10 +232,10 @@ def _second_factor_step(
             audit.record(db, action="second_factor_enrolled", actor_id=pending.user.id)
     else:
         try:
-            ok = pending.totp is not None and accounts.check_second_factor(
+            ok = pending.totp is not None and factor.check_second_factor(
                 db, user_id=pending.user.id, secret=pending.totp, code=code, at=time.time()
             )
-        except accounts.SecondFactorLocked:
+        except factor.SecondFactorLocked:
             return "locked", ""
     if not ok:
         expired = _factor_failed(db, pending_cookie=pending_cookie, user_id=pending.user.id)
