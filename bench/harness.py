@@ -94,8 +94,8 @@ def _small_template() -> tuple[Path, seed.World]:
         db.migrate(url)
         engine = db.make_engine(url)
         try:
-            load_keys(home / "keys", create=True)
-            world = seed.make_world(engine, PRODUCTION.argon2)
+            keys = load_keys(home / "keys", create=True)
+            world = seed.make_world(engine, PRODUCTION.argon2, keys.password_key)
         finally:
             engine.dispose()
         _template = (home, world)

@@ -29,7 +29,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, insert, text
 from sqlmodel import Session, SQLModel, select
 
-from whistle import accounts, cases, crypto, db, deadlines, demo, routing
+from whistle import accounts, cases, crypto, db, deadlines, demo, routing, second_factor
 from whistle.keys import load_keys
 from whistle.models import Case, CaseItem, CaseKeyWrap, Category, Unit, User
 
@@ -64,7 +64,7 @@ def schema_revision() -> str:
     return f"{heads or 'none'}-{text_digest}"
 
 
-def make_world(engine: Engine, params: crypto.Argon2Params) -> World:
+def make_world(engine: Engine, params: crypto.Argon2Params, password_key: bytes) -> World:
     """Units, categories and three active investigators, all designated for one category."""
     with db.session_scope(engine) as session:
         unit = Unit(name_sv="Stadsdelsförvaltning Norr", name_en="Northern District")
@@ -83,23 +83,28 @@ def make_world(engine: Engine, params: crypto.Argon2Params) -> World:
                 role="investigator",
                 password=PASSWORD,
                 params=params,
+                password_key=password_key,
             )
             routing.designate(session, user_id=user.id, category_id=category.id)
             users[name] = user.id
-            totp[name] = _enrol_totp(session, user, params).hex()
+            totp[name] = _enrol_totp(session, user, params, password_key).hex()
         demo.approve_as_colleagues(session)  # four eyes (whistle/approvals.py)
         return World(users=users, totp=totp, category_id=category.id, unit_id=unit.id, cases=0)
 
 
-def _enrol_totp(session: Session, user: User, params: crypto.Argon2Params) -> bytes:
+def _enrol_totp(
+    session: Session, user: User, params: crypto.Argon2Params, password_key: bytes
+) -> bytes:
     """Enrol a second factor as the web enrolment would, with the previous time step's code so
     that a login in the current step is not refused as a replay."""
     assert user.password_salt is not None
-    kek = crypto.derive_password_keys(PASSWORD, user.password_salt, params).kek
+    kek = crypto.derive_peppered_password_keys(
+        PASSWORD, user.password_salt, params, password_key=password_key
+    ).kek
     secret = crypto.totp_new_secret()
     at = time.time() - crypto.TOTP_STEP
     code = crypto.totp_code(secret, at=at)
-    enrolled = accounts.enrol_second_factor(
+    enrolled = second_factor.enrol_second_factor(
         session, user_id=user.id, kek=kek, secret=secret, code=code, at=at
     )
     assert enrolled, "TOTP enrolment refused"
@@ -250,8 +255,8 @@ def build(url: str, keys_dir: Path, *, count: int, params: crypto.Argon2Params) 
     db.migrate(url)
     engine = db.make_engine(url)
     try:
-        load_keys(keys_dir, create=True)
-        world = make_world(engine, params)
+        keys = load_keys(keys_dir, create=True)
+        world = make_world(engine, params, keys.password_key)
         seed_cases(engine, world, count)
         long_case = seed_long_case(engine, world, 200)
         if engine.dialect.name == "postgresql":

@@ -28,6 +28,7 @@ CHEAP_ARGON2 = Argon2Params(time_cost=1, memory_kib=8, parallelism=1)
 PG_URL = os.environ.get("WHISTLE_TEST_DATABASE_URL", "")
 PASSWORD = "correct horse battery staple"
 TOTP_SECRET = b"test-totp-secret-20b"  # every test user's second factor
+CSRF_COOKIE = "__Host-whistle_csrf"  # the tests' app uses Secure cookies (https://testserver)
 
 
 @pytest.fixture(scope="session")
@@ -114,16 +115,18 @@ class World:
     admin: str
 
 
-def enrol_totp(s: Session, username: str) -> None:
+def enrol_totp(s: Session, username: str, password_key: bytes) -> None:
     """Give a test user the known TOTP secret, sealed as the real enrolment seals it."""
-    who = accounts.authenticate(s, username=username, password=PASSWORD, params=CHEAP_ARGON2)
+    who = accounts.authenticate(
+        s, username=username, password=PASSWORD, params=CHEAP_ARGON2, password_key=password_key
+    )
     who.user.totp_sealed = crypto.seal(
         who.kek, TOTP_SECRET, purpose="totp-secret", case_id="", item_id=who.user.id
     )
     s.add(who.user)
 
 
-def _make_world(engine: Engine) -> World:
+def _make_world(engine: Engine, keys: Keys) -> World:
     with db.session_scope(engine) as s:
         bribery = Category(name_sv="Mutor", name_en="Bribery", position=0)
         other = Category(name_sv="Annat", name_en="Other", position=1)
@@ -144,8 +147,9 @@ def _make_world(engine: Engine) -> World:
                 role=role,
                 password=PASSWORD,
                 params=CHEAP_ARGON2,
+                password_key=keys.password_key,
             )
-            enrol_totp(s, user.username)
+            enrol_totp(s, user.username, keys.password_key)
             ids[name] = user.id
         assert bribery.id and other.id and unit.id
         for user, category in (
@@ -161,8 +165,8 @@ def _make_world(engine: Engine) -> World:
 
 
 @pytest.fixture
-def world(engine: Engine) -> World:
-    return _make_world(engine)
+def world(engine: Engine, keys: Keys) -> World:
+    return _make_world(engine, keys)
 
 
 @pytest.fixture
@@ -193,9 +197,9 @@ def client(new_client: Callable[[], TestClient]) -> TestClient:
 
 def csrf(client: TestClient) -> str:
     """Visit a page so the browser has its CSRF cookie; return the token."""
-    if "whistle_csrf" not in client.cookies:
+    if CSRF_COOKIE not in client.cookies:
         client.get("/")
-    token = client.cookies.get("whistle_csrf")
+    token = client.cookies.get(CSRF_COOKIE)
     assert token
     return token
 

@@ -169,7 +169,8 @@ def test_continuity_key_regrants_a_case_whose_readers_are_all_gone(
     private_file = tmp_path / "continuity.key"
     continuity.create(settings.keys_dir, private_file)
     assert oct(private_file.stat().st_mode & 0o777) == "0o600"
-    app = create_app(settings, engine=engine, keys=load_keys(settings.keys_dir, create=False))
+    keys = load_keys(settings.keys_dir, create=False)
+    app = create_app(settings, engine=engine, keys=keys)
     reporter = TestClient(app, base_url="https://testserver", follow_redirects=False)
     submit_report(reporter, world.bribery, what="Continuity marker")
     case = only_case(engine)
@@ -190,8 +191,9 @@ def test_continuity_key_regrants_a_case_whose_readers_are_all_gone(
             role="investigator",
             password=PASSWORD,
             params=CHEAP_ARGON2,
+            password_key=keys.password_key,
         )
-        enrol_totp(s, "dora")
+        enrol_totp(s, "dora", keys.password_key)
     with db.session_scope(engine) as s:
         wrong = crypto.generate_keypair()[0]
         try:

@@ -6,14 +6,18 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from tests.conftest import CHEAP_ARGON2, PASSWORD
+from tests.test_staff_accounts import NEW_PASSWORD
 from whistle import accounts, crypto
 from whistle.accounts import AccountError, LoginFailed
 from whistle.models import User
 
 T0 = dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC)
+# The deployment's password key (a subkey of the pepper in keys/); any fixed pepper will do here.
+PEPPER = bytes(range(32))
+PASSWORD_KEY = crypto.password_key(PEPPER)
 
 
 def _invite(db: Session, username: str = "anna", role: str = "investigator") -> str:
@@ -24,12 +28,20 @@ def _invite(db: Session, username: str = "anna", role: str = "investigator") -> 
 
 def _activate(db: Session, token: str, password: str = PASSWORD) -> str | None:
     return accounts.activate(
-        db, token=token, password=password, confirm=password, params=CHEAP_ARGON2, now=T0
+        db,
+        token=token,
+        password=password,
+        confirm=password,
+        params=CHEAP_ARGON2,
+        password_key=PASSWORD_KEY,
+        now=T0,
     )
 
 
 def _login(db: Session, username: str, password: str = PASSWORD) -> accounts.Authenticated:
-    return accounts.authenticate(db, username=username, password=password, params=CHEAP_ARGON2)
+    return accounts.authenticate(
+        db, username=username, password=password, params=CHEAP_ARGON2, password_key=PASSWORD_KEY
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,7 +106,13 @@ def test_activation_enforces_password_rules(
         token = _invite(db)
         with pytest.raises(AccountError) as info:
             accounts.activate(
-                db, token=token, password=password, confirm=confirm, params=CHEAP_ARGON2, now=T0
+                db,
+                token=token,
+                password=password,
+                confirm=confirm,
+                params=CHEAP_ARGON2,
+                password_key=PASSWORD_KEY,
+                now=T0,
             )
         assert info.value.code == code
         # The invitation is still usable with a good password.
@@ -116,7 +134,13 @@ def test_expired_activation_link_is_refused(engine: Engine) -> None:
         assert accounts.find_invitation(db, token, now=later) is None
         with pytest.raises(AccountError) as info:
             accounts.activate(
-                db, token=token, password=PASSWORD, confirm=PASSWORD, params=CHEAP_ARGON2, now=later
+                db,
+                token=token,
+                password=PASSWORD,
+                confirm=PASSWORD,
+                params=CHEAP_ARGON2,
+                password_key=PASSWORD_KEY,
+                now=later,
             )
         assert info.value.code == "invalid-invitation"
 
@@ -206,7 +230,9 @@ def test_private_key_opens_with_the_recovery_code(engine: Engine) -> None:
         who = _login(db, "anna")
         user = who.user
         assert user.recovery_salt is not None and user.recovery_sealed is not None
-        keys = crypto.derive_password_keys(recovery, user.recovery_salt, CHEAP_ARGON2)
+        keys = crypto.derive_peppered_password_keys(
+            recovery, user.recovery_salt, CHEAP_ARGON2, password_key=PASSWORD_KEY
+        )
         private = crypto.open_sealed(
             keys.kek,
             user.recovery_sealed,
@@ -220,7 +246,9 @@ def test_private_key_opens_with_the_recovery_code(engine: Engine) -> None:
             crypto.open_sealed(
                 keys.kek, user.recovery_sealed, purpose="private-key", case_id="", item_id=user.id
             )
-        wrong = crypto.derive_password_keys(PASSWORD, user.recovery_salt, CHEAP_ARGON2)
+        wrong = crypto.derive_peppered_password_keys(
+            PASSWORD, user.recovery_salt, CHEAP_ARGON2, password_key=PASSWORD_KEY
+        )
         with pytest.raises(crypto.CryptoError):
             crypto.open_sealed(
                 wrong.kek,
@@ -257,3 +285,199 @@ def test_active_investigators(engine: Engine) -> None:
         _invite(db, "invited")
         _activate(db, _invite(db, "it-admin", role="admin"))
         assert [u.username for u in accounts.active_investigators(db)] == ["anna", "bertil"]
+
+
+# --- finding 3: the password derivation needs keys/ -----------------------------------------
+
+
+def _open_private(user: User, kek: bytes) -> bytes:
+    assert user.private_key_sealed is not None
+    return crypto.open_sealed(
+        kek, user.private_key_sealed, purpose="private-key", case_id="", item_id=user.id
+    )
+
+
+def test_database_alone_does_not_test_a_password(engine: Engine) -> None:
+    """With only the database file (salt, verifier, sealed key) even the right password does
+    not unwrap the private key: the derivation needs the password key from keys/."""
+    with Session(engine) as db:
+        _activate(db, _invite(db))
+        private = _login(db, "anna").private_key
+        user = db.exec(select(User).where(User.username == "anna")).one()
+        assert user.password_salt is not None and user.password_scheme == 2
+        thief = crypto.derive_password_keys(PASSWORD, user.password_salt, CHEAP_ARGON2)
+        assert thief.verifier != user.password_verifier
+        with pytest.raises(crypto.CryptoError):
+            _open_private(user, thief.kek)
+        with pytest.raises(crypto.CryptoError):
+            _open_private(user, thief.verifier)
+        # The same for the recovery code's wrap.
+        assert user.recovery_salt is not None and user.recovery_scheme == 2
+        # With keys/ the password opens it.
+        real = crypto.derive_peppered_password_keys(
+            PASSWORD, user.password_salt, CHEAP_ARGON2, password_key=PASSWORD_KEY
+        )
+        assert _open_private(user, real.kek) == private
+        # Another deployment's keys/ does not help.
+        with pytest.raises(LoginFailed):
+            accounts.authenticate(
+                db,
+                username="anna",
+                password=PASSWORD,
+                params=CHEAP_ARGON2,
+                password_key=crypto.password_key(crypto.random_key()),
+            )
+
+
+def _make_legacy(db: Session, username: str, *, totp: bytes | None = None) -> bytes:
+    """Turn an activated account back into a row as it was before the pepper (scheme 1)."""
+    who = _login(db, username)
+    user = who.user
+    assert user.password_salt is not None
+    legacy = crypto.derive_password_keys(PASSWORD, user.password_salt, CHEAP_ARGON2)
+    user.password_verifier = legacy.verifier
+    user.password_scheme = 1
+    if user.role == "investigator":
+        user.private_key_sealed = crypto.seal(
+            legacy.kek, who.private_key, purpose="private-key", case_id="", item_id=user.id
+        )
+    if totp is not None:
+        user.totp_sealed = crypto.seal(
+            legacy.kek, totp, purpose="totp-secret", case_id="", item_id=user.id
+        )
+    db.add(user)
+    db.flush()
+    return who.private_key
+
+
+def test_old_scheme_account_logs_in_once_and_is_upgraded(engine: Engine) -> None:
+    with Session(engine) as db:
+        _activate(db, _invite(db))
+        private = _make_legacy(db, "anna", totp=b"t" * 20)
+        user = db.exec(select(User).where(User.username == "anna")).one()
+        assert user.password_salt is not None
+        legacy = crypto.derive_password_keys(PASSWORD, user.password_salt, CHEAP_ARGON2)
+        assert _open_private(user, legacy.kek) == private  # the old wrap, before the login
+        old_sealed = user.private_key_sealed
+        who = _login(db, "anna")
+        assert who.private_key == private and who.totp_secret == b"t" * 20
+        db.flush()
+        db.expire_all()
+        user = db.exec(select(User).where(User.username == "anna")).one()
+        assert user.password_scheme == 2
+        assert user.private_key_sealed != old_sealed
+        # The unpeppered wrap is gone: the legacy key opens neither the key nor the TOTP secret.
+        with pytest.raises(crypto.CryptoError):
+            _open_private(user, legacy.kek)
+        assert user.totp_sealed is not None
+        with pytest.raises(crypto.CryptoError):
+            crypto.open_sealed(
+                legacy.kek, user.totp_sealed, purpose="totp-secret", case_id="", item_id=user.id
+            )
+        assert not crypto.constant_time_equal(legacy.verifier, user.password_verifier or b"")
+        # The kek handed on (to seal a new TOTP secret) is the new one.
+        peppered = crypto.derive_peppered_password_keys(
+            PASSWORD, user.password_salt, CHEAP_ARGON2, password_key=PASSWORD_KEY
+        )
+        assert who.kek == peppered.kek
+        assert _open_private(user, peppered.kek) == private
+        # Logging in again works, and a wrong password still fails.
+        assert _login(db, "anna").private_key == private
+        with pytest.raises(LoginFailed):
+            _login(db, "anna", "not the password at all")
+
+
+def test_upgraded_row_refuses_the_old_verifier(engine: Engine) -> None:
+    """After the upgrade only scheme 2 is tried: a row whose verifier is (again) the
+    unpeppered one does not log in while it claims scheme 2."""
+    with Session(engine) as db:
+        _activate(db, _invite(db))
+        _make_legacy(db, "anna")
+        user = db.exec(select(User).where(User.username == "anna")).one()
+        user.password_scheme = 2
+        db.add(user)
+        db.flush()
+        with pytest.raises(LoginFailed):
+            _login(db, "anna")
+
+
+def test_admin_old_scheme_is_upgraded_too(engine: Engine) -> None:
+    with Session(engine) as db:
+        _activate(db, _invite(db, "it-admin", role="admin"))
+        _make_legacy(db, "it-admin")
+        assert _login(db, "it-admin").private_key == b""
+        db.flush()
+        user = db.exec(select(User).where(User.username == "it-admin")).one()
+        assert user.password_scheme == 2
+
+
+def test_old_scheme_recovery_code_works_once_and_is_replaced_by_a_peppered_one(
+    engine: Engine,
+) -> None:
+    with Session(engine) as db:
+        _activate(db, _invite(db))
+        private = _login(db, "anna").private_key
+        user = db.exec(select(User).where(User.username == "anna")).one()
+        code = crypto.random_string(accounts.RECOVERY_ALPHABET, accounts.RECOVERY_LEN)
+        salt = b"r" * 16
+        legacy = crypto.derive_password_keys(code, salt, CHEAP_ARGON2)
+        user.recovery_salt, user.recovery_scheme = salt, 1
+        user.recovery_sealed = crypto.seal(
+            legacy.kek, private, purpose="private-key-recovery", case_id="", item_id=user.id
+        )
+        db.add(user)
+        db.flush()
+        new_code = accounts.recover(
+            db,
+            username="anna",
+            recovery_code=code,
+            password=NEW_PASSWORD,
+            confirm=NEW_PASSWORD,
+            params=CHEAP_ARGON2,
+            password_key=PASSWORD_KEY,
+        )
+        db.flush()
+        assert user.recovery_scheme == 2 and user.password_scheme == 2
+        assert user.recovery_salt is not None and user.recovery_sealed is not None
+        thief = crypto.derive_password_keys(new_code, user.recovery_salt, CHEAP_ARGON2)
+        with pytest.raises(crypto.CryptoError):
+            crypto.open_sealed(
+                thief.kek,
+                user.recovery_sealed,
+                purpose="private-key-recovery",
+                case_id="",
+                item_id=user.id,
+            )
+        assert _login(db, "anna", NEW_PASSWORD).private_key == private
+
+
+# --- common passwords -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password", ["Password123!", "sommar2024", "Sommar2024!!", "  LÖSENORD 1234 ", "P@ssw0rd2026"]
+)
+def test_common_passwords_are_refused_at_activation_and_change(
+    engine: Engine, password: str
+) -> None:
+    with Session(engine) as db:
+        token = _invite(db)
+        with pytest.raises(AccountError) as info:
+            _activate(db, token, password)
+        assert info.value.code == "password-common"
+        assert accounts.find_invitation(db, token, now=T0) is not None  # nothing half-done
+        _activate(db, token)
+        user = db.exec(select(User).where(User.username == "anna")).one()
+        before = user.password_verifier
+        with pytest.raises(AccountError) as info:
+            accounts.change_password(
+                db,
+                user_id=user.id,
+                current=PASSWORD,
+                password=password,
+                confirm=password,
+                params=CHEAP_ARGON2,
+                password_key=PASSWORD_KEY,
+            )
+        assert info.value.code == "password-common"
+        assert user.password_verifier == before

@@ -29,6 +29,7 @@ from tests.conftest import (
     submit_report,
 )
 from whistle import accounts, db, texts
+from whistle.keys import Keys
 from whistle.models import Attachment, Case, Designation, Unit
 
 ROLES = (
@@ -182,7 +183,7 @@ def test_matrix_covers_every_route(app: object) -> None:
 
 @pytest.fixture
 def actors(
-    world: World, new_client: Callable[[], TestClient], engine: Engine
+    world: World, new_client: Callable[[], TestClient], engine: Engine, keys: Keys
 ) -> tuple[dict[str, TestClient], dict[str, str]]:
     """One browser per role, and the values for path parameters."""
     clients = {role: new_client() for role in ROLES}
@@ -198,8 +199,9 @@ def actors(
             role="registrar",
             password=PASSWORD,
             params=CHEAP_ARGON2,
+            password_key=keys.password_key,
         )
-        enrol_totp(s, "rut")
+        enrol_totp(s, "rut", keys.password_key)
     code_a = submit_report(
         clients["reporter_a"], world.bribery, what="Marker of case A", unit=str(world.unit)
     )

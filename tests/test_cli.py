@@ -14,7 +14,7 @@ import uvicorn
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
-from tests.conftest import PASSWORD
+from tests.conftest import CSRF_COOKIE, PASSWORD
 from whistle import approvals, audit, cli, db
 from whistle.app import create_app
 from whistle.keys import load_keys
@@ -106,7 +106,7 @@ def _activate_through_the_web(token: str) -> str:
         response = browser.post(
             f"/activate/{token}",
             data={
-                "csrf_token": browser.cookies["whistle_csrf"],
+                "csrf_token": browser.cookies[CSRF_COOKIE],
                 "password": PASSWORD,
                 "confirm": PASSWORD,
             },

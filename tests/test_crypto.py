@@ -51,6 +51,12 @@ KAT_PASSWORD_VERIFIER = bytes.fromhex(
     "cc93ad437e9630165925b086695f848f5822e676dded2acc0747f0e4b5df3924"
 )
 KAT_PASSWORD_KEK = bytes.fromhex("a06f17f01cfdb7329bfb5a8c88e8b5c6408bba31ecc47bf1f2eadd26c5938a89")
+# Scheme 2: the same password and salt, keyed with the password key of KAT_PEPPER.
+KAT_PASSWORD_KEY = bytes.fromhex("8c2b0dfd82d53a24b9fd4b672d63051a904dfdafd77bd0f168a08cef05208e6b")
+KAT_PEPPERED_VERIFIER = bytes.fromhex(
+    "a4b2fc99dba29096ab2587ad5fcb0abb814eaf4c21b91270617a2fe1cbfeb5e0"
+)
+KAT_PEPPERED_KEK = bytes.fromhex("1affc91b1ff0239864fc5617d38db408a9adeccee12fe4d3f45a0772e1f6e38d")
 
 # X25519 private scalar ‖ ML-KEM-768 seed (d ‖ z), both fixed.
 KAT_PRIVATE = bytes(range(32)) + bytes(range(100, 164))
@@ -126,6 +132,68 @@ def test_derive_password_keys_known_answer() -> None:
     keys = crypto.derive_password_keys("correct horse battery staple", b"s" * 16, CHEAP_ARGON2)
     assert keys.verifier == KAT_PASSWORD_VERIFIER
     assert keys.kek == KAT_PASSWORD_KEK
+
+
+def test_password_key_and_peppered_password_keys_known_answer() -> None:
+    assert crypto.password_key(KAT_PEPPER) == KAT_PASSWORD_KEY
+    keys = crypto.derive_peppered_password_keys(
+        "correct horse battery staple", b"s" * 16, CHEAP_ARGON2, password_key=KAT_PASSWORD_KEY
+    )
+    assert keys.verifier == KAT_PEPPERED_VERIFIER
+    assert keys.kek == KAT_PEPPERED_KEK
+    # Re-derived from the primitives: HKDF-SHA256 with the password key as salt over Argon2id.
+    master = crypto.argon2id(b"correct horse battery staple", b"s" * 16, CHEAP_ARGON2)
+    okm = HKDF(
+        algorithm=hashes.SHA256(),
+        length=64,
+        salt=KAT_PASSWORD_KEY,
+        info=b"whistle/v1/password-keys-v2",
+    ).derive(master)
+    assert okm == KAT_PEPPERED_VERIFIER + KAT_PEPPERED_KEK
+    pepper_subkey = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"whistle/v1/password-pepper"
+    ).derive(KAT_PEPPER)
+    assert pepper_subkey == KAT_PASSWORD_KEY != KAT_PEPPER
+
+
+def test_login_keys_hold_both_schemes_from_one_derivation() -> None:
+    login = crypto.derive_login_keys(
+        "correct horse battery staple", b"s" * 16, CHEAP_ARGON2, password_key=KAT_PASSWORD_KEY
+    )
+    assert login.current == crypto.PasswordKeys(KAT_PEPPERED_VERIFIER, KAT_PEPPERED_KEK)
+    assert login.legacy == crypto.PasswordKeys(KAT_PASSWORD_VERIFIER, KAT_PASSWORD_KEK)
+    with pytest.raises(ValueError):
+        crypto.derive_login_keys("x" * 12, b"s" * 16, CHEAP_ARGON2, password_key=b"short")
+
+
+def test_without_the_pepper_password_and_stored_salt_do_not_open_the_private_key() -> None:
+    """Finding 3: a thief with only the database (salt, verifier, sealed key) and the right
+    password still cannot check the guess or open the key without keys/."""
+    salt = b"0123456789abcdef"
+    pepper = crypto.random_key()
+    stored = crypto.derive_peppered_password_keys(
+        "the right password", salt, CHEAP_ARGON2, password_key=crypto.password_key(pepper)
+    )
+    sealed = crypto.seal(stored.kek, KAT_PRIVATE, purpose="private-key", case_id="", item_id="u")
+    # Everything a thief can compute from the database alone:
+    no_pepper = crypto.derive_password_keys("the right password", salt, CHEAP_ARGON2)
+    assert not crypto.constant_time_equal(no_pepper.verifier, stored.verifier)
+    with pytest.raises(CryptoError):
+        crypto.open_sealed(no_pepper.kek, sealed, purpose="private-key", case_id="", item_id="u")
+    # A guessed pepper (another deployment's) does not help either; the real one does.
+    other = crypto.derive_peppered_password_keys(
+        "the right password",
+        salt,
+        CHEAP_ARGON2,
+        password_key=crypto.password_key(crypto.random_key()),
+    )
+    with pytest.raises(CryptoError):
+        crypto.open_sealed(other.kek, sealed, purpose="private-key", case_id="", item_id="u")
+    again = crypto.derive_peppered_password_keys(
+        "the right password", salt, CHEAP_ARGON2, password_key=crypto.password_key(pepper)
+    )
+    assert again == stored
+    assert crypto.open_sealed(again.kek, sealed, purpose="private-key", case_id="", item_id="u")
 
 
 def test_public_key_of_known_private_key() -> None:

@@ -119,7 +119,7 @@ def test_name_key_folds_what_people_cannot_tell_apart() -> None:
 
 
 def test_an_admin_alone_cannot_make_a_reader(
-    world: World, new_client: Callable[[], TestClient], engine: Engine
+    world: World, new_client: Callable[[], TestClient], engine: Engine, keys: Keys
 ) -> None:
     admin = _admin(new_client)
     page = _invite(admin, "frida", "Frida Falk")
@@ -144,7 +144,7 @@ def test_an_admin_alone_cannot_make_a_reader(
     assert post(admin, f"/readers/{line.id}/approve", {}).status_code == 404
     herself = new_client()
     with db.session_scope(engine) as s:
-        enrol_totp(s, "frida")
+        enrol_totp(s, "frida", keys.password_key)
     login_staff(herself, "frida")
     mine = post(herself, f"/readers/{line.id}/approve", {})
     assert mine.status_code == 400 and "Någon annan" in mine.text
@@ -219,7 +219,7 @@ def test_with_nobody_reading_it_any_colleague_decides(world: World, engine: Engi
             approvals.approve(s, approver_id=world.admin, designation_id=row.id)  # type: ignore[arg-type]
 
 
-def test_the_first_investigator_is_the_recorded_exception(engine: Engine) -> None:
+def test_the_first_investigator_is_the_recorded_exception(engine: Engine, keys: Keys) -> None:
     with db.session_scope(engine) as s:
         category = Category(name_sv="Mutor", name_en="Bribery")
         s.add(category)
@@ -240,7 +240,12 @@ def test_the_first_investigator_is_the_recorded_exception(engine: Engine) -> Non
         ).scalar_one()
         assert exceptions == 2
         accounts.activate(
-            s, token=first.token, password=PASSWORD, confirm=PASSWORD, params=CHEAP_ARGON2
+            s,
+            token=first.token,
+            password=PASSWORD,
+            confirm=PASSWORD,
+            params=CHEAP_ARGON2,
+            password_key=keys.password_key,
         )
         third = accounts.create_user(s, username="cia", display_name="Cia", role="investigator")
         row = approvals.request_line(
@@ -297,7 +302,7 @@ def test_with_smtp_the_link_goes_to_the_invitee_only(
 
 
 def test_reporters_never_see_two_names_alike(
-    world: World, client: TestClient, engine: Engine
+    world: World, client: TestClient, engine: Engine, keys: Keys
 ) -> None:
     # An account from before the unique key existed (the migration kept both, keys apart).
     with db.session_scope(engine) as s:
@@ -306,7 +311,12 @@ def test_reporters_never_see_two_names_alike(
         assert user is not None
         user.display_name = "Anna"
         accounts.activate(
-            s, token=twin.token, password=PASSWORD, confirm=PASSWORD, params=CHEAP_ARGON2
+            s,
+            token=twin.token,
+            password=PASSWORD,
+            confirm=PASSWORD,
+            params=CHEAP_ARGON2,
+            password_key=keys.password_key,
         )
         approvals.request_line(s, actor_id=None, user_id=twin.user_id, category_id=world.bribery)
         [row] = s.execute(select(Designation).where(Designation.user_id == twin.user_id)).scalars()
@@ -321,9 +331,9 @@ def test_reporters_never_see_two_names_alike(
         assert s.execute(select(Case)).first() is None
 
 
-def test_demo_routes_are_approved_by_colleagues(engine: Engine) -> None:
+def test_demo_routes_are_approved_by_colleagues(engine: Engine, keys: Keys) -> None:
     with db.session_scope(engine) as s:
-        assert demo.seed(s, params=CHEAP_ARGON2)
+        assert demo.seed(s, params=CHEAP_ARGON2, password_key=keys.password_key)
     with Session(engine) as s:
         lines = s.execute(select(Designation)).scalars().all()
         assert len(lines) == 11
@@ -333,13 +343,20 @@ def test_demo_routes_are_approved_by_colleagues(engine: Engine) -> None:
         assert audit.verify(s).ok
 
 
-def test_a_fresh_activation_link_replaces_the_old_one(engine: Engine) -> None:
+def test_a_fresh_activation_link_replaces_the_old_one(engine: Engine, keys: Keys) -> None:
     with db.session_scope(engine) as s:
         first = accounts.create_user(s, username="eva", display_name="Eva", role="investigator")
         fresh = accounts.renew_invitation(s, username="eva")
         assert accounts.find_invitation(s, first.token) is None
         found = accounts.find_invitation(s, fresh)
         assert found is not None and found.id == first.user_id
-        accounts.activate(s, token=fresh, password=PASSWORD, confirm=PASSWORD, params=CHEAP_ARGON2)
+        accounts.activate(
+            s,
+            token=fresh,
+            password=PASSWORD,
+            confirm=PASSWORD,
+            params=CHEAP_ARGON2,
+            password_key=keys.password_key,
+        )
         with pytest.raises(accounts.AccountError):
             accounts.renew_invitation(s, username="eva")  # an active account gets no link

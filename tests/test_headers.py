@@ -9,17 +9,22 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
 from tests.server import RealServer
 from whistle import accounts, db, logs
+from whistle.app import create_app
+from whistle.keys import Keys
+from whistle.settings import Settings
 from whistle.web import reporter as reporter_web
 
 PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
@@ -212,3 +217,45 @@ def test_log_filter_drops_traceback_message_and_arguments() -> None:
     assert logs.ExceptionTypeOnly().filter(record)
     text = logging.Formatter(logs.FORMAT).format(record)
     assert text == "ERROR uvicorn.error: boom %s (ValueError)"
+
+
+def _csrf_set_cookie(response: httpx.Response) -> str:
+    [cookie] = [c for c in response.headers.get_list("set-cookie") if "csrf" in c]
+    return cookie
+
+
+def test_csrf_cookie_has_the_host_prefix_when_cookies_are_secure(client: TestClient) -> None:
+    """Finding 11: a sibling subdomain or a plain-http response cannot plant a __Host- cookie,
+    so it cannot choose the token a form is checked against."""
+    cookie = _csrf_set_cookie(client.get("/report"))
+    name, _, _rest = cookie.partition("=")
+    assert name == "__Host-whistle_csrf"
+    flags = [part.strip().lower() for part in cookie.split(";")[1:]]
+    assert "secure" in flags and "path=/" in flags
+    assert not any(flag.startswith("domain") for flag in flags)
+
+
+def test_an_unprefixed_csrf_cookie_is_not_trusted_when_cookies_are_secure(
+    new_client: Callable[[], TestClient],
+) -> None:
+    planted = new_client()
+    planted.cookies.set("whistle_csrf", "planted-token-of-the-attackers-choice")
+    refused = planted.post(
+        "/followup",
+        data={"csrf_token": "planted-token-of-the-attackers-choice", "code": "1234 5678 1234 5678"},
+    )
+    assert refused.status_code == 403
+
+
+def test_plain_http_demo_mode_keeps_a_working_unprefixed_csrf_cookie(
+    settings: Settings, engine: Engine, keys: Keys
+) -> None:
+    # Browsers refuse a __Host- cookie without Secure, and demo mode runs on plain http.
+    app = create_app(replace(settings, cookie_secure=False), engine=engine, keys=keys)
+    with TestClient(app, base_url="http://testserver", follow_redirects=False) as browser:
+        cookie = _csrf_set_cookie(browser.get("/followup"))
+        assert cookie.startswith("whistle_csrf=")
+        assert "secure" not in [part.strip().lower() for part in cookie.split(";")]
+        token = browser.cookies["whistle_csrf"]
+        answer = browser.post("/followup", data={"csrf_token": token, "code": "1234"})
+        assert answer.status_code != 403

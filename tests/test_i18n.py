@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_reporter, submit_report
+from tests.conftest import CSRF_COOKIE, World, login_reporter, submit_report
 from whistle import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,7 +181,7 @@ def test_public_pages_render_in_each_language(
     receipt = client.post(
         "/report",
         data={
-            "csrf_token": client.cookies["whistle_csrf"],
+            "csrf_token": client.cookies[CSRF_COOKIE],
             "category": str(world.other),
             "what": "Something happened",
             "mode": "anonymous",

@@ -6,9 +6,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
-from whistle import crypto
-from whistle.keys import CONTINUITY_PUBLIC_FILE, PEPPER_FILE, KeysError, load_keys
+from tests.conftest import CHEAP_ARGON2, PASSWORD
+from whistle import accounts, crypto, db
+from whistle.keys import CONTINUITY_PUBLIC_FILE, PEPPER_FILE, Keys, KeysError, load_keys
 
 
 def _mode(path: Path) -> int:
@@ -28,6 +30,12 @@ def test_first_start_generates_a_private_pepper(tmp_path: Path) -> None:
 
 def test_peppers_differ_between_deployments(tmp_path: Path) -> None:
     assert load_keys(tmp_path / "a", create=True) != load_keys(tmp_path / "b", create=True)
+
+
+def test_password_key_is_a_subkey_not_the_pepper(tmp_path: Path) -> None:
+    keys = load_keys(tmp_path / "keys", create=True)
+    assert keys.password_key == crypto.password_key(keys.pepper) != keys.pepper
+    assert len(keys.password_key) == crypto.KEY_LEN
 
 
 def test_second_load_returns_the_same_pepper(tmp_path: Path) -> None:
@@ -94,3 +102,27 @@ def test_pepper_others_can_read_or_write_is_refused(tmp_path: Path, mode: int) -
             load_keys(keys_dir, create=create)
     (keys_dir / PEPPER_FILE).chmod(0o400)  # read-only for the owner is fine
     assert load_keys(keys_dir, create=False).pepper
+
+
+def test_a_database_with_staff_passwords_is_not_a_first_start(
+    engine: Engine, keys: Keys, tmp_path: Path
+) -> None:
+    """Staff passwords are derived with the pepper too: once an account has one, a missing
+    pepper must stop the start instead of being silently replaced."""
+    assert db.is_empty(engine)
+    with db.session_scope(engine) as s:
+        accounts.create_user(s, username="waiting", display_name="Invited", role="investigator")
+    assert db.is_empty(engine)  # an invitation has no password yet
+    with db.session_scope(engine) as s:
+        accounts.create_active_user(
+            s,
+            username="anna",
+            display_name="Anna",
+            role="investigator",
+            password=PASSWORD,
+            params=CHEAP_ARGON2,
+            password_key=keys.password_key,
+        )
+    assert not db.is_empty(engine)
+    with pytest.raises(KeysError, match="staff"):
+        load_keys(tmp_path / "lost-keys", create=db.is_empty(engine))

@@ -194,12 +194,16 @@ def test_twenty_concurrent_submissions_get_gap_free_unique_numbers(
 # --- markings --------------------------------------------------------------------------------
 
 
-def _key(engine: Engine, user: str) -> bytes:
+def _key(engine: Engine, keys: Keys, user: str) -> bytes:
     from whistle import accounts
 
     with Session(engine) as s:
         return accounts.authenticate(
-            s, username=user, password="correct horse battery staple", params=CHEAP_ARGON2
+            s,
+            username=user,
+            password="correct horse battery staple",
+            params=CHEAP_ARGON2,
+            password_key=keys.password_key,
         ).private_key
 
 
@@ -208,7 +212,7 @@ def test_every_item_is_marked_by_default_and_an_investigator_changes_one(
 ) -> None:
     set_unit_type(engine, world.unit, "public")
     case_id = file(engine, keys, world)
-    anna = _key(engine, "anna")
+    anna = _key(engine, keys, "anna")
     with Session(engine) as s:
         items = list(s.exec(select(CaseItem).where(CaseItem.case_id == case_id)))
         marked = records.markings(s, case_id=case_id)
@@ -262,7 +266,7 @@ def test_only_a_holder_marks_and_only_with_a_listed_ground(
         item_id = s.exec(select(CaseItem.id).where(CaseItem.case_id == case_id)).first()
         foreign = s.exec(select(CaseItem.id).where(CaseItem.case_id == other_case)).first()
     assert item_id and foreign
-    carl, anna = _key(engine, "carl"), _key(engine, "anna")
+    carl, anna = _key(engine, keys, "carl"), _key(engine, keys, "anna")
     attempts = [
         (world.carl, carl, item_id, records.GROUNDS[0], cases.CaseNotFound),  # not a holder
         (world.anna, anna, item_id, "MARKER-WHO is the suspect", records.RecordsError),

@@ -32,6 +32,7 @@ from tests.test_cli import (
 )
 from tests.test_cli import _db as cli_db
 from whistle import accounts, audit, db, deadlines
+from whistle.keys import Keys
 from whistle.models import AuditEntry, Case, CaseItem, ItemMarking, RegisterEntry, Unit, User
 from whistle.settings import Settings
 
@@ -47,7 +48,7 @@ def _public(engine: Engine, unit_id: int, reference: str = "") -> None:
         s.add(unit)
 
 
-def _registrar(engine: Engine, new_client: Callable[[], TestClient]) -> TestClient:
+def _registrar(engine: Engine, new_client: Callable[[], TestClient], keys: Keys) -> TestClient:
     with db.session_scope(engine) as s:
         accounts.create_active_user(
             s,
@@ -56,8 +57,9 @@ def _registrar(engine: Engine, new_client: Callable[[], TestClient]) -> TestClie
             role="registrar",
             password=PASSWORD,
             params=CHEAP_ARGON2,
+            password_key=keys.password_key,
         )
-        enrol_totp(s, "rut")
+        enrol_totp(s, "rut", keys.password_key)
     browser = new_client()
     login_staff(browser, "rut")
     return browser
@@ -82,12 +84,12 @@ def _case_ids(engine: Engine) -> list[str]:
 
 
 def test_the_registrar_sees_the_register_and_nothing_else(
-    world: World, engine: Engine, new_client: Callable[[], TestClient]
+    world: World, engine: Engine, new_client: Callable[[], TestClient], keys: Keys
 ) -> None:
     _public(engine, world.unit)
     for _ in range(2):
         _file(new_client(), world)
-    registrar = _registrar(engine, new_client)
+    registrar = _registrar(engine, new_client, keys)
     page = registrar.get("/registrar")
     assert page.status_code == 200
     assert f"VB {YEAR}/1" in page.text and f"VB {YEAR}/2" in page.text
@@ -126,16 +128,16 @@ def test_the_registrar_sees_the_register_and_nothing_else(
 
 
 def test_a_year_without_entries_and_a_bad_year(
-    world: World, engine: Engine, new_client: Callable[[], TestClient]
+    world: World, engine: Engine, new_client: Callable[[], TestClient], keys: Keys
 ) -> None:
-    registrar = _registrar(engine, new_client)
+    registrar = _registrar(engine, new_client, keys)
     empty = registrar.get("/registrar?year=1999")
     assert empty.status_code == 200 and "Inget diariefördes 1999." in empty.text
     assert registrar.get("/registrar?year=abc").status_code == 200  # falls back to this year
 
 
 def test_a_registrar_is_invited_by_the_admin_and_gets_no_keys(
-    world: World, engine: Engine, new_client: Callable[[], TestClient]
+    world: World, engine: Engine, new_client: Callable[[], TestClient], keys: Keys
 ) -> None:
     admin = new_client()
     login_staff(admin, "admin")
@@ -165,7 +167,7 @@ def test_a_registrar_is_invited_by_the_admin_and_gets_no_keys(
     first = post(browser, "/staff/login", {"username": "rut", "password": PASSWORD})
     assert first.headers["location"] == "/staff/enrol"
     with db.session_scope(engine) as s:
-        enrol_totp(s, "rut")
+        enrol_totp(s, "rut", keys.password_key)
     browser = new_client()
     assert (
         post(browser, "/staff/login", {"username": "rut", "password": PASSWORD}).headers["location"]

@@ -195,3 +195,85 @@ def test_expired_rows_do_not_outlive_the_next_login(engine: Engine) -> None:
         db.flush()
         assert db.get(WebSession, crypto.digest(abandoned.partition(".")[0])) is None
         assert len(db.exec(select(WebSession)).all()) == 1
+
+
+def _rewrite(db: Session, cookie: str, **columns: object) -> None:
+    """What someone with write access to the database can do to a session row."""
+    digest = crypto.digest(cookie.partition(".")[0])
+    assignments = ", ".join(f"{name} = :{name}" for name in columns)
+    db.execute(
+        text(f"UPDATE web_sessions SET {assignments} WHERE id_digest = :digest"),
+        {**columns, "digest": digest},
+    )
+    db.expire_all()
+
+
+def test_payload_moved_to_another_kind_does_not_open(engine: Engine) -> None:
+    """Finding 11: a pending login (password only) turned into a full staff session by
+    rewriting its kind must not load: the second factor would be skipped."""
+    with Session(engine) as db:
+        anna = _user(db)
+        pending = sessions.create(
+            db, kind="pending", payload=PAYLOAD, lifetime=LIFETIME, user_id=anna, now=T0
+        )
+        db.flush()
+        assert _load(db, pending, _minutes(1), kind="pending") == PAYLOAD
+        _rewrite(db, pending, kind="staff")
+        assert _load(db, pending, _minutes(1), kind="staff") is None
+
+
+def test_payload_moved_to_another_user_does_not_open(engine: Engine) -> None:
+    """Finding 11: one's own session row pointed at another account must not log in as it."""
+    with Session(engine) as db:
+        anna, bertil = _user(db, "anna"), _user(db, "bertil")
+        cookie = _create(db, anna)
+        assert _load(db, cookie, _minutes(1)) == PAYLOAD
+        _rewrite(db, cookie, user_id=bertil)
+        assert _load(db, cookie, _minutes(1)) is None
+        # And a user-less session cannot be given a user either.
+        anonymous = _create(db, None)
+        _rewrite(db, anonymous, user_id=anna)
+        assert _load(db, anonymous, _minutes(1)) is None
+
+
+def test_payload_moved_to_another_session_id_does_not_open(engine: Engine) -> None:
+    with Session(engine) as db:
+        anna = _user(db)
+        cookie = _create(db, anna)
+        row = db.get(WebSession, crypto.digest(cookie.partition(".")[0]))
+        assert row is not None
+        # A new row under an id of the attacker's choosing, with the sealed payload copied.
+        db.add(
+            WebSession(
+                id_digest=crypto.digest("chosen-id"),
+                kind=row.kind,
+                user_id=row.user_id,
+                sealed=row.sealed,
+                created_at=T0,
+                last_seen_at=T0,
+                expires_at=T0 + LIFETIME,
+            )
+        )
+        db.flush()
+        moved = "chosen-id." + cookie.partition(".")[2]
+        assert _load(db, moved, _minutes(1)) is None
+        assert _load(db, cookie, _minutes(1)) == PAYLOAD
+
+
+def test_destroy_others_keeps_only_the_given_session(engine: Engine) -> None:
+    with Session(engine) as db:
+        anna, bertil = _user(db, "anna"), _user(db, "bertil")
+        keep, other = _create(db, anna), _create(db, anna)
+        pending = sessions.create(
+            db, kind="pending", payload=PAYLOAD, lifetime=LIFETIME, user_id=anna, now=T0
+        )
+        bertils = _create(db, bertil)
+        assert sessions.destroy_others(db, user_id=anna, keep=keep) == 2
+        assert _load(db, keep, _minutes(1)) == PAYLOAD
+        assert _load(db, other, _minutes(1)) is None
+        assert _load(db, pending, _minutes(1), kind="pending") is None
+        assert _load(db, bertils, _minutes(1)) == PAYLOAD
+        # A malformed "keep" keeps nothing of the user's (and touches nobody else's).
+        sessions.destroy_others(db, user_id=anna, keep="garbage")
+        assert _load(db, keep, _minutes(1)) is None
+        assert _load(db, bertils, _minutes(1)) == PAYLOAD

@@ -4,12 +4,14 @@ recovery, throttling, logout everywhere."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Engine, select
-from sqlmodel import Session
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from tests.conftest import (
@@ -20,9 +22,11 @@ from tests.conftest import (
     login_staff,
     post,
     submit_report,
+    totp_code,
 )
-from whistle import accounts, crypto, db
-from whistle.models import User, WebSession
+from whistle import accounts, crypto, db, second_factor
+from whistle.keys import Keys
+from whistle.models import User, WebSession, utcnow
 
 NEW_PASSWORD = "a brand new long passphrase"
 
@@ -137,7 +141,7 @@ def test_password_change_reseals_key_and_second_factor(
 
 
 def test_recovery_code_restores_access_and_requires_new_second_factor(
-    world: World, new_client: Callable[[], TestClient], engine: Engine
+    world: World, new_client: Callable[[], TestClient], engine: Engine, keys: Keys
 ) -> None:
     submit_report(new_client(), world.bribery, what="Recovered marker")
     with db.session_scope(engine) as s:
@@ -145,12 +149,20 @@ def test_recovery_code_restores_access_and_requires_new_second_factor(
         # her private key under a code this test knows, exactly as activation does.
         user = s.execute(select(User).where(User.username == "anna")).scalar_one()
         known = crypto.random_string(accounts.RECOVERY_ALPHABET, accounts.RECOVERY_LEN)
-        who = accounts.authenticate(s, username="anna", password=PASSWORD, params=CHEAP_ARGON2)
+        who = accounts.authenticate(
+            s,
+            username="anna",
+            password=PASSWORD,
+            params=CHEAP_ARGON2,
+            password_key=keys.password_key,
+        )
         salt = b"r" * 16
-        keys = crypto.derive_password_keys(known, salt, CHEAP_ARGON2)
+        derived = crypto.derive_peppered_password_keys(
+            known, salt, CHEAP_ARGON2, password_key=keys.password_key
+        )
         user.recovery_salt = salt
         user.recovery_sealed = crypto.seal(
-            keys.kek,
+            derived.kek,
             who.private_key,
             purpose="private-key-recovery",
             case_id="",
@@ -210,3 +222,166 @@ def test_logout_everywhere(
     assert first.get("/inbox").status_code == 303
     with Session(engine) as s:
         assert s.execute(select(WebSession).where(WebSession.user_id == world.anna)).first() is None
+
+
+# --- finding 7: second-factor guesses are bounded per account --------------------------------
+
+
+def test_second_factor_failures_across_fresh_logins_lock_the_account(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    """Three password logins with four wrong codes each stay under the per-login limit; the
+    account's own budget still locks the second step, and then the right code is refused."""
+    for _ in range(3):
+        browser = new_client()
+        step1 = post(browser, "/staff/login", {"username": "anna", "password": PASSWORD})
+        assert step1.headers["location"] == "/staff/second-factor"
+        for _ in range(4):
+            wrong = post(browser, "/staff/second-factor", {"code": "000000"})
+            assert wrong.status_code in {400, 429}
+    with Session(engine) as s:
+        user = s.get(User, world.anna)
+        assert user is not None and user.factor_locked_until is not None
+        # Counted until the lock; the tries refused while locked are not.
+        assert user.factor_failures == second_factor.FACTOR_BUDGET
+    browser = new_client()
+    post(browser, "/staff/login", {"username": "anna", "password": PASSWORD})
+    right = post(browser, "/staff/second-factor", {"code": totp_code(browser, "anna")})
+    assert right.status_code == 429
+    assert "För många felaktiga koder" in right.text
+    assert browser.get("/inbox").status_code == 303  # not logged in
+    with Session(engine) as s:
+        assert (
+            s.exec(
+                select(WebSession).where(
+                    WebSession.user_id == world.anna, WebSession.kind == "staff"
+                )
+            ).first()
+            is None
+        )
+    # When the lock has ended, the right code logs in and the count starts again.
+    with db.session_scope(engine) as s:
+        user = s.get(User, world.anna)
+        assert user is not None
+        user.factor_locked_until = utcnow() - dt.timedelta(seconds=1)
+    again = post(browser, "/staff/second-factor", {"code": totp_code(browser, "anna")})
+    assert again.status_code == 303 and again.headers["location"] == "/inbox"
+    with Session(engine) as s:
+        user = s.get(User, world.anna)
+        assert user is not None and user.factor_failures == 0
+        assert user.factor_locked_until is None
+
+
+def test_locked_second_factor_is_shown_in_english(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    with db.session_scope(engine) as s:
+        user = s.get(User, world.anna)
+        assert user is not None
+        user.factor_locked_until = utcnow() + dt.timedelta(minutes=5)
+    browser = new_client()
+    browser.cookies.set("whistle_lang", "en")
+    post(browser, "/staff/login", {"username": "anna", "password": PASSWORD})
+    locked = post(browser, "/staff/second-factor", {"code": totp_code(browser, "anna")})
+    assert locked.status_code == 429 and "Too many wrong codes" in locked.text
+
+
+# --- finding 3: common passwords, and the upgrade of old accounts ----------------------------
+
+
+def test_common_password_is_refused_at_activation_and_change_with_a_translated_message(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    token = invite(engine, "erik")
+    browser = new_client()
+    refused = post(
+        browser, f"/activate/{token}", {"password": "Password123!", "confirm": "Password123!"}
+    )
+    assert refused.status_code == 400
+    assert "vanligaste eller läckta lösenorden" in refused.text
+    browser.cookies.set("whistle_lang", "en")
+    refused = post(
+        browser, f"/activate/{token}", {"password": "sommar2024", "confirm": "sommar2024"}
+    )
+    assert refused.status_code == 400 and "most common or leaked passwords" in refused.text
+    with Session(engine) as s:
+        erik = s.exec(select(User).where(User.username == "erik")).one()
+        assert erik.status == "invited" and erik.password_verifier is None
+    anna = new_client()
+    login_staff(anna, "anna")
+    changed = post(
+        anna,
+        "/staff/password",
+        {"current": PASSWORD, "password": "Sommar2024!!", "confirm": "Sommar2024!!"},
+    )
+    assert changed.status_code == 400 and "vanligaste" in changed.text
+    login_staff(new_client(), "anna")  # the old password still works
+
+
+def test_old_scheme_account_logs_in_on_the_web_and_is_upgraded(
+    world: World, new_client: Callable[[], TestClient], engine: Engine, keys: Keys
+) -> None:
+    submit_report(new_client(), world.bribery, what="Upgrade marker")
+    with db.session_scope(engine) as s:
+        who = accounts.authenticate(
+            s,
+            username="anna",
+            password=PASSWORD,
+            params=CHEAP_ARGON2,
+            password_key=keys.password_key,
+        )
+        user = who.user
+        assert user.password_salt is not None
+        legacy = crypto.derive_password_keys(PASSWORD, user.password_salt, CHEAP_ARGON2)
+        user.password_scheme, user.password_verifier = 1, legacy.verifier
+        for field, purpose, value in (
+            ("private_key_sealed", "private-key", who.private_key),
+            ("totp_sealed", "totp-secret", TOTP_SECRET),
+        ):
+            sealed = crypto.seal(legacy.kek, value, purpose=purpose, case_id="", item_id=user.id)
+            setattr(user, field, sealed)
+        s.add(user)
+    anna = new_client()
+    login_staff(anna, "anna")
+    [case_id] = re.findall(r'href="/cases/([0-9a-f]{32})"', anna.get("/inbox").text)
+    assert "Upgrade marker" in anna.get(f"/cases/{case_id}").text
+    with Session(engine) as s:
+        user = s.get(User, world.anna)
+        assert user is not None and user.password_scheme == 2
+        assert user.private_key_sealed is not None
+        with pytest.raises(crypto.CryptoError):
+            crypto.open_sealed(
+                legacy.kek,
+                user.private_key_sealed,
+                purpose="private-key",
+                case_id="",
+                item_id=user.id,
+            )
+    login_staff(new_client(), "anna")  # and the upgraded row logs in again
+
+
+# --- finding 11: a password change ends the other sessions -----------------------------------
+
+
+def test_password_change_ends_other_sessions_but_keeps_this_one(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    here, elsewhere, halfway = new_client(), new_client(), new_client()
+    login_staff(here, "anna")
+    login_staff(elsewhere, "anna")
+    post(halfway, "/staff/login", {"username": "anna", "password": PASSWORD})
+    bertil = new_client()
+    login_staff(bertil, "bertil")
+    done = post(
+        here,
+        "/staff/password",
+        {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert done.status_code == 200
+    assert here.get("/inbox").status_code == 200
+    assert elsewhere.get("/inbox").headers["location"] == "/staff/login"
+    assert halfway.get("/staff/second-factor").headers["location"] == "/staff/login"
+    assert bertil.get("/inbox").status_code == 200
+    with Session(engine) as s:
+        rows = s.exec(select(WebSession).where(WebSession.user_id == world.anna)).all()
+        assert [row.kind for row in rows] == ["staff"]

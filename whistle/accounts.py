@@ -2,8 +2,11 @@
 
 An investigator's HPKE private key is generated at activation and stored only sealed under a key
 from Argon2id(password) and, separately, under one from the one-time recovery code. The password
-is never stored; its Argon2id output gives a verifier (stored) and the key-encryption key (not).
-Administrators and registrars get a verifier only: they hold no key and can open no case.
+is never stored; its Argon2id output, keyed with the password key from ``keys/`` (scheme 2),
+gives a verifier (stored) and the key-encryption key (not). Accounts from before the pepper
+(scheme 1) are upgraded at their next login. Administrators and registrars get a verifier only:
+they hold no key and can open no case.
+The second factor is in :mod:`whistle.second_factor`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from whistle import crypto, names
+from whistle import crypto, names, passwords
 from whistle.models import User, utcnow
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -27,6 +30,7 @@ RECOVERY_LEN = 25  # 125 bits
 # A registrar keeps the register of a public unit's cases (whistle/records.py): like an
 # administrator they get no key pair and can open no case.
 ROLES = ("investigator", "admin", "registrar")
+PASSWORD_SCHEME = 2  # Argon2id, then HKDF keyed with crypto.password_key(pepper)
 
 
 class AccountError(ValueError):
@@ -137,20 +141,30 @@ def find_invitation(db: Session, token: str, *, now: dt.datetime | None = None) 
 def check_password_rules(password: str, confirm: str) -> None:
     if password != confirm:
         raise AccountError("password-mismatch")
-    if len(password) < MIN_PASSWORD:
-        raise AccountError("password-too-short")
     if len(password) > MAX_PASSWORD:
         raise AccountError("password-too-long")
+    # Before the length: "sommar2024" is better told it is common than that it is short.
+    if passwords.is_common(password):
+        raise AccountError("password-common")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError("password-too-short")
+
+
+def _derive(
+    secret: str, salt: bytes, params: crypto.Argon2Params, key: bytes
+) -> crypto.PasswordKeys:
+    return crypto.derive_peppered_password_keys(secret, salt, params, password_key=key)
 
 
 def _set_credentials(
-    user: User, *, password: str, params: crypto.Argon2Params
+    user: User, *, password: str, params: crypto.Argon2Params, password_key: bytes
 ) -> tuple[str | None, bytes]:
     """Set password (and for investigators a new key pair). Returns (recovery code, private)."""
     salt = _new_salt()
-    keys = crypto.derive_password_keys(password, salt, params)
+    keys = _derive(password, salt, params, password_key)
     user.password_salt = salt
     user.password_verifier = keys.verifier
+    user.password_scheme = PASSWORD_SCHEME
     if user.role != "investigator":
         return None, b""
     private, public = crypto.generate_keypair()
@@ -158,16 +172,20 @@ def _set_credentials(
     user.private_key_sealed = crypto.seal(
         keys.kek, private, purpose="private-key", case_id="", item_id=user.id
     )
-    return _issue_recovery_code(user, private=private, params=params), private
+    code = _issue_recovery_code(user, private=private, params=params, password_key=password_key)
+    return code, private
 
 
-def _issue_recovery_code(user: User, *, private: bytes, params: crypto.Argon2Params) -> str:
+def _issue_recovery_code(
+    user: User, *, private: bytes, params: crypto.Argon2Params, password_key: bytes
+) -> str:
     """A new one-time recovery code that also unlocks the private key; only returned, never
     stored (the row keeps the private key sealed under a key from it)."""
     code = crypto.random_string(RECOVERY_ALPHABET, RECOVERY_LEN)
     salt = _new_salt()
-    keys = crypto.derive_password_keys(code, salt, params)
+    keys = _derive(code, salt, params, password_key)
     user.recovery_salt = salt
+    user.recovery_scheme = PASSWORD_SCHEME
     user.recovery_sealed = crypto.seal(
         keys.kek, private, purpose="private-key-recovery", case_id="", item_id=user.id
     )
@@ -181,6 +199,7 @@ def activate(
     password: str,
     confirm: str,
     params: crypto.Argon2Params,
+    password_key: bytes,
     now: dt.datetime | None = None,
 ) -> str | None:
     """Set the password of an invited account; for investigators return the recovery code."""
@@ -188,7 +207,9 @@ def activate(
     if user is None:
         raise AccountError("invalid-invitation")
     check_password_rules(password, confirm)
-    recovery, _private = _set_credentials(user, password=password, params=params)
+    recovery, _private = _set_credentials(
+        user, password=password, params=params, password_key=password_key
+    )
     user.status = "active"
     user.activation_digest = None
     user.activation_expires = None
@@ -204,6 +225,7 @@ def create_active_user(
     role: str,
     password: str,
     params: crypto.Argon2Params,
+    password_key: bytes,
     email: str = "",
 ) -> tuple[User, str | None]:
     """Create and activate in one step (the CLI and the demo use it)."""
@@ -211,7 +233,12 @@ def create_active_user(
         db, username=username, display_name=display_name, role=role, email=email
     )
     recovery = activate(
-        db, token=invitation.token, password=password, confirm=password, params=params
+        db,
+        token=invitation.token,
+        password=password,
+        confirm=password,
+        params=params,
+        password_key=password_key,
     )
     user = db.get(User, invitation.user_id)
     assert user is not None
@@ -230,23 +257,39 @@ def find_login(db: Session, *, username: str) -> tuple[User | None, bytes]:
 
 
 def authenticate(
-    db: Session, *, username: str, password: str, params: crypto.Argon2Params
+    db: Session,
+    *,
+    username: str,
+    password: str,
+    params: crypto.Argon2Params,
+    password_key: bytes,
 ) -> Authenticated:
-    """Check a password; for investigators also unlock the private key."""
+    """Check a password; for investigators also unlock the private key. An account still on
+    scheme 1 is upgraded."""
     user, salt = find_login(db, username=username)
-    keys = crypto.derive_password_keys(password[:MAX_PASSWORD], salt, params)
-    return check_login(user, keys)
+    keys = crypto.derive_login_keys(
+        password[:MAX_PASSWORD], salt, params, password_key=password_key
+    )
+    return upgrade_password_scheme(db, who=check_login(user, keys), keys=keys)
 
 
-def check_login(user: User | None, keys: crypto.PasswordKeys) -> Authenticated:
+def check_login(user: User | None, keys: crypto.LoginKeys) -> Authenticated:
     """Compare the verifier and open the sealed keys; no database access, so the caller can
     run the Argon2 derivation outside any transaction (SQLite holds its write lock per
-    transaction; a 200 ms derivation inside one would queue every other request behind it)."""
+    transaction; a 200 ms derivation inside one would queue every other request behind it).
+
+    Only the account's own scheme is tried: once a row is upgraded, the unpeppered keys of the
+    same password open nothing (an old backup's verifier does not log in either)."""
+    scheme = (
+        keys.current
+        if user is not None and user.password_scheme == PASSWORD_SCHEME
+        else keys.legacy
+    )
     if (
         user is None
         or user.status != "active"
         or user.password_verifier is None
-        or not crypto.constant_time_equal(keys.verifier, user.password_verifier)
+        or not crypto.constant_time_equal(scheme.verifier, user.password_verifier)
     ):
         raise LoginFailed()
     try:
@@ -254,7 +297,7 @@ def check_login(user: User | None, keys: crypto.PasswordKeys) -> Authenticated:
         if user.role == "investigator":
             assert user.private_key_sealed is not None
             private = crypto.open_sealed(
-                keys.kek,
+                scheme.kek,
                 user.private_key_sealed,
                 purpose="private-key",
                 case_id="",
@@ -263,41 +306,35 @@ def check_login(user: User | None, keys: crypto.PasswordKeys) -> Authenticated:
         totp_secret = None
         if user.totp_sealed is not None:
             totp_secret = crypto.open_sealed(
-                keys.kek, user.totp_sealed, purpose="totp-secret", case_id="", item_id=user.id
+                scheme.kek, user.totp_sealed, purpose="totp-secret", case_id="", item_id=user.id
             )
     except crypto.CryptoError:
         raise LoginFailed() from None
-    return Authenticated(user=user, private_key=private, kek=keys.kek, totp_secret=totp_secret)
+    return Authenticated(user=user, private_key=private, kek=scheme.kek, totp_secret=totp_secret)
 
 
-def _accept_code(db: Session, *, user_id: str, secret: bytes, code: str, at: float) -> User | None:
-    """The active user, with the code's time step remembered so it cannot be used again; None
-    when the code is wrong, already used, or the account is not active."""
-    user = db.get(User, user_id)
-    if user is None or user.status != "active":
-        return None
-    step = crypto.totp_verify(secret, code, at=at, after_step=user.totp_last_step)
-    if step is None:
-        return None
-    user.totp_last_step = step
+def upgrade_password_scheme(
+    db: Session, *, who: Authenticated, keys: crypto.LoginKeys
+) -> Authenticated:
+    """Move an account still on scheme 1 to the peppered scheme, after a correct password.
+
+    Same salt and Argon2 output (no second derivation), new verifier, private key and TOTP
+    secret re-sealed under the new key-encryption key; the unpeppered wraps are overwritten.
+    A no-op for an account already upgraded, or whose password changed meanwhile.
+    """
+    user = db.get(User, who.user.id)
+    if (
+        user is None
+        or user.password_scheme == PASSWORD_SCHEME
+        or user.password_verifier is None
+        or not crypto.constant_time_equal(keys.legacy.verifier, user.password_verifier)
+    ):
+        return who
+    _seal_credentials(user, keys=keys.current, private=who.private_key, totp=who.totp_secret)
     db.add(user)
-    return user
-
-
-def enrol_second_factor(
-    db: Session, *, user_id: str, kek: bytes, secret: bytes, code: str, at: float
-) -> bool:
-    """Store the TOTP secret once the user has proved their app produces its codes."""
-    user = _accept_code(db, user_id=user_id, secret=secret, code=code, at=at)
-    if user is None:
-        return False
-    user.totp_sealed = crypto.seal(kek, secret, purpose="totp-secret", case_id="", item_id=user.id)
-    return True
-
-
-def check_second_factor(db: Session, *, user_id: str, secret: bytes, code: str, at: float) -> bool:
-    """A TOTP code for this user, not used before (the accepted step is remembered)."""
-    return _accept_code(db, user_id=user_id, secret=secret, code=code, at=at) is not None
+    return Authenticated(
+        user=user, private_key=who.private_key, kek=keys.current.kek, totp_secret=who.totp_secret
+    )
 
 
 def change_password(
@@ -308,27 +345,51 @@ def change_password(
     password: str,
     confirm: str,
     params: crypto.Argon2Params,
+    password_key: bytes,
 ) -> None:
     """Re-seal the private key and the TOTP secret under a key from the new password."""
     user = db.get(User, user_id)
     if user is None:
         raise AccountError("invalid-invitation")
     try:
-        who = authenticate(db, username=user.username, password=current, params=params)
+        who = authenticate(
+            db, username=user.username, password=current, params=params, password_key=password_key
+        )
     except LoginFailed:
         raise AccountError("wrong-password") from None
     check_password_rules(password, confirm)
-    _reseal(user, password=password, private=who.private_key, totp=who.totp_secret, params=params)
+    _reseal(
+        user,
+        password=password,
+        private=who.private_key,
+        totp=who.totp_secret,
+        params=params,
+        password_key=password_key,
+    )
     db.add(user)
 
 
 def _reseal(
-    user: User, *, password: str, private: bytes, totp: bytes | None, params: crypto.Argon2Params
+    user: User,
+    *,
+    password: str,
+    private: bytes,
+    totp: bytes | None,
+    params: crypto.Argon2Params,
+    password_key: bytes,
 ) -> None:
     salt = _new_salt()
-    keys = crypto.derive_password_keys(password, salt, params)
     user.password_salt = salt
+    keys = _derive(password, salt, params, password_key)
+    _seal_credentials(user, keys=keys, private=private, totp=totp)
+
+
+def _seal_credentials(
+    user: User, *, keys: crypto.PasswordKeys, private: bytes, totp: bytes | None
+) -> None:
+    """Store the verifier and seal the private key and TOTP secret under ``keys`` (scheme 2)."""
     user.password_verifier = keys.verifier
+    user.password_scheme = PASSWORD_SCHEME
     if user.role == "investigator":
         user.private_key_sealed = crypto.seal(
             keys.kek, private, purpose="private-key", case_id="", item_id=user.id
@@ -348,6 +409,7 @@ def recover(
     password: str,
     confirm: str,
     params: crypto.Argon2Params,
+    password_key: bytes,
 ) -> str:
     """Unlock the private key with the one-time recovery code and set a new password.
 
@@ -358,9 +420,12 @@ def recover(
     user = db.exec(select(User).where(User.username == username.strip().lower())).first()
     code = recovery_code.upper().replace(" ", "").replace("-", "")
     salt = user.recovery_salt if user and user.recovery_salt else _DUMMY_SALT
-    keys = crypto.derive_password_keys(code[:64], salt, params)
+    both = crypto.derive_login_keys(code[:64], salt, params, password_key=password_key)
     if user is None or user.status != "active" or user.recovery_sealed is None:
         raise AccountError("recovery-failed")
+    # A code issued before the pepper (scheme 1) still opens its own wrap, once: the new code
+    # issued below is peppered. 125 random bits need no pepper against offline guessing.
+    keys = both.current if user.recovery_scheme == PASSWORD_SCHEME else both.legacy
     try:
         private = crypto.open_sealed(
             keys.kek,
@@ -371,9 +436,18 @@ def recover(
         )
     except crypto.CryptoError:
         raise AccountError("recovery-failed") from None
-    _reseal(user, password=password, private=private, totp=None, params=params)
+    _reseal(
+        user,
+        password=password,
+        private=private,
+        totp=None,
+        params=params,
+        password_key=password_key,
+    )
     user.totp_last_step = 0
-    new_code = _issue_recovery_code(user, private=private, params=params)
+    user.factor_failures = 0
+    user.factor_locked_until = None
+    new_code = _issue_recovery_code(user, private=private, params=params, password_key=password_key)
     db.add(user)
     return new_code
 

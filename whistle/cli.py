@@ -54,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine, keys = bootstrap(settings)
     if settings.demo:
         with db.session_scope(engine) as session:
-            seeded = demo.seed(session, params=settings.argon2)
+            seeded = demo.seed(session, params=settings.argon2, password_key=keys.password_key)
         _print_demo_banner(args.port, seeded)
     if args.workers > 1:
         engine.dispose()  # each worker process opens its own connections

@@ -10,8 +10,10 @@ The scheme (see docs/threat-model.md for the reasoning):
   ML-KEM-768 + X25519, HKDF-SHA256, ChaCha20-Poly1305). CK is HPKE-sealed ("wrapped") to every
   investigator who may read the case, with ``info`` binding case id and recipient id.
   The private key (X25519 32 B ‖ ML-KEM-768 seed 64 B) is stored only sealed under a
-  key-encryption key from Argon2id(password, per-user salt), and once more under one from the
-  one-time recovery code.
+  key-encryption key from Argon2id(password, per-user salt) followed by HKDF keyed with the
+  *password key* (a subkey of the pepper in ``keys/``), and once more under one from the
+  one-time recovery code, derived the same way. So a stolen database or backup without
+  ``keys/`` cannot test a single password guess offline.
 * A **reporter** holds only the case code. Argon2id(code, salt from the pepper) followed by
   HKDF keyed with the pepper (a 32-byte secret in ``keys/``) gives a *lookup id* (stored, finds the
   case) and a *reporter key* that seals CK. Without the pepper a stolen database cannot even be
@@ -55,6 +57,7 @@ __all__ = [
     "Argon2Params",
     "CaseAccess",
     "CryptoError",
+    "LoginKeys",
     "PasswordKeys",
     "StreamOpener",
     "StreamSealer",
@@ -63,11 +66,14 @@ __all__ = [
     "check_hybrid_suite",
     "constant_time_equal",
     "derive_case_access",
+    "derive_login_keys",
     "derive_password_keys",
+    "derive_peppered_password_keys",
     "digest",
     "generate_keypair",
     "mac",
     "open_sealed",
+    "password_key",
     "public_key_of",
     "random_digits",
     "random_key",
@@ -320,15 +326,65 @@ class PasswordKeys:
     kek: bytes
 
 
-def derive_password_keys(secret: str, salt: bytes, params: Argon2Params) -> PasswordKeys:
-    """Used for passwords and recovery codes alike (each with its own salt)."""
+def _password_master(secret: str, salt: bytes, params: Argon2Params) -> bytes:
     if len(salt) < 16:
         raise ValueError("salt must be at least 16 bytes")
-    master = argon2id(secret.encode(), salt, params)
+    return argon2id(secret.encode(), salt, params)
+
+
+def _legacy_keys(master: bytes) -> PasswordKeys:
     return PasswordKeys(
         verifier=_hkdf(master, info=b"password-verifier"),
         kek=_hkdf(master, info=b"password-kek"),
     )
+
+
+def _peppered_keys(master: bytes, password_key: bytes) -> PasswordKeys:
+    # HKDF-Extract with the password key as salt: without it neither output can be computed
+    # from the Argon2 output, so a guess cannot be checked against a stolen verifier or wrap.
+    okm = _hkdf(master, info=b"password-keys-v2", length=2 * KEY_LEN, salt=password_key)
+    return PasswordKeys(verifier=okm[:KEY_LEN], kek=okm[KEY_LEN:])
+
+
+def derive_password_keys(secret: str, salt: bytes, params: Argon2Params) -> PasswordKeys:
+    """Scheme 1 (no pepper), kept only to open accounts not yet upgraded at their next login."""
+    return _legacy_keys(_password_master(secret, salt, params))
+
+
+def password_key(pepper: bytes) -> bytes:
+    """The subkey of the pepper that keys every password and recovery-code derivation (scheme 2).
+
+    A separate HKDF output, so the raw pepper (which also finds reporters' cases) is used for
+    one purpose only.
+    """
+    if len(pepper) != KEY_LEN:
+        raise ValueError("pepper must be 32 bytes")
+    return _hkdf(pepper, info=b"password-pepper")
+
+
+def derive_peppered_password_keys(
+    secret: str, salt: bytes, params: Argon2Params, *, password_key: bytes
+) -> PasswordKeys:
+    """Scheme 2: Argon2id(secret, salt), then HKDF keyed with :func:`password_key`."""
+    _check_key(password_key)
+    return _peppered_keys(_password_master(secret, salt, params), password_key)
+
+
+@dataclass(frozen=True)
+class LoginKeys:
+    """Both schemes from one Argon2id run: ``current`` (scheme 2) and ``legacy`` (scheme 1, to
+    check an account not yet upgraded and upgrade it without a second derivation)."""
+
+    current: PasswordKeys
+    legacy: PasswordKeys
+
+
+def derive_login_keys(
+    secret: str, salt: bytes, params: Argon2Params, *, password_key: bytes
+) -> LoginKeys:
+    _check_key(password_key)
+    master = _password_master(secret, salt, params)
+    return LoginKeys(current=_peppered_keys(master, password_key), legacy=_legacy_keys(master))
 
 
 @dataclass(frozen=True)

@@ -103,8 +103,12 @@ def migrate(url: str) -> None:
 
 
 def is_empty(engine: Engine) -> bool:
-    """True when the schema is missing or no case exists yet (a first start)."""
+    """True when the schema is missing, or no case and no staff password exist yet (a first
+    start): both case codes and staff passwords are derived with the pepper in ``keys/``."""
     if not inspect(engine).has_table("cases"):
         return True
     with engine.connect() as conn:
-        return conn.exec_driver_sql("SELECT 1 FROM cases LIMIT 1").first() is None
+        if conn.exec_driver_sql("SELECT 1 FROM cases LIMIT 1").first() is not None:
+            return False
+        passwords = "SELECT 1 FROM users WHERE password_verifier IS NOT NULL LIMIT 1"
+        return conn.exec_driver_sql(passwords).first() is None

@@ -71,7 +71,7 @@ DEMO_LOGINS = (
 )
 
 
-def seed(db: Session, *, params: crypto.Argon2Params) -> bool:
+def seed(db: Session, *, params: crypto.Argon2Params, password_key: bytes) -> bool:
     """Seed units, categories, two investigators, an admin and a registrar; False if users
     already exist. The demo is a municipality: its units are public (the housing company too,
     OSL 2 kap. 3 §), so reports are registered and marked secret."""
@@ -103,10 +103,15 @@ def seed(db: Session, *, params: crypto.Argon2Params) -> bool:
             role=login.role,
             password=login.password,
             params=params,
+            password_key=password_key,
         )
         users[login.username] = user
         who = accounts.authenticate(
-            db, username=login.username, password=login.password, params=params
+            db,
+            username=login.username,
+            password=login.password,
+            params=params,
+            password_key=password_key,
         )
         user.totp_sealed = crypto.seal(
             who.kek, DEMO_TOTP_SECRET, purpose="totp-secret", case_id="", item_id=user.id

@@ -1,10 +1,13 @@
-"""The deployment's key directory: the case-code pepper and the optional continuity public key.
+"""The deployment's key directory: the pepper and the optional continuity public key.
 
-Key files are created with mode 0600 at first start (an empty database). If the database already
-holds cases and the pepper is missing, the service refuses to start: a new pepper would silently
-lock every reporter out of their case. It also refuses a pepper that other users of the machine
-can read or write (any group or other permission bit): whoever reads it, with a copy of the
-database, can brute-force case codes offline and rebuild the audit chain's keyed hashes.
+The pepper keys every case-code derivation and, through its subkey :attr:`Keys.password_key`,
+every staff password and recovery-code derivation. Key files are created with mode 0600 at first
+start (an empty database). If the database already holds cases or staff passwords and the pepper
+is missing, the service refuses to start: a new pepper would silently lock every reporter out of
+their case and every investigator out of their key.
+It also refuses a pepper that other users of the machine can read or write (any group or other
+permission bit): whoever reads it, with a copy of the database, can brute-force case codes offline
+and rebuild the audit chain's keyed hashes.
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ class KeysError(RuntimeError):
 class Keys:
     pepper: bytes
     continuity_public: bytes | None = None
+
+    @property
+    def password_key(self) -> bytes:
+        """The pepper's subkey for staff passwords and recovery codes (never the raw pepper)."""
+        return crypto.password_key(self.pepper)
 
 
 def _write_secret(path: Path, data: bytes) -> None:
@@ -58,8 +66,9 @@ def load_keys(keys_dir: Path, *, create: bool) -> Keys:
     if not pepper_path.exists():
         if not create:
             raise KeysError(
-                f"{pepper_path} is missing but the database already holds cases; restore the "
-                "key directory from its backup (a new pepper would lock every reporter out)"
+                f"{pepper_path} is missing but the database already holds cases or staff "
+                "passwords; restore the key directory from its backup (a new pepper would lock "
+                "every reporter and every investigator out)"
             )
         keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         _write_secret(pepper_path, crypto.random_key())

@@ -94,6 +94,14 @@ class User(SQLModel, table=True):
     # two accounts look the same to a reporter excluding one or a colleague approving one.
     # Nullable only so the migration adds it without rebuilding the table; always set.
     name_key: str | None = Field(default=None, max_length=200)
+    # How the password and the recovery code were derived: 1 = Argon2id alone (rows from before
+    # the pepper; upgraded at the next login), 2 = Argon2id then HKDF keyed from keys/.
+    password_scheme: int = 2
+    recovery_scheme: int = 2
+    # Wrong second-factor codes for the account, across every login, and until when the second
+    # step refuses every code (also the right one). Reset by a correct code.
+    factor_failures: int = 0
+    factor_locked_until: dt.datetime | None = None
 
 
 class Designation(SQLModel, table=True):

@@ -3,6 +3,10 @@
 The cookie holds ``<id>.<secret>``. The database holds SHA-256(id) and the session's payload
 (the investigator's unlocked private key, or the reporter's case key) sealed under the secret.
 So a stolen database opens no session, and a stolen cookie is useless once the row is gone.
+
+The sealed payload is bound to the row's id digest, kind, user and case: someone who can write
+to the database cannot move a payload to another row, turn a pending login into a full staff
+session, or attach their own unlocked key to another user's account.
 """
 
 from __future__ import annotations
@@ -35,8 +39,14 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _item_id(id_digest: bytes) -> str:
-    return id_digest.hex()
+def _bound(row: WebSession) -> dict[str, str]:
+    """The AEAD binding of a row's payload: kind, user and case, and the id digest. Ids are
+    hex, so "user/case" in one length-prefixed field is unambiguous."""
+    return {
+        "purpose": "session/" + row.kind,
+        "case_id": f"{row.user_id or ''}/{row.case_id or ''}",
+        "item_id": row.id_digest.hex(),
+    }
 
 
 def create(
@@ -56,22 +66,18 @@ def create(
     purge_expired(db, now=moment)
     session_id = crypto.random_token(24)
     secret = crypto.random_key()
-    id_digest = crypto.digest(session_id)
-    sealed = crypto.seal(
-        secret, payload, purpose="session", case_id=case_id or "", item_id=_item_id(id_digest)
+    row = WebSession(
+        id_digest=crypto.digest(session_id),
+        kind=kind,
+        user_id=user_id,
+        case_id=case_id,
+        sealed=b"",
+        created_at=moment,
+        last_seen_at=moment,
+        expires_at=moment + lifetime,
     )
-    db.add(
-        WebSession(
-            id_digest=id_digest,
-            kind=kind,
-            user_id=user_id,
-            case_id=case_id,
-            sealed=sealed,
-            created_at=moment,
-            last_seen_at=moment,
-            expires_at=moment + lifetime,
-        )
-    )
+    row.sealed = crypto.seal(secret, payload, **_bound(row))
+    db.add(row)
     return f"{session_id}.{_b64(secret)}"
 
 
@@ -111,13 +117,7 @@ def load(
         db.delete(row)
         return None
     try:
-        payload = crypto.open_sealed(
-            secret,
-            row.sealed,
-            purpose="session",
-            case_id=row.case_id or "",
-            item_id=_item_id(id_digest),
-        )
+        payload = crypto.open_sealed(secret, row.sealed, **_bound(row))
     except crypto.CryptoError:
         return None
     # Touch at most once a minute, to spare the database a write on every request.
@@ -136,6 +136,19 @@ def destroy(db: Session, cookie: str | None) -> None:
 def destroy_for_user(db: Session, user_id: str) -> None:
     """Log a user out everywhere."""
     db.exec(delete(WebSession).where(col(WebSession.user_id) == user_id))
+
+
+def destroy_others(db: Session, *, user_id: str, keep: str) -> int:
+    """End every session of the user (pending logins too) but the one whose cookie is ``keep``:
+    after a password change, a browser logged in with the old password must not stay in."""
+    parts = _split(keep)
+    kept = parts[0] if parts is not None else b""
+    result = db.exec(
+        delete(WebSession).where(
+            col(WebSession.user_id) == user_id, col(WebSession.id_digest) != kept
+        )
+    )
+    return int(result.rowcount)
 
 
 def purge_expired(db: Session, *, now: dt.datetime | None = None) -> int:

@@ -48,7 +48,7 @@ async def followup_form(request: Request) -> Response:
 
 def _session_budget_key(request: Request) -> str:
     # Bound to the browser's anonymous CSRF cookie, never to an address.
-    cookie = request.cookies.get(security.CSRF_COOKIE, "")
+    cookie = request.cookies.get(security.csrf_cookie(request), "")
     return "case-code-session:" + crypto.digest(cookie)[:12].hex()
 
 

@@ -21,6 +21,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from whistle import crypto
 
 CSRF_COOKIE = "whistle_csrf"
+# With Secure cookies the CSRF cookie has the __Host- prefix: the browser then accepts it only
+# from this origin over HTTPS, with Path=/ and no Domain, so a sibling subdomain (or a network
+# attacker on plain http) cannot plant a token of its choosing. Plain-http demo mode keeps the
+# bare name, because browsers refuse a prefixed cookie that is not Secure.
+CSRF_HOST_COOKIE = "__Host-" + CSRF_COOKIE
 CSRF_FIELD = "csrf_token"
 
 # No script-src at all: no page of whistle runs JavaScript. Images may be inline data (QR codes).
@@ -164,9 +169,15 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def csrf_cookie(request: Request) -> str:
+    """The CSRF cookie's name: ``__Host-whistle_csrf`` when cookies are Secure."""
+    secure: bool = request.app.state.ctx.settings.cookie_secure
+    return CSRF_HOST_COOKIE if secure else CSRF_COOKIE
+
+
 def csrf_token(request: Request) -> str:
     """The browser's CSRF token: from its cookie, or a new one the response will set."""
-    token = request.cookies.get(CSRF_COOKIE, "")
+    token = request.cookies.get(csrf_cookie(request), "")
     if not (20 <= len(token) <= 100):
         token = getattr(request.state, "new_csrf", None) or crypto.random_token(24)
         request.state.new_csrf = token
@@ -191,7 +202,7 @@ def finish_csrf(request: Request, response: Response) -> None:
     """Set the CSRF cookie if this request created the token."""
     new = getattr(request.state, "new_csrf", None)
     if new:
-        set_cookie(response, request, CSRF_COOKIE, new)
+        set_cookie(response, request, csrf_cookie(request), new)
 
 
 class FormFields(dict[str, str]):
@@ -227,7 +238,7 @@ async def read_form(request: Request) -> FormFields:
         fields.setdefault(key, value)
         fields.lists.setdefault(key, []).append(value)
     await form.close()
-    cookie = request.cookies.get(CSRF_COOKIE, "")
+    cookie = request.cookies.get(csrf_cookie(request), "")
     sent = fields.get(CSRF_FIELD, "")
     if not cookie or not sent or not crypto.constant_time_equal(cookie, sent):
         raise HTTPException(status_code=403, detail="csrf")

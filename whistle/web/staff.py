@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from whistle import accounts, attempts, audit, crypto, sessions
+from whistle import second_factor as factor
 from whistle.i18n import N_
 from whistle.models import User
 from whistle.web import security
@@ -32,9 +33,13 @@ STAFF_COOKIE = "whistle_staff"
 PENDING_COOKIE = "whistle_pending"
 PENDING_LIFETIME = dt.timedelta(minutes=10)
 LOGIN_FAILURES = 10  # per username per 15 minutes; then the account waits (no addresses kept)
-FACTOR_FAILURES = 5  # per pending login
+FACTOR_FAILURES = 5  # per pending login; the account's own budget is factor.FACTOR_BUDGET
 E_LOGIN = N_("Wrong username or password.")
 E_LOCKED = N_("Too many failed attempts for this account. Wait 15 minutes and try again.")
+E_FACTOR_LOCKED = N_(
+    "Too many wrong codes for this account. The second step is locked for a while, for every "
+    "code; try again later. The wait grows with each further wrong code."
+)
 E_CODE = N_("That code is not right, or it was already used. Enter the current code from your app.")
 
 
@@ -137,12 +142,12 @@ def _login_account(db: Session, *, username: str) -> tuple[bool, User | None, by
 
 
 def _password_step(
-    db: Session, *, username: str, user: User | None, keys: crypto.PasswordKeys
+    db: Session, *, username: str, user: User | None, keys: crypto.LoginKeys
 ) -> tuple[str, str]:
     """Finish the password step; return (outcome, pending cookie). Outcomes: failed, totp,
-    enrol."""
+    enrol. An account still on the unpeppered scheme is upgraded here."""
     try:
-        who = accounts.check_login(user, keys)
+        who = accounts.upgrade_password_scheme(db, who=accounts.check_login(user, keys), keys=keys)
     except accounts.LoginFailed:
         attempts.record(db, _username_key(username), seconds=900)
         # Logged against the account when it exists; what was typed is never stored (a
@@ -174,7 +179,10 @@ async def login(request: Request) -> Response:
     if not locked:
         # The derivation runs between two short transactions, holding no database lock.
         app = ctx(request)
-        keys = await app.deriver.password_keys(password, salt)
+        params, password_key = app.deriver.params, app.keys.password_key
+        keys = await app.deriver.run(
+            lambda: crypto.derive_login_keys(password, salt, params, password_key=password_key)
+        )
         outcome, cookie = await call(
             request, _password_step, username=username, user=user, keys=keys
         )
@@ -216,7 +224,7 @@ def _second_factor_step(
     if pending is None:
         return "expired", ""
     if enrol:
-        ok = pending.enrol is not None and accounts.enrol_second_factor(
+        ok = pending.enrol is not None and factor.enrol_second_factor(
             db,
             user_id=pending.user.id,
             kek=pending.kek,
@@ -227,9 +235,12 @@ def _second_factor_step(
         if ok:
             audit.record(db, action="second_factor_enrolled", actor_id=pending.user.id)
     else:
-        ok = pending.totp is not None and accounts.check_second_factor(
-            db, user_id=pending.user.id, secret=pending.totp, code=code, at=time.time()
-        )
+        try:
+            ok = pending.totp is not None and factor.check_second_factor(
+                db, user_id=pending.user.id, secret=pending.totp, code=code, at=time.time()
+            )
+        except factor.SecondFactorLocked:
+            return "locked", ""
     if not ok:
         expired = _factor_failed(db, pending_cookie=pending_cookie, user_id=pending.user.id)
         return ("expired" if expired else "wrong"), ""
@@ -287,6 +298,8 @@ async def second_factor(request: Request) -> Response:
         return response
     if outcome == "wrong":
         return await second_factor_form(request, error=E_CODE, status=400)
+    if outcome == "locked":
+        return await second_factor_form(request, error=E_FACTOR_LOCKED, status=429)
     response = redirect(HOME.get(outcome, "/inbox"))
     security.clear_cookie(response, request, PENDING_COOKIE)
     security.set_cookie(response, request, STAFF_COOKIE, cookie)

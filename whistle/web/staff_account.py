@@ -20,6 +20,10 @@ ACCOUNT_ERRORS = {
     "password-mismatch": N_("The two passwords are not the same."),
     "password-too-short": N_("Use at least 12 characters."),
     "password-too-long": N_("That password is too long."),
+    "password-common": N_(
+        "That password is one of the most common or leaked passwords, or one of them with a few "
+        "digits or characters added. Choose another, for example four or five unrelated words."
+    ),
     "wrong-password": N_("Your current password is not right."),
     "recovery-failed": N_("The username or recovery code is not right."),
 }
@@ -43,10 +47,23 @@ async def activate_form(request: Request) -> Response:
 
 
 def _activate(
-    db: Session, *, token: str, password: str, confirm: str, params: crypto.Argon2Params
+    db: Session,
+    *,
+    token: str,
+    password: str,
+    confirm: str,
+    params: crypto.Argon2Params,
+    password_key: bytes,
 ) -> str | None:
     user = accounts.find_invitation(db, token)
-    recovery = accounts.activate(db, token=token, password=password, confirm=confirm, params=params)
+    recovery = accounts.activate(
+        db,
+        token=token,
+        password=password,
+        confirm=confirm,
+        params=params,
+        password_key=password_key,
+    )
     if user is not None:
         audit.record(db, action="account_activated", actor_id=user.id, subject_id=user.id)
     return recovery
@@ -63,6 +80,7 @@ async def activate(request: Request) -> Response:
             password=form.get("password", ""),
             confirm=form.get("confirm", ""),
             params=ctx(request).settings.argon2,
+            password_key=ctx(request).keys.password_key,
         )
     except accounts.AccountError as exc:
         user = await call(request, _invitation, token=token)
@@ -77,8 +95,13 @@ async def password_form(request: Request) -> Response:
     return render(request, "staff/password.html", {"user": staff.user, "error": "", "done": ""})
 
 
-def _change_password(db: Session, *, params: crypto.Argon2Params, **kwargs: str) -> None:
-    accounts.change_password(db, params=params, **kwargs)
+def _change_password(
+    db: Session, *, params: crypto.Argon2Params, password_key: bytes, keep: str, **kwargs: str
+) -> None:
+    accounts.change_password(db, params=params, password_key=password_key, **kwargs)
+    # Whoever was logged in with the old password (a stolen cookie, a forgotten browser) is
+    # logged out; this browser stays in.
+    sessions.destroy_others(db, user_id=kwargs["user_id"], keep=keep)
     audit.record(db, action="password_changed", actor_id=kwargs["user_id"])
 
 
@@ -94,6 +117,8 @@ async def change_password(request: Request) -> Response:
             password=form.get("password", ""),
             confirm=form.get("confirm", ""),
             params=ctx(request).settings.argon2,
+            password_key=ctx(request).keys.password_key,
+            keep=staff.cookie,
         )
     except accounts.AccountError as exc:
         return render(
@@ -109,8 +134,10 @@ async def recover_form(request: Request) -> Response:
     return render(request, "staff/recover.html", {"error": "", "username": ""})
 
 
-def _recover(db: Session, *, params: crypto.Argon2Params, **kwargs: str) -> str:
-    code = accounts.recover(db, params=params, **kwargs)
+def _recover(
+    db: Session, *, params: crypto.Argon2Params, password_key: bytes, **kwargs: str
+) -> str:
+    code = accounts.recover(db, params=params, password_key=password_key, **kwargs)
     user_id = db.exec(
         select(User.id).where(User.username == kwargs["username"].strip().lower())
     ).one()
@@ -131,6 +158,7 @@ async def recover(request: Request) -> Response:
             password=form.get("password", ""),
             confirm=form.get("confirm", ""),
             params=ctx(request).settings.argon2,
+            password_key=ctx(request).keys.password_key,
         )
     except accounts.AccountError as exc:
         message = ACCOUNT_ERRORS.get(exc.code, ACCOUNT_ERRORS["recovery-failed"])

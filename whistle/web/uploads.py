@@ -197,7 +197,7 @@ async def receive(
     parts = _Parts(
         open_file=open_file,
         limits=limits,
-        csrf_cookie=request.cookies.get(security.CSRF_COOKIE, ""),
+        csrf_cookie=request.cookies.get(security.csrf_cookie(request), ""),
     )
     try:
         parser = MultipartParser(boundary, callbacks=parts.callbacks())  # type: ignore[arg-type]
