@@ -18,6 +18,7 @@ CONTENT_TYPES = (
     b'<?xml version="1.0" encoding="UTF-8"?>'
     b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>'
 )
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 W_NS = b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
 
