@@ -235,6 +235,68 @@ async def _flood(spec: dict[str, Any]) -> dict[str, Any]:
     return {**probe, "statuses": {str(k): v for k, v in statuses.items()}}
 
 
+def _bombs() -> list[tuple[str, bytes]]:
+    from tests import bombs  # the repository root is the working directory (bench.harness)
+
+    return [
+        ("frames.png", bombs.apng(7000, 6)),  # refused from its headers
+        ("elements.docx", bombs.docx_elements(10_000_000)),  # refused by its part size
+        ("nodes.docx", bombs.docx_elements(2_000_000)),  # refused while parsing, at MAX_NODES
+        ("heavy.docx", bombs.office(bombs.word_paragraphs(142_800))),  # accepted, the most work
+    ]
+
+
+async def _bomb_sender(
+    client: httpx.AsyncClient,
+    spec: dict[str, Any],
+    files: list[tuple[str, bytes]],
+    stop: float,
+    statuses: Counter[int],
+    started: asyncio.Event,
+) -> None:
+    token = secrets.token_urlsafe(24)
+    form = {"csrf_token": token, "category": str(spec["category"]), "action": "readers"}
+    started.set()
+    index = secrets.randbelow(len(files))
+    while time.monotonic() < stop:
+        name, data = files[index % len(files)]
+        index += 1
+        try:
+            response = await client.post(
+                "/report",
+                data=form,
+                files={"files": (name, data, "application/octet-stream")},
+                headers={"cookie": f"{CSRF_COOKIE}={token}"},
+            )
+            statuses[response.status_code] += 1
+        except httpx.HTTPError:
+            statuses[0] += 1
+            await asyncio.sleep(0.05)
+
+
+async def _bomb_flood(spec: dict[str, Any]) -> dict[str, Any]:
+    """Clients sending upload bombs (the readers preview: no case, no Argon2) while the landing
+    page is probed."""
+    files = _bombs()
+    statuses: Counter[int] = Counter()
+    limits = httpx.Limits(max_connections=spec["concurrency"] + 10, max_keepalive_connections=None)
+    timeout = httpx.Timeout(300.0)
+    async with httpx.AsyncClient(base_url=spec["url"], timeout=timeout, limits=limits) as client:
+        stop = time.monotonic() + spec["seconds"]
+        events = [asyncio.Event() for _ in range(spec["concurrency"])]
+        senders = [
+            asyncio.create_task(_bomb_sender(client, spec, files, stop, statuses, event))
+            for event in events
+        ]
+        try:
+            await asyncio.gather(*(event.wait() for event in events))
+            await asyncio.sleep(spec["ramp_seconds"])
+            probe = await _probe(spec["url"], stop, spec["probe_interval"])
+        finally:
+            await asyncio.gather(*senders)
+    return {**probe, "statuses": {str(k): v for k, v in statuses.items()}}
+
+
 async def _throughput(spec: dict[str, Any]) -> dict[str, Any]:
     token = secrets.token_urlsafe(24)
     form = report_form(spec["category"], spec["text_bytes"], token)
@@ -284,6 +346,7 @@ JOBS = {
     "pages": pages,
     "upload": upload,
     "flood": lambda spec: asyncio.run(_flood(spec)),
+    "bomb_flood": lambda spec: asyncio.run(_bomb_flood(spec)),
     "throughput": lambda spec: asyncio.run(_throughput(spec)),
     "rps": lambda spec: asyncio.run(_rps(spec)),
 }

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import PRODUCTION, Result
-from bench.scenarios import flood, kdf, pages, upload
+from bench.scenarios import flood, kdf, pages, scrub, upload
 
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgres@127.0.0.1:5432")
 
@@ -32,6 +32,7 @@ def scenarios(log: list[str]) -> dict[str, Callable[[], list[Result]]]:
         "upload": upload.uploads,
         "flood": flood.flood,
         "scale": kdf.scale_2workers,
+        "scrub": scrub.scrub,
     }
 
 

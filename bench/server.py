@@ -51,6 +51,24 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _is_sandbox(pid: int) -> bool:
+    """A cleaning worker (``python -m whistle.sandbox``), not a serving process."""
+    try:
+        return b"whistle.sandbox" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User + system CPU of a process so far, or of its reaped children (/proc/<pid>/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    first = 13 if children else 11  # cutime, cstime / utime, stime
+    return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Server:
     name: str
@@ -65,7 +83,15 @@ class Server:
 
     def pids(self) -> list[int]:
         """The serving processes: uvicorn's workers when there are any, else the server."""
-        return _children(self.proc.pid) or [self.proc.pid]
+        serving = [pid for pid in _children(self.proc.pid) if not _is_sandbox(pid)]
+        return serving or [self.proc.pid]
+
+    def sandbox_pids(self) -> list[int]:
+        """The cleaning workers of every serving process (whistle.sandbox)."""
+        return [c for pid in self.pids() for c in _children(pid) if _is_sandbox(c)]
+
+    def status_kib(self, pid: int, field_name: str) -> int:
+        return _status_kib(pid, field_name)
 
     def rss_kib(self) -> int:
         return sum(_status_kib(pid, "VmRSS") for pid in self.pids())

@@ -3,13 +3,16 @@ only by those who hold the case, and nothing left behind by a failed upload."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import re
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -20,7 +23,9 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
+from tests import bombs
 from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
+from tests.server import CODE_RE, RealServer, browser, categories, token
 from whistle import attachments, blobs
 from whistle.app import create_app
 from whistle.keys import Keys
@@ -490,3 +495,121 @@ def test_download_names_are_safe_and_exact() -> None:
         "filename*=UTF-8''Rapport%20%22mars%22%20%E2%80%93%20%C3%B6%2F%C3%A4.pdf"
     )
     assert attachments.clean_name("C:\\Users\\anna\\Desktop\\lön.xlsx") == "lön.xlsx"
+
+
+# ---------------------------------------------------------------------------------------------
+# hostile files against a real server (security review, issue 12, finding 1)
+
+# Documented bounds (docs/threat-model.md §6.11), generous for a shared machine: the server
+# process's peak memory (VmHWM, the kernel's high-water mark, so no peak is missed) and the wall
+# time of the requests. Before the cleaning workers one 191 KB APNG took the server from 256 MB
+# to 3.58 GB and 16.8 s, and one 39 KB .docx to 2.0 GB and 83 s.
+SERVER_PEAK_KIB = 1024 * 1024
+BOMB_SECONDS = 60.0
+# GET /info/routine while dozens of uploads wait to be cleaned (it took 47 s before).
+ROUTINE_SECONDS = 5.0
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def _gps_photo() -> bytes:
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.GPSInfo).update({ExifTags.GPS.GPSLatitudeRef: "N"})
+    exif[ExifTags.Base.Artist] = "Anna Andersson"
+    out = BytesIO()
+    Image.new("RGB", (80, 60), (10, 120, 200)).save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+def _children_peaks_kib(pid: int) -> list[int]:
+    peaks = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            status = Path(f"/proc/{child}/status").read_text()
+            peaks += [int(line.split()[1]) for line in status.splitlines() if "VmHWM" in line]
+    return peaks
+
+
+@pytest.mark.slow
+def test_upload_bombs_against_a_real_server_stay_within_memory_and_time(tmp_path: Path) -> None:
+    bomb_files = [
+        ("frames6.png", bombs.apng(7000, 6)),  # the reviewer's APNG: 6 × 7000 × 7000
+        ("frames100.png", bombs.apng(7000, 100)),  # ≈ 20 GB if decoded
+        ("elements.docx", bombs.docx_elements(10_000_000)),  # the reviewer's 39 KB .docx
+        ("million.docx", bombs.docx_elements(2_000_000)),  # under the part size, over MAX_NODES
+    ]
+    assert all(len(data) < 200_000 for _, data in bomb_files)
+    with RealServer(tmp_path) as server, browser(server) as client:
+        client.cookies.set("whistle_lang", "en")
+        category = categories(client)[0]
+        form = {"csrf_token": token(client), "category": category, "mode": "anonymous"}
+        # Warm up: a worker starts and cleans one photo (its libraries are then in the idle size).
+        files = [("files", ("warm.jpg", _gps_photo(), "image/jpeg"))]
+        assert client.post("/report", data={**form, "action": "readers"}, files=files).is_success
+        started = time.monotonic()
+        # The reviewer's way in: "who will read it" needs no case, and the files were cleaned.
+        files = [("files", (name, data, "application/octet-stream")) for name, data in bomb_files]
+        preview = client.post("/report", data={**form, "action": "readers"}, files=files)
+        assert preview.status_code == 200
+        # Filed for real: the bombs are kept as sent, the reporter is told, the photo is cleaned.
+        files.append(("files", ("photo.jpg", _gps_photo(), "image/jpeg")))
+        receipt = client.post("/report", data={**form, "what": "Files attached"}, files=files)
+        elapsed = time.monotonic() - started
+        peak_kib = server.status_kib("VmHWM")
+        worker_peaks = _children_peaks_kib(server.pid)
+        output = server.output()
+    assert receipt.status_code == 200 and CODE_RE.search(receipt.text)
+    assert receipt.text.count("could not be checked") == len(bomb_files)
+    assert receipt.text.count("Hidden data removed:") == 1 and "GPS" in receipt.text
+    print(f"server peak {peak_kib} KiB, workers {worker_peaks} KiB, {elapsed:.1f} s")
+    assert peak_kib < SERVER_PEAK_KIB
+    assert elapsed < BOMB_SECONDS
+    # A worker still alive stayed under its own hard limit (WHISTLE_SCRUB_MEMORY_MIB).
+    assert all(peak < Settings().scrub_memory_mib * 1024 for peak in worker_peaks)
+    assert "Traceback" not in output
+
+
+async def _office_flood(url: str, category: str, heavy: bytes, small: bytes) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=None)
+    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
+        await client.get("/report")
+        form = {"csrf_token": client.cookies["whistle_csrf"], "category": category}
+
+        async def upload(document: bytes) -> int:
+            files = [("files", ("report.docx", document, DOCX_TYPE))]
+            response = await client.post("/report", data={**form, "action": "readers"}, files=files)
+            return response.status_code
+
+        uploads = [asyncio.create_task(upload(heavy)) for _ in range(2)]
+        await asyncio.sleep(0.5)  # the heavy ones first: they hold the one cleaning slot
+        uploads += [asyncio.create_task(upload(small)) for _ in range(60)]
+        await asyncio.sleep(2.0)  # every body sent; the small files wait for the slot
+        latencies, pending = [], []
+        for _ in range(5):
+            started = time.perf_counter()
+            response = await client.get("/info/routine")
+            latencies.append(time.perf_counter() - started)
+            pending.append(sum(not task.done() for task in uploads))
+            assert response.status_code == 200
+            await asyncio.sleep(0.2)
+        statuses = await asyncio.gather(*uploads)
+    return {"latencies": latencies, "pending": pending, "statuses": statuses}
+
+
+@pytest.mark.slow
+def test_a_flood_of_office_uploads_does_not_stall_other_pages(tmp_path: Path) -> None:
+    # About a million XML nodes: accepted, and seconds of work each. With one cleaning slot the
+    # 60 small files behind them wait; they must wait without holding a thread.
+    heavy = bombs.office(bombs.word_paragraphs(140_000))
+    small = bombs.office(bombs.word_paragraphs(2_000))
+    with RealServer(tmp_path, env={"WHISTLE_SCRUB_CONCURRENCY": "1"}) as server:
+        with browser(server) as client:
+            category = categories(client)[0]
+        result = asyncio.run(_office_flood(server.url, category, heavy, small))
+        output = server.output()
+    print(result["latencies"], result["pending"])
+    # More uploads were waiting than anyio has worker threads (40): in the old design they
+    # held every one of them, and the page waited for the files.
+    assert min(result["pending"]) > 40
+    assert max(result["latencies"]) < ROUTINE_SECONDS
+    assert set(result["statuses"]) == {200}
+    assert "Traceback" not in output

@@ -4,13 +4,15 @@ it and still opens with its own library."""
 from __future__ import annotations
 
 import zipfile
+import zlib
 from io import BytesIO
 
 import pikepdf
 import pytest
 from PIL import ExifTags, Image, PngImagePlugin
 
-from whistle import scrub
+from tests import bombs
+from whistle import scrub, scrub_office
 
 AUTHOR = "Anna Andersson"
 COMPANY = "Stadsdelsforvaltning Norr"
@@ -307,3 +309,134 @@ def test_a_plain_zip_is_not_an_office_file() -> None:
         target.writestr("notes.txt", AUTHOR)
     with pytest.raises(scrub.Unsupported):
         scrub.scrub(archive.getvalue(), "zip")
+
+
+# ---------------------------------------------------------------------------------------------
+# bounds: what a file may cost is checked before it is spent
+
+
+def test_an_animation_is_bounded_by_all_its_frames_not_the_first() -> None:
+    # Six frames of 3000 × 3000: each is under MAX_PIXELS, together they are over it. The old
+    # check looked at the first frame only and then copied every frame.
+    bomb = bombs.apng(3000, 6)
+    assert len(bomb) < 100_000 and 3000 * 3000 < scrub.MAX_PIXELS < 6 * 3000 * 3000
+    with pytest.raises(scrub.Unsupported, match="too large"):
+        scrub.scrub(bomb, "png")
+    # The reviewer's files: 7000 × 7000 in 6 and in 100 frames (3.6 GB and ≈ 20 GB to decode).
+    for frames in (6, 100):
+        with pytest.raises(scrub.Unsupported):
+            scrub.scrub(bombs.apng(7000, frames), "png")
+
+
+def test_too_many_frames_are_refused_even_when_tiny() -> None:
+    with pytest.raises(scrub.Unsupported, match="frames"):
+        scrub.scrub(bombs.apng(2, scrub.MAX_FRAMES + 1), "png")
+
+
+def test_a_tiff_page_after_the_first_is_counted_too() -> None:
+    small = Image.new("1", (10, 10))
+    huge = Image.new("1", (8000, 7000))  # 56 megapixels, one byte each here
+    out = BytesIO()
+    small.save(out, format="TIFF", save_all=True, append_images=[huge], compression="packbits")
+    assert len(out.getvalue()) < 2_000_000
+    with pytest.raises(scrub.Unsupported, match="too large"):
+        scrub.scrub(out.getvalue(), "tiff")
+
+
+@pytest.mark.parametrize(("fmt", "kind"), [("PNG", "png"), ("WEBP", "webp"), ("TIFF", "tiff")])
+def test_animations_and_pages_lose_their_metadata_and_keep_their_frames(
+    fmt: str, kind: str
+) -> None:
+    frames = [Image.new("RGB", (30, 20), (i * 60, 0, 0)) for i in range(3)]
+    params: dict[str, object] = {"exif": _exif(), "duration": [100, 200, 300]}
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Author", AUTHOR)
+        params["pnginfo"] = info
+    if fmt == "WEBP":
+        params.update(xmp=XMP.encode(), lossless=True)
+    out = BytesIO()
+    frames[0].save(out, format=fmt, save_all=True, append_images=frames[1:], **params)
+    assert AUTHOR.encode() in out.getvalue()
+    result = scrub.scrub(out.getvalue(), kind)
+    assert AUTHOR.encode() not in result.data and b"PhoneMaker" not in result.data
+    assert "EXIF Artist" in result.removed
+    clean = Image.open(BytesIO(result.data))
+    assert clean.n_frames == 3
+    durations, reds = [], []
+    for index in range(3):
+        clean.seek(index)
+        clean.load()
+        durations.append(clean.info.get("duration"))
+        reds.append(clean.convert("RGB").getpixel((5, 5))[0])  # type: ignore[index]
+    assert all(abs(red - want) <= 3 for red, want in zip(reds, [0, 60, 120], strict=True))
+    if kind != "tiff":  # TIFF pages have no timing
+        assert durations == [100, 200, 300]
+
+
+def test_an_office_file_with_too_many_elements_is_refused_while_parsing() -> None:
+    # 1.2 million empty elements: 4.8 MB of XML in a 12 KB file. The old code parsed every one
+    # (the reviewer's 10 million took 2.0 GB and 83 s); now parsing stops at MAX_NODES.
+    bomb = bombs.docx_elements(1_200_000)
+    assert len(bomb) < 50_000
+    with pytest.raises(scrub.Unsupported):
+        scrub.scrub(bomb, "zip")
+    with pytest.raises(scrub_office.OfficeUnsupported, match="too many XML elements"):
+        scrub_office.scrub(bomb)
+    # The reviewer's own file is refused by the size of its XML part, before any parsing.
+    with pytest.raises(scrub_office.OfficeUnsupported, match="too large"):
+        scrub_office.scrub(bombs.docx_elements(10_000_000))
+
+
+def test_attributes_count_and_all_parts_share_one_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scrub_office, "MAX_NODES", 1000)
+    # 400 elements of one attribute each: 800 nodes, within the budget alone.
+    part = b"<r>" + b'<a b="1"/>' * 399 + b"</r>"
+    out = BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("[Content_Types].xml", bombs.CONTENT_TYPES)
+        archive.writestr("word/document.xml", part)
+    assert scrub_office.scrub(out.getvalue()).kind == "docx"
+    with zipfile.ZipFile(out, "a") as archive:
+        archive.writestr("word/footer1.xml", part)  # 1,600 together
+    with pytest.raises(scrub_office.OfficeUnsupported, match="too many XML elements"):
+        scrub_office.scrub(out.getvalue())
+
+
+def test_a_realistic_document_within_the_budget_is_cleaned() -> None:
+    paragraphs = 20_000  # 140,000 nodes, a long report
+    result = scrub_office.scrub(bombs.office(bombs.word_paragraphs(paragraphs), media=b"x" * 100))
+    assert result.removed == ("revision ids (rsid)",)
+    with zipfile.ZipFile(BytesIO(result.data)) as archive:
+        assert archive.read("word/media/image1.jpeg") == b"x" * 100  # copied through
+        assert archive.read("word/document.xml").count(b"<w:p>") == paragraphs
+
+
+def test_a_pdf_that_declares_too_many_objects_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scrub, "MAX_PDF_OBJECTS", 50)
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(200, 200))
+    pdf.Root["/X"] = pikepdf.Array([pdf.make_indirect(pikepdf.Dictionary(A=i)) for i in range(60)])
+    out = BytesIO()
+    pdf.save(out)
+    with pytest.raises(scrub.Unsupported, match="too many PDF objects"):
+        scrub.scrub(out.getvalue(), "pdf")
+    monkeypatch.setattr(scrub, "MAX_PDF_OBJECTS", 100)
+    assert scrub.scrub(out.getvalue(), "pdf").kind == "pdf"
+
+
+def test_pdf_streams_are_copied_without_being_decoded() -> None:
+    # A stream that would inflate to 100 MB: written as it came, never inflated.
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(200, 200))
+    packed = zlib.compress(b"\0" * 100_000_000, 9)
+    stream = pikepdf.Stream(pdf, packed)
+    stream["/Filter"] = pikepdf.Name.FlateDecode
+    pdf.Root["/Bomb"] = pdf.make_indirect(stream)
+    pdf.docinfo["/Author"] = AUTHOR
+    out = BytesIO()
+    pdf.save(out, compress_streams=False)
+    result = scrub.scrub(out.getvalue(), "pdf")
+    assert AUTHOR.encode() not in result.data
+    assert packed in result.data
+    assert len(result.data) < len(out.getvalue()) + 10_000

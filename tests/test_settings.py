@@ -213,3 +213,22 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     assert missing == [], f"add these to README.md's settings table: {missing}"
     unknown = sorted(set(table) - {spec.env for spec in SPECS})
     assert unknown == [], f"README.md documents settings that do not exist: {unknown}"
+
+
+def test_scrub_worker_limits_are_parsed_and_a_useless_memory_limit_is_refused() -> None:
+    settings = Settings.from_env(
+        {
+            **PROD,
+            "WHISTLE_SCRUB_CONCURRENCY": "3",
+            "WHISTLE_SCRUB_MEMORY_MIB": "512",
+            "WHISTLE_SCRUB_SECONDS": "12.5",
+        }
+    )
+    assert (settings.scrub_concurrency, settings.scrub_memory_mib) == (3, 512)
+    assert settings.scrub_seconds == 12.5
+    # Below this the worker cannot load its libraries, and every file would go unchecked.
+    with pytest.raises(SettingsError, match="WHISTLE_SCRUB_MEMORY_MIB"):
+        Settings.from_env({**PROD, "WHISTLE_SCRUB_MEMORY_MIB": "100"})
+    for name in ("WHISTLE_SCRUB_CONCURRENCY", "WHISTLE_SCRUB_SECONDS"):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({**PROD, name: "0"})

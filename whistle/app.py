@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from whistle import audit, crypto, db, i18n, jobs
 from whistle.derivation import Deriver, Overloaded
 from whistle.keys import Keys, load_keys
+from whistle.sandbox import Sandbox
 from whistle.settings import Settings
 from whistle.web import (
     admin,
@@ -117,6 +118,11 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             queue_seconds=settings.argon2_queue_seconds,
         ),
         templates=make_templates(),
+        sandbox=Sandbox(
+            concurrency=settings.scrub_concurrency,
+            memory_bytes=settings.scrub_memory_mib * 1024 * 1024,
+            seconds=settings.scrub_seconds,
+        ),
     )
 
     @asynccontextmanager
@@ -128,6 +134,7 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
                     tasks.start_soon(_job_loop, engine, settings, client)
                 yield
                 tasks.cancel_scope.cancel()
+        context.sandbox.close()
         engine.dispose()
 
     app = Starlette(

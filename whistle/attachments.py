@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from whistle import audit, blobs, cases, casework, crypto, reports, scrub
+from whistle import audit, blobs, cases, casework, crypto, reports, sandbox, scrub
 from whistle.i18n import N_
 from whistle.models import Attachment, Case, CaseItem, utcnow
 
@@ -56,17 +56,6 @@ def clean_name(raw: str) -> str:
     return name[:MAX_NAME] or "file"
 
 
-def _reseal(
-    batch: blobs.BlobBatch, writer: blobs.BlobWriter, *, key: bytes, data: bytes
-) -> blobs.BlobWriter:
-    clean = batch.open(key=key, case_id=writer.case_id, item_id=writer.item_id)
-    for start in range(0, len(data), crypto.CHUNK_SIZE):
-        clean.write(data[start : start + crypto.CHUNK_SIZE])
-    clean.finish()
-    batch.drop(writer)
-    return clean
-
-
 def prepare(
     batch: blobs.BlobBatch,
     writer: blobs.BlobWriter,
@@ -75,11 +64,14 @@ def prepare(
     key: bytes,
     keep_original: bool,
     scrub_max_bytes: int,
+    cleaner: sandbox.Sandbox,
 ) -> Prepared:
     """Finish a received file and remove its hidden data.
 
-    Cleaning needs random access, so a file up to ``scrub_max_bytes`` is decrypted into memory
-    (never to disk), cleaned and sealed again as a new blob; the first blob is deleted.
+    A file up to ``scrub_max_bytes`` of a type the scrubber knows is decrypted chunk by chunk
+    into a worker process (never to disk, never whole in this process), and the clean copy it
+    sends back is sealed as it arrives into a new blob; the first blob is deleted. A file the
+    worker refuses, or that breaks its limits, is kept as sent.
     """
     writer.finish()
     kind = scrub.detect(writer.head)
@@ -87,15 +79,19 @@ def prepare(
         return Prepared(writer, name, kind, writer.size, KEPT, ())
     if kind is None or writer.size > scrub_max_bytes:
         return Prepared(writer, name, kind, writer.size, UNCHECKED, ())
-    plain = b"".join(
-        blobs.read(writer.part_path, key=key, case_id=writer.case_id, item_id=writer.item_id)
-    )
+    clean = batch.open(key=key, case_id=writer.case_id, item_id=writer.item_id)
     try:
-        result = scrub.scrub(plain, kind)
+        result = cleaner.clean(
+            blobs.read(writer.part_path, key=key, case_id=writer.case_id, item_id=writer.item_id),
+            size=writer.size,
+            kind=kind,
+            out=clean.write,
+        )
     except scrub.Unsupported:
+        batch.drop(clean)  # perhaps part of a copy: it goes, the file stays as sent
         return Prepared(writer, name, None if kind == "zip" else kind, writer.size, UNCHECKED, ())
-    del plain
-    clean = _reseal(batch, writer, key=key, data=result.data)
+    clean.finish()
+    batch.drop(writer)
     return Prepared(clean, name, result.kind, clean.size, CLEANED, result.removed)
 
 

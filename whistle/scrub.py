@@ -10,10 +10,13 @@ Supported (detected from the content, never from the file name): JPEG, PNG, WebP
 (document information dictionary, XMP metadata streams, page-piece data, annotation authors)
 with pikepdf; Office Open XML and OpenDocument in :mod:`whistle.scrub_office`.
 
-Everything here works on ``bytes`` in memory: the caller decrypts a blob into memory, calls
-:func:`scrub` and seals the result again, so no plaintext file is ever written. Anything that
-fails (a malformed or encrypted file, an image too large to decode safely) raises
-:class:`Unsupported`, and the file is kept unchanged with the reporter told so.
+Everything here works on ``bytes`` in memory, so no plaintext file is ever written. It runs in
+a worker process with hard memory and CPU limits (:mod:`whistle.sandbox`), but refuses what it
+can see is too big before decoding it: a picture whose frames together have more than
+:data:`MAX_PIXELS` pixels, an animation of more than :data:`MAX_FRAMES` frames, an Office file
+with too many XML elements (:mod:`whistle.scrub_office`). Anything that fails (a malformed or
+encrypted file, a picture too large to decode safely) raises :class:`Unsupported`, and the
+file is kept unchanged with the reporter told so.
 """
 
 from __future__ import annotations
@@ -24,12 +27,20 @@ from io import BytesIO
 from typing import Any
 
 import pikepdf
-from PIL import ExifTags, Image, ImageOps, ImageSequence, JpegImagePlugin
+from PIL import ExifTags, Image, ImageSequence, JpegImagePlugin
 
 from whistle import scrub_office
 
-# Pillow decodes the whole image to scrub it; 50 megapixels is about 200 MB as RGBA.
+# Pillow decodes the whole picture to scrub it, 4 bytes a pixel in every mode it supports here:
+# 50 megapixels is 200 MB, and cleaning holds two copies at most. The bound is for all frames
+# of an animated PNG/WebP or a multi-page TIFF together (a 191 KB APNG can declare six frames of
+# 7000 × 7000), and is checked from the headers, before anything is decoded.
 MAX_PIXELS = 50_000_000
+# Frames (or TIFF pages) of one file: each costs an image object even when it is tiny.
+MAX_FRAMES = 1_000
+# Objects of a PDF, as its cross-reference table declares them (qpdf reads no object past that
+# number). Cleaning visits every one, about 800 bytes each; a 1,000-page report has some 50,000.
+MAX_PDF_OBJECTS = 250_000
 
 MEDIA_TYPES = {
     "jpeg": "image/jpeg",
@@ -91,6 +102,8 @@ def scrub(data: bytes, kind: str) -> Scrubbed:
     if kind == "zip":
         try:
             office = scrub_office.scrub(data)
+        except MemoryError:
+            raise  # the worker's memory limit (whistle.sandbox): not a property of the file
         except Exception as exc:  # OfficeUnsupported, or lxml on input it cannot take
             raise Unsupported(type(exc).__name__) from None
         return Scrubbed(office.data, office.kind, office.removed)
@@ -130,7 +143,7 @@ def _image_fields(img: Image.Image, kind: str) -> list[str]:
     return sorted(set(names))
 
 
-def _save_params(img: Image.Image, kind: str, frames: list[Image.Image]) -> dict[str, Any]:
+def _save_params(img: Image.Image, kind: str, frames: int) -> dict[str, Any]:
     params: dict[str, Any] = {}
     # The colour profile says how to show the colours; it is kept so the picture looks right.
     if "icc_profile" in img.info:
@@ -141,16 +154,14 @@ def _save_params(img: Image.Image, kind: str, frames: list[Image.Image]) -> dict
         sampling = JpegImagePlugin.get_sampling(img)
         if sampling != -1:
             params["subsampling"] = sampling
-    if kind in ("webp", "png") and "duration" in img.info:
-        params["duration"] = [f.info.get("duration", img.info["duration"]) for f in frames]
-        params["loop"] = img.info.get("loop", 0)
     if kind == "webp" and img.info.get("lossless"):
         params["lossless"] = True
     if kind == "webp" and not img.info.get("lossless"):
         params["quality"] = 95
-    if len(frames) > 1:
+    if frames > 1:
         params["save_all"] = True
-        params["append_images"] = frames[1:]
+        if kind in ("webp", "png"):
+            params["loop"] = img.info.get("loop", 0)
     return params
 
 
@@ -160,24 +171,88 @@ def _clean_frame(frame: Image.Image) -> Image.Image:
     return copy
 
 
+def _animation(img: Image.Image, kind: str, params: dict[str, Any]) -> Image.Image:
+    """What to save for a file of several frames, holding each frame's pixels once.
+
+    Pillow's PNG and WebP writers copy each frame of the original as they write it and take
+    its metadata only from the save parameters; the TIFF writer copies the tags of the image
+    it is given, so TIFF pages are first copied into plain images.
+    """
+    if kind == "tiff":
+        frames = [_clean_frame(f) for f in ImageSequence.Iterator(img)]
+        params["append_images"] = frames[1:]
+        return frames[0]
+    if kind == "webp":  # the WebP writer takes one duration for all unless given a list
+        params["duration"] = [_duration(frame) for frame in ImageSequence.Iterator(img)]
+        img.seek(0)
+    return img
+
+
+def _duration(frame: Image.Image) -> int:
+    frame.load()  # Pillow reads a WebP frame's duration as it decodes it
+    return int(frame.info.get("duration", 0))
+
+
+def _frame_sizes(img: Image.Image, kind: str) -> list[tuple[int, int]]:
+    """The size of every frame, read from the headers without decoding any pixels.
+
+    PNG and WebP frames are the canvas size (Pillow composes each onto it); TIFF pages each
+    have their own, read one directory at a time. Raises :class:`Unsupported` past the bounds.
+    """
+    if kind != "tiff":
+        count = getattr(img, "n_frames", 1)
+        if count > MAX_FRAMES:
+            raise Unsupported("too many frames")
+        return [img.size] * count
+    sizes: list[tuple[int, int]] = []
+    while True:
+        sizes.append(img.size)
+        if len(sizes) > MAX_FRAMES:
+            raise Unsupported("too many frames")
+        try:
+            img.seek(len(sizes))
+        except EOFError:
+            break
+    img.seek(0)
+    return sizes
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """The single frame, turned by its EXIF orientation, as a new image without metadata; the
+    decoded original is released at once, so no more than two copies are ever held."""
+    img.load()  # Pillow turns a TIFF upright itself as it loads, and drops its orientation
+    method = {
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_270,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_90,
+    }.get(img.getexif().get(ExifTags.Base.Orientation, 1))
+    # transpose() and copy() make a plain Image: no TIFF tags, no cached EXIF, fresh info.
+    clean = img.transpose(method) if method is not None else img.copy()
+    clean.info = {}
+    img.close()
+    return clean
+
+
 def _scrub_image(data: bytes, kind: str) -> Scrubbed:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(BytesIO(data)) as img:
-                if img.width * img.height > MAX_PIXELS:
+                sizes = _frame_sizes(img, kind)
+                if sum(width * height for width, height in sizes) > MAX_PIXELS:
                     raise Unsupported("image too large to decode safely")
                 removed = _image_fields(img, kind)
-                if getattr(img, "n_frames", 1) == 1:
-                    # Apply the EXIF orientation before dropping it, so the picture stays upright.
-                    # The transposed image caches the EXIF it came from: copy once more, clean.
-                    frames = [_clean_frame(ImageOps.exif_transpose(img))]
-                else:
-                    frames = [_clean_frame(f) for f in ImageSequence.Iterator(img)]
-                params = _save_params(img, kind, frames)
+                params = _save_params(img, kind, len(sizes))
+                # A single picture: apply the EXIF orientation before dropping it, so the
+                # picture stays upright.
+                first = _upright(img) if len(sizes) == 1 else _animation(img, kind, params)
                 out = BytesIO()
-                frames[0].save(out, format=_PIL_FORMATS[kind], **params)
-    except Unsupported:
+                first.save(out, format=_PIL_FORMATS[kind], **params)
+    except (Unsupported, MemoryError):
         raise
     except Exception as exc:  # Pillow raises many types for bad input; all mean "keep as is"
         raise Unsupported(type(exc).__name__) from None
@@ -214,10 +289,18 @@ def _annotation_authors(pdf: pikepdf.Pdf) -> bool:
 def _scrub_pdf(data: bytes) -> Scrubbed:
     try:
         pdf = pikepdf.open(BytesIO(data))
+    except MemoryError:
+        raise
     except Exception as exc:  # encrypted (PasswordError) or damaged: keep as is
         raise Unsupported(type(exc).__name__) from None
     removed: list[str] = []
     with pdf:
+        try:
+            declared = int(pdf.trailer.get("/Size", 0))
+        except (TypeError, ValueError):
+            raise Unsupported("damaged cross-reference table") from None
+        if declared > MAX_PDF_OBJECTS:
+            raise Unsupported("too many PDF objects")
         info = pdf.trailer.get("/Info")
         if isinstance(info, pikepdf.Dictionary):
             removed += [f"Info {str(key)[1:]}" for key in info.keys()]  # noqa: SIM118
@@ -233,6 +316,7 @@ def _scrub_pdf(data: bytes) -> Scrubbed:
         if _annotation_authors(pdf):
             removed.append("Annotation authors")
         out = BytesIO()
-        # A new document id: the old one could link this copy to the author's original.
-        pdf.save(out, deterministic_id=True)
+        # A new document id: the old one could link this copy to the author's original. Streams
+        # are written as they are, never decoded: a compressed stream could inflate to gigabytes.
+        pdf.save(out, deterministic_id=True, stream_decode_level=pikepdf.StreamDecodeLevel.none)
     return Scrubbed(out.getvalue(), "pdf", tuple(sorted(set(removed))))

@@ -159,8 +159,29 @@ SPECS: tuple[Spec, ...] = (
         "scrub_max_bytes",
         int,
         "Largest attachment whose hidden data (EXIF, authors) is removed; it is decrypted into "
-        "memory for that, so this bounds memory per upload. Larger files are kept as sent and "
-        "the reporter is told. `67108864` (64 MB)",
+        "a cleaning worker's memory for that. Larger files are kept as sent and the reporter "
+        "is told. `67108864` (64 MB)",
+    ),
+    Spec(
+        "WHISTLE_SCRUB_CONCURRENCY",
+        "scrub_concurrency",
+        int,
+        "Files cleaned at once per server process, each in its own worker process; others wait "
+        "without holding a thread. `2`",
+    ),
+    Spec(
+        "WHISTLE_SCRUB_MEMORY_MIB",
+        "scrub_memory_mib",
+        int,
+        "Address space of one cleaning worker (`RLIMIT_AS`); a file that needs more is kept as "
+        "sent. At most this × `WHISTLE_SCRUB_CONCURRENCY` per server process. `768`",
+    ),
+    Spec(
+        "WHISTLE_SCRUB_SECONDS",
+        "scrub_seconds",
+        float,
+        "Time limit for cleaning one file (wall clock, and CPU seconds in the worker); a file "
+        "that takes longer is kept as sent. `30`",
     ),
     Spec("WHISTLE_DEFAULT_LOCALE", "default_locale", str, "`sv` or `en`. `sv`"),
     Spec(
@@ -290,6 +311,8 @@ SPECS: tuple[Spec, ...] = (
 )
 
 
+MIN_SCRUB_MEMORY_MIB = 256
+
 # Numbers for which 0 means "off" or "on the day itself".
 ZERO_ALLOWED = frozenset(
     {"jobs_interval_minutes", "remind_ack_days", "remind_feedback_days", "audit_head_hours"}
@@ -320,6 +343,9 @@ class Settings:
     max_case_bytes: int = 1024 * 1024 * 1024
     max_files: int = 10
     scrub_max_bytes: int = 64 * 1024 * 1024
+    scrub_concurrency: int = 2
+    scrub_memory_mib: int = 768
+    scrub_seconds: float = 30.0
     default_locale: str = "sv"
     retention_policy: str = ""  # deliberately no default: see docs/retention.md
     disposal: str = "archive"
@@ -399,6 +425,9 @@ class Settings:
             raise SettingsError("WHISTLE_REGISTER_TITLE/WHISTLE_SECRECY_GROUND: 1–200 characters")
         if self.argon2_concurrency < 1 or self.argon2_memory_kib < 8 * self.argon2_parallelism:
             raise SettingsError("Argon2 settings out of range")
+        if self.scrub_memory_mib < MIN_SCRUB_MEMORY_MIB:
+            # Less and the worker cannot even load its libraries: every file would be unchecked.
+            raise SettingsError(f"WHISTLE_SCRUB_MEMORY_MIB must be at least {MIN_SCRUB_MEMORY_MIB}")
         # Zero or less would start a service that fails at the first login (Argon2 refuses it),
         # locks every reporter out, or expires every session at once.
         for spec in SPECS:

@@ -26,6 +26,7 @@ from whistle import audit, i18n
 from whistle.db import session_scope
 from whistle.derivation import Deriver
 from whistle.keys import Keys
+from whistle.sandbox import Sandbox
 from whistle.settings import Settings
 from whistle.web import security
 
@@ -44,6 +45,7 @@ class AppContext:
     keys: Keys
     deriver: Deriver
     templates: jinja2.Environment
+    sandbox: Sandbox  # the worker processes that remove hidden data from attached files
 
 
 def _local_datetime(value: dt.datetime | None) -> str:

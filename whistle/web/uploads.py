@@ -10,8 +10,8 @@ limit the handler stops reading and still has every typed field to show again.
 
 from __future__ import annotations
 
+import functools
 import re
-import threading
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import StreamingResponse
 
-from whistle import attachments, blobs, crypto
+from whistle import attachments, blobs, crypto, sandbox
 from whistle.db import session_scope
 from whistle.i18n import N_
 from whistle.models import new_id
@@ -36,9 +36,6 @@ from whistle.web.context import ctx, translate
 T = TypeVar("T")
 
 FILE_FIELD = "files"
-# Files cleaned at once per process: cleaning holds a file (and a decoded picture) in memory, so
-# this bounds that memory (about 2 × 300 MB at the limits of scrub.MAX_PIXELS); others wait.
-SCRUB_CONCURRENCY = 2
 MAX_FIELDS = 100
 MAX_FIELD_BYTES = 256 * 1024
 # The routes that take files; BodyLimitMiddleware gives them the upload cap (see app.py).
@@ -255,15 +252,10 @@ async def receive_files(
         upload.batch.discard()
         error = received.error
         return received.fields, translate(request, error.message, **error.variables)
-    slots: threading.BoundedSemaphore | None = getattr(request.app.state, "scrub_slots", None)
-    if slots is None:
-        # A thread semaphore, not an anyio limiter: it waits in the worker thread, so it is not
-        # tied to one event loop.
-        slots = request.app.state.scrub_slots = threading.BoundedSemaphore(SCRUB_CONCURRENCY)
     upload.files = await prepare_all(
         upload.batch,
         received,
-        slots=slots,
+        cleaner=ctx(request).sandbox,
         key=upload.key,
         keep_original=received.fields.get("keep_original") == "yes",
         scrub_max_bytes=settings.scrub_max_bytes,
@@ -278,25 +270,32 @@ async def prepare_all(
     key: bytes,
     keep_original: bool,
     scrub_max_bytes: int,
-    slots: threading.BoundedSemaphore,
+    cleaner: sandbox.Sandbox,
 ) -> list[attachments.Prepared]:
-    """Finish every received file and clean it (in a worker thread: decoding is CPU work)."""
+    """Finish every received file and clean it, one file at a time.
 
-    def one(writer: blobs.BlobWriter, name: str) -> attachments.Prepared:
-        with slots:
-            return attachments.prepare(
-                batch,
-                writer,
-                name=name,
-                key=key,
-                keep_original=keep_original,
-                scrub_max_bytes=scrub_max_bytes,
+    Each file waits for one of the sandbox's own tokens in the event loop, then runs in a
+    worker thread counted against that limiter, not the default one: files waiting to be
+    cleaned hold none of the threads that every other request needs.
+    """
+    prepared = []
+    for writer, name in received.files:
+        prepared.append(
+            await anyio.to_thread.run_sync(
+                functools.partial(
+                    attachments.prepare,
+                    batch,
+                    writer,
+                    name=name,
+                    key=key,
+                    keep_original=keep_original,
+                    scrub_max_bytes=scrub_max_bytes,
+                    cleaner=cleaner,
+                ),
+                limiter=cleaner.limiter,
             )
-
-    def run() -> list[attachments.Prepared]:
-        return [one(writer, name) for writer, name in received.files]
-
-    return await anyio.to_thread.run_sync(run)
+        )
+    return prepared
 
 
 async def commit(
