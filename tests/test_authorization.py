@@ -98,6 +98,14 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("POST", "/cases/{case_id}/minutes"): Check(CASE_POST, {"text": ""}),
     ("POST", "/cases/{case_id}/action"): Check(CASE_POST, {"action_type": "bogus"}),
     ("POST", "/cases/{case_id}/handover"): Check(CASE_POST, {"legal_ground": "bogus"}),
+    ("GET", "/cases/{case_id}/requests"): Check(CASE_GET),
+    ("POST", "/cases/{case_id}/requests"): Check(CASE_POST, {"asked": ""}),
+    ("GET", "/cases/{case_id}/requests/{request_id}"): Check(CASE_GET),
+    ("POST", "/cases/{case_id}/requests/{request_id}/decide"): Check(CASE_POST, {"item": "x"}),
+    # Undecided: the designated reader is told to decide first.
+    ("GET", "/cases/{case_id}/requests/{request_id}/export.pdf"): Check(
+        {**CASE_GET, "designated": 400}
+    ),
     ("GET", "/oral"): Check(INVESTIGATOR_GET),
     ("POST", "/oral"): Check(
         {**INVESTIGATOR_GET, "other": 400, "recused": 400, "designated": 400}, {"what": ""}
@@ -176,6 +184,9 @@ def actors(
         post(clients["recused"], f"/cases/{case_a}/recuse", {"confirm": "yes"}).status_code == 303
     )
     login_staff(clients["admin"], "admin")
+    made = post(clients["designated"], f"/cases/{case_a}/requests", {"asked": "All documents"})
+    assert made.status_code == 303, made.text
+    request_id = made.headers["location"].rsplit("/", 1)[1]
     with db.session_scope(engine) as s:  # version 1 of the routine, for its admin page
         texts.save(s, actor_id=world.admin, name="routine", body_sv="Rutin", body_en="Routine")
     params = {
@@ -189,6 +200,7 @@ def actors(
         "name": "routine",
         "version": "1",
         "blob_id": blob_id,
+        "request_id": request_id,
     }
     return clients, params
 

@@ -24,6 +24,7 @@ from whistle.keys import Keys, load_keys
 from whistle.settings import Settings
 from whistle.web import (
     admin,
+    disclosure,
     followup,
     investigator,
     pages,
@@ -135,6 +136,7 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             *staff_account.routes,
             *investigator.routes,
             *followup.routes,
+            *disclosure.routes,
             *admin.routes,
             *statistics.routes,
             *texts.routes,

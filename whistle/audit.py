@@ -63,6 +63,13 @@ ACTIONS = (
     "retention_deleted",
     "retention_personal_data_removed",
     "text_saved",
+    # Official documents, redaction and handover packages (whistle/disclosure.py and neighbours).
+    "document_request_recorded",
+    "document_request_decided",
+    "document_request_exported",
+    "item_redacted",
+    "attachment_deleted",
+    "handover_package_exported",
 )
 
 # What each action is called on the audit pages (translated there).
@@ -100,6 +107,12 @@ LABELS = {
     "retention_deleted": N_("Deleted after the retention period"),
     "retention_personal_data_removed": N_("Personal data removed after the retention period"),
     "text_saved": N_("Text saved as a new version"),
+    "document_request_recorded": N_("Request for official documents recorded"),
+    "document_request_decided": N_("Decision on a request for official documents"),
+    "document_request_exported": N_("Released documents exported as PDF"),
+    "item_redacted": N_("Irrelevant personal data masked (7 kap. 7 §)"),
+    "attachment_deleted": N_("Attachment deleted (7 kap. 7 §)"),
+    "handover_package_exported": N_("Handover package exported"),
 }
 
 

@@ -21,7 +21,16 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from whistle import attachments, attempts, crypto, deadlines, notify, retention, sessions
+from whistle import (
+    attachments,
+    attempts,
+    crypto,
+    deadlines,
+    disclosure,
+    notify,
+    retention,
+    sessions,
+)
 from whistle.db import session_scope
 from whistle.models import Case, CaseItem, CaseKeyWrap, JobLease, Reminder, User, utcnow
 from whistle.settings import Settings
@@ -72,7 +81,7 @@ def release(db: Session, *, holder: str) -> None:
 @dataclass(frozen=True)
 class Due:
     case_id: str
-    kind: str  # new_case | reporter_wrote | ack_soon | feedback_soon | overdue
+    kind: str  # new_case | reporter_wrote | ack_soon | feedback_soon | overdue | document_request
     due_on: dt.date
     to_lead: bool = False
 
@@ -105,6 +114,9 @@ def due_reminders(db: Session, *, today: dt.date, settings: Settings) -> list[Du
             out.append(Due(case.id, "feedback_soon", case.feedback_due))
         if case.next_due is not None and case.next_due < today:
             out.append(Due(case.id, "overdue", case.next_due, to_lead=True))
+    # A request for official documents is due the day it came in (skyndsamt): remind daily.
+    for case_id, received in disclosure.due(db, today=today):
+        out.append(Due(case_id, "document_request", received, to_lead=received < today))
     return out
 
 

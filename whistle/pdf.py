@@ -61,21 +61,27 @@ def render(document: Document) -> bytes:
     pdf.set_margins(20, 18, 20)
     pdf.add_page()
     pdf.set_font(FONT, "B", 15)
-    pdf.multi_cell(0, 8, _clean(document.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 8, _clean(document.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
     pdf.ln(2)
     _facts(pdf, document.facts)
     for section in document.sections:
         pdf.ln(4)
         pdf.set_font(FONT, "B", 11)
-        pdf.multi_cell(0, 6, _clean(section.heading), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(
+            0, 6, _clean(section.heading), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L"
+        )
         _facts(pdf, section.facts)
         if section.body:
             pdf.set_font(FONT, "", 10)
-            pdf.multi_cell(0, 5, _clean(section.body), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.multi_cell(
+                0, 5, _clean(section.body), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L"
+            )
     if document.footer:
         pdf.ln(6)
         pdf.set_font(FONT, "", 9)
-        pdf.multi_cell(0, 4.5, _clean(document.footer), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(
+            0, 4.5, _clean(document.footer), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L"
+        )
     return bytes(pdf.output())
 
 
@@ -84,4 +90,4 @@ def _facts(pdf: FPDF, facts: Sequence[tuple[str, str]]) -> None:
         pdf.set_font(FONT, "B", 9.5)
         pdf.cell(55, 5, _clean(label))
         pdf.set_font(FONT, "", 9.5)
-        pdf.multi_cell(0, 5, _clean(value) or "–", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(0, 5, _clean(value) or "–", new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")

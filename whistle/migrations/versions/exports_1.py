@@ -1,0 +1,43 @@
+"""Requests for official documents: dates in clear, request and decision sealed
+
+Revision ID: exports_1
+Revises: attachments_1
+"""
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision = "exports_1"
+down_revision = "attachments_1"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "document_requests",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("case_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("received_on", sa.Date(), nullable=False),
+        sa.Column("decided_on", sa.Date(), nullable=True),
+        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("decision_sealed", sa.LargeBinary(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_document_requests_case_id_cases")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_document_requests_created_by_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_document_requests")),
+    )
+    op.create_index(
+        op.f("ix_document_requests_case_id"), "document_requests", ["case_id"], unique=False
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_document_requests_case_id"), table_name="document_requests")
+    op.drop_table("document_requests")
