@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
 from whistle import db, texts
-from whistle.models import Attachment, Case, Designation
+from whistle.models import Attachment, Case, CaseItem, Designation
 
 ROLES = ("anonymous", "reporter_a", "reporter_b", "other", "recused", "designated", "admin")
 LOGIN = "login"  # 303 to /staff/login
@@ -106,6 +106,8 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("GET", "/cases/{case_id}/requests/{request_id}/export.pdf"): Check(
         {**CASE_GET, "designated": 400}
     ),
+    ("GET", "/cases/{case_id}/items/{item_id}/redact"): Check(CASE_GET),
+    ("POST", "/cases/{case_id}/items/{item_id}/redact"): Check(CASE_POST, {"reason": ""}),
     ("GET", "/oral"): Check(INVESTIGATOR_GET),
     ("POST", "/oral"): Check(
         {**INVESTIGATOR_GET, "other": 400, "recused": 400, "designated": 400}, {"what": ""}
@@ -177,6 +179,9 @@ def actors(
         case_a = s.execute(select(Case.id).where(Case.category_id == world.bribery)).scalar_one()
         designation = s.execute(select(Designation.id)).scalars().first()
         blob_id = s.execute(select(Attachment.id)).scalar_one()
+        item_id = s.execute(
+            select(CaseItem.id).where(CaseItem.case_id == case_a, CaseItem.kind == "report")
+        ).scalar_one()
     login_staff(clients["designated"], "anna")
     login_staff(clients["other"], "carl")
     login_staff(clients["recused"], "bertil")
@@ -201,6 +206,7 @@ def actors(
         "version": "1",
         "blob_id": blob_id,
         "request_id": request_id,
+        "item_id": item_id,
     }
     return clients, params
 

@@ -80,3 +80,17 @@ def is_empty(engine: Engine) -> bool:
         return True
     with engine.connect() as conn:
         return conn.exec_driver_sql("SELECT 1 FROM cases LIMIT 1").first() is None
+
+
+def checkpoint(engine: Engine) -> None:
+    """SQLite: copy the write-ahead log into the database and empty it, so that a page version
+    overwritten on purpose (a redaction) does not linger in the log. No-op elsewhere."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.close()
+    finally:
+        raw.close()
