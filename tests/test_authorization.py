@@ -108,6 +108,9 @@ MATRIX: dict[tuple[str, str], Check] = {
     ),
     ("GET", "/cases/{case_id}/items/{item_id}/redact"): Check(CASE_GET),
     ("POST", "/cases/{case_id}/items/{item_id}/redact"): Check(CASE_POST, {"reason": ""}),
+    ("GET", "/cases/{case_id}/package"): Check(CASE_GET),
+    ("POST", "/cases/{case_id}/package"): Check(CASE_POST, {"recipient": "Polisen"}),
+    ("GET", "/info/signing-key"): Check(PUBLIC),
     ("GET", "/oral"): Check(INVESTIGATOR_GET),
     ("POST", "/oral"): Check(
         {**INVESTIGATOR_GET, "other": 400, "recused": 400, "designated": 400}, {"what": ""}
