@@ -111,6 +111,15 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("GET", "/cases/{case_id}/package"): Check(CASE_GET),
     ("POST", "/cases/{case_id}/package"): Check(CASE_POST, {"recipient": "Polisen"}),
     ("GET", "/info/signing-key"): Check(PUBLIC),
+    ("GET", "/access-requests"): Check(INVESTIGATOR_GET),
+    ("POST", "/access-requests"): Check(
+        {**INVESTIGATOR_GET, "other": 400, "recused": 400, "designated": 400}, {"person": ""}
+    ),
+    # Recorded by the designated investigator: only they can open it.
+    ("GET", "/access-requests/{access_id}"): Check(CASE_GET),
+    ("POST", "/access-requests/{access_id}/answer"): Check(
+        {**CASE_GET, "designated": 400}, {f"{'x' * 32}:{'y' * 32}:what": "forged"}
+    ),
     ("GET", "/oral"): Check(INVESTIGATOR_GET),
     ("POST", "/oral"): Check(
         {**INVESTIGATOR_GET, "other": 400, "recused": 400, "designated": 400}, {"what": ""}
@@ -195,6 +204,10 @@ def actors(
     made = post(clients["designated"], f"/cases/{case_a}/requests", {"asked": "All documents"})
     assert made.status_code == 303, made.text
     request_id = made.headers["location"].rsplit("/", 1)[1]
+    # The subject is named in case A's report: the answer form has a passage to check.
+    made = post(clients["designated"], "/access-requests", {"person": "Marker of case A"})
+    assert made.status_code == 303, made.text
+    access_id = made.headers["location"].rsplit("/", 1)[1]
     with db.session_scope(engine) as s:  # version 1 of the routine, for its admin page
         texts.save(s, actor_id=world.admin, name="routine", body_sv="Rutin", body_en="Routine")
     params = {
@@ -210,6 +223,7 @@ def actors(
         "blob_id": blob_id,
         "request_id": request_id,
         "item_id": item_id,
+        "access_id": access_id,
     }
     return clients, params
 

@@ -178,3 +178,18 @@ def test_public_key_page_and_cli(
             mp.setenv(k, v)
         assert cli.main(["signing-key"]) == 0
     assert capsys.readouterr().out.strip() == _public(keys).hex()
+
+
+def test_ed25519_known_answer_rfc8032_test_1() -> None:
+    private = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+    public = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    signature = bytes.fromhex(
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555"
+        "fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+    )
+    assert crypto.signing_public_key(private) == public
+    assert crypto.sign(private, b"") == signature
+    assert crypto.verify_signature(public, b"", signature)
+    assert not crypto.verify_signature(public, b"x", signature)
+    assert not crypto.verify_signature(public, b"", signature[:-1] + b"\x00")
+    assert not crypto.verify_signature(b"short", b"", signature)

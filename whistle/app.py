@@ -23,6 +23,7 @@ from whistle.derivation import Deriver, Overloaded
 from whistle.keys import Keys, load_keys
 from whistle.settings import Settings
 from whistle.web import (
+    access_requests,
     admin,
     disclosure,
     followup,
@@ -141,6 +142,7 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             *disclosure.routes,
             *redaction.routes,
             *package.routes,
+            *access_requests.routes,
             *admin.routes,
             *statistics.routes,
             *texts.routes,

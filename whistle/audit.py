@@ -70,6 +70,8 @@ ACTIONS = (
     "item_redacted",
     "attachment_deleted",
     "handover_package_exported",
+    "access_request_recorded",
+    "access_request_answered",
 )
 
 # What each action is called on the audit pages (translated there).
@@ -113,6 +115,8 @@ LABELS = {
     "item_redacted": N_("Irrelevant personal data masked (7 kap. 7 §)"),
     "attachment_deleted": N_("Attachment deleted (7 kap. 7 §)"),
     "handover_package_exported": N_("Handover package exported"),
+    "access_request_recorded": N_("Access request (GDPR art. 15) recorded"),
+    "access_request_answered": N_("Access request answered (PDF exported)"),
 }
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from whistle import (
+    access_requests,
     attachments,
     attempts,
     crypto,
@@ -153,6 +154,21 @@ class RunReport:
     sessions_purged: int = 0
 
 
+def _remind_access_requests(
+    db: Session, *, settings: Settings, today: dt.date, addresses: set[str]
+) -> int:
+    """Access requests (GDPR art. 15) belong to no case: their reminders are claimed on the row,
+    to the investigator who recorded one, and to the function lead once it is overdue."""
+    claimed = access_requests.claim_reminders(db, today=today)
+    for user_id, overdue in claimed:
+        recorder = db.get(User, user_id)
+        if recorder is not None and recorder.email and recorder.status == "active":
+            addresses.add(recorder.email)
+        if overdue and settings.function_lead_email:
+            addresses.add(settings.function_lead_email)
+    return len(claimed)
+
+
 def remind(db: Session, *, settings: Settings, today: dt.date, client: httpx.Client) -> RunReport:
     """Claim due reminders and deliver them, in the caller's transaction: if delivery fails,
     the claims roll back and the next run tries again (at least once, never silently lost)."""
@@ -168,6 +184,7 @@ def remind(db: Session, *, settings: Settings, today: dt.date, client: httpx.Cli
         if due.to_lead and settings.function_lead_email and _claim(db, due, "lead"):
             count += 1
             addresses.add(settings.function_lead_email)
+    count += _remind_access_requests(db, settings=settings, today=today, addresses=addresses)
     report = RunReport(ran=True, reminders=count, emails=sorted(addresses))
     if count:
         notify.send_email(settings, report.emails)
