@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from tests.conftest import PASSWORD, World, csrf, login_reporter, login_staff, post, submit_report
 from tests.test_web_loop import _dump_tables
-from whistle import accounts, cases, casework
+from whistle import accounts, backup, cases, casework
 from whistle.models import Attachment, AuditEntry, Case, CaseItem
 from whistle.settings import Settings
 
@@ -50,8 +52,14 @@ def _all_plaintext(engine: Engine, case_id: str, settings: Settings) -> str:
 
 
 def test_masking_an_item_replaces_it_and_keeps_no_old_version(
-    world: World, new_client: Callable[[], TestClient], engine: Engine, settings: Settings
+    world: World,
+    new_client: Callable[[], TestClient],
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     anna, case_id, items = _setup(world, new_client, engine)
     report_id, old_sealed = items["report"]
     url = f"/cases/{case_id}/items/{report_id}/redact"
@@ -79,6 +87,13 @@ def test_masking_an_item_replaces_it_and_keeps_no_old_version(
         ).scalar_one()
     assert entry.detail == "grounds 7:7" and entry.subject_id == report_id
     assert "Grannens" not in entry.detail
+    # A backup made afterwards holds neither the old ciphertext nor the text; nor does the log.
+    backup.backup(settings=settings, dest=tmp_path / "bk")
+    for path in (tmp_path / "bk").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert old_sealed not in data and IRRELEVANT.encode() not in data, path
+    assert IRRELEVANT not in caplog.text
 
 
 def test_deleting_an_attachment_removes_blob_and_row(

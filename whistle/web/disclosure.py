@@ -30,7 +30,6 @@ ERRORS = {
         "as [[17:3b]]: nothing added, changed or moved."
     ),
     "unknown-ground": N_("A marker names a ground that does not exist. Use one from the list."),
-    "too-long-text": N_("This text is too long."),
     "nothing-masked": N_("Nothing is masked: replace the parts to hide by a marker, or release."),
     "identity-in-text": N_(
         "This text still contains the reporter's name or contact details. Mask them "
