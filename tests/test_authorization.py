@@ -30,7 +30,7 @@ from tests.conftest import (
 )
 from whistle import accounts, db, texts
 from whistle.keys import Keys
-from whistle.models import Attachment, Case, Designation, Unit
+from whistle.models import Attachment, Case, CaseItem, Designation, Unit
 
 ROLES = (
     "anonymous",
@@ -122,6 +122,28 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("POST", "/cases/{case_id}/minutes"): Check(CASE_POST, {"text": ""}),
     ("POST", "/cases/{case_id}/action"): Check(CASE_POST, {"action_type": "bogus"}),
     ("POST", "/cases/{case_id}/handover"): Check(CASE_POST, {"legal_ground": "bogus"}),
+    ("GET", "/cases/{case_id}/requests"): Check(CASE_GET),
+    ("POST", "/cases/{case_id}/requests"): Check(CASE_POST, {"asked": ""}),
+    ("GET", "/cases/{case_id}/requests/{request_id}"): Check(CASE_GET),
+    ("POST", "/cases/{case_id}/requests/{request_id}/decide"): Check(CASE_POST, {"item": "x"}),
+    # Undecided: the designated reader is told to decide first.
+    ("GET", "/cases/{case_id}/requests/{request_id}/export.pdf"): Check(
+        {**CASE_GET, "designated": 400}
+    ),
+    ("GET", "/cases/{case_id}/items/{item_id}/redact"): Check(CASE_GET),
+    ("POST", "/cases/{case_id}/items/{item_id}/redact"): Check(CASE_POST, {"reason": ""}),
+    ("GET", "/cases/{case_id}/package"): Check(CASE_GET),
+    ("POST", "/cases/{case_id}/package"): Check(CASE_POST, {"recipient": "Polisen"}),
+    ("GET", "/info/signing-key"): Check(PUBLIC),
+    ("GET", "/access-requests"): Check(INVESTIGATOR_GET),
+    ("POST", "/access-requests"): Check(
+        {**INVESTIGATOR_GET, "other": 400, "recused": 400, "designated": 400}, {"person": ""}
+    ),
+    # Recorded by the designated investigator: only they can open it.
+    ("GET", "/access-requests/{access_id}"): Check(CASE_GET),
+    ("POST", "/access-requests/{access_id}/answer"): Check(
+        {**CASE_GET, "designated": 400}, {f"{'x' * 32}:{'y' * 32}:what": "forged"}
+    ),
     ("GET", "/oral"): Check(INVESTIGATOR_GET),
     ("POST", "/oral"): Check(
         {**INVESTIGATOR_GET, "other": 400, "recused": 400, "designated": 400}, {"what": ""}
@@ -218,6 +240,9 @@ def actors(
         case_a = s.execute(select(Case.id).where(Case.category_id == world.bribery)).scalar_one()
         designation = s.execute(select(Designation.id)).scalars().first()
         blob_id = s.execute(select(Attachment.id)).scalar_one()
+        item_id = s.execute(
+            select(CaseItem.id).where(CaseItem.case_id == case_a, CaseItem.kind == "report")
+        ).scalar_one()
     login_staff(clients["designated"], "anna")
     login_staff(clients["other"], "carl")
     login_staff(clients["recused"], "bertil")
@@ -226,6 +251,13 @@ def actors(
     )
     login_staff(clients["admin"], "admin")
     login_staff(clients["registrar"], "rut")
+    made = post(clients["designated"], f"/cases/{case_a}/requests", {"asked": "All documents"})
+    assert made.status_code == 303, made.text
+    request_id = made.headers["location"].rsplit("/", 1)[1]
+    # The subject is named in case A's report: the answer form has a passage to check.
+    made = post(clients["designated"], "/access-requests", {"person": "Marker of case A"})
+    assert made.status_code == 303, made.text
+    access_id = made.headers["location"].rsplit("/", 1)[1]
     with db.session_scope(engine) as s:  # version 1 of the routine, for its admin page
         texts.save(s, actor_id=world.admin, name="routine", body_sv="Rutin", body_en="Routine")
     params = {
@@ -239,6 +271,9 @@ def actors(
         "name": "routine",
         "version": "1",
         "blob_id": blob_id,
+        "request_id": request_id,
+        "item_id": item_id,
+        "access_id": access_id,
     }
     return clients, params
 

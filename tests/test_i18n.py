@@ -115,6 +115,7 @@ PUBLIC_PAGES = [
     "/info/routine",
     "/info/external",
     "/info/accessibility",
+    "/info/signing-key",
     "/staff/login",
 ]
 

@@ -24,11 +24,15 @@ from whistle.keys import Keys, load_keys
 from whistle.sandbox import Sandbox
 from whistle.settings import Settings
 from whistle.web import (
+    access_requests,
     admin,
+    disclosure,
     followup,
     investigator,
+    package,
     pages,
     readers,
+    redaction,
     registrar,
     reporter,
     reporter_case,
@@ -146,6 +150,10 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             *investigator.routes,
             *readers.routes,
             *followup.routes,
+            *disclosure.routes,
+            *redaction.routes,
+            *package.routes,
+            *access_requests.routes,
             *admin.routes,
             *statistics.routes,
             *texts.routes,

@@ -103,6 +103,15 @@ ACTIONS = (
     # Public-sector records (whistle/records.py).
     "marking_changed",
     "register_exported",
+    # Official documents, redaction and handover packages (whistle/disclosure.py and neighbours).
+    "document_request_recorded",
+    "document_request_decided",
+    "document_request_exported",
+    "item_redacted",
+    "attachment_deleted",
+    "handover_package_exported",
+    "access_request_recorded",
+    "access_request_answered",
 )
 
 # What each action is called on the audit pages (translated there).
@@ -146,6 +155,14 @@ LABELS = {
     "invitation_renewed": N_("New activation link made"),
     "marking_changed": N_("Secrecy marking changed"),
     "register_exported": N_("Register exported"),
+    "document_request_recorded": N_("Request for official documents recorded"),
+    "document_request_decided": N_("Decision on a request for official documents"),
+    "document_request_exported": N_("Released documents exported as PDF"),
+    "item_redacted": N_("Irrelevant personal data masked (7 kap. 7 §)"),
+    "attachment_deleted": N_("Attachment deleted (7 kap. 7 §)"),
+    "handover_package_exported": N_("Handover package exported"),
+    "access_request_recorded": N_("Access request (GDPR art. 15) recorded"),
+    "access_request_answered": N_("Access request answered (PDF exported)"),
 }
 
 

@@ -315,6 +315,38 @@ def cmd_continuity_grant(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_signing_key(args: argparse.Namespace) -> int:
+    from whistle import crypto, keys
+
+    path = _settings(args).keys_dir / keys.SIGNING_FILE
+    if not path.is_file():
+        print(f"error: {path} is missing: start the service once to make it", file=sys.stderr)
+        return 2
+    print(crypto.signing_public_key(path.read_bytes()).hex())
+    return 0
+
+
+def cmd_verify_package(args: argparse.Namespace) -> int:
+    """Offline: needs only the package and the public key (no database, no key directory)."""
+    import zipfile
+
+    from whistle import package
+
+    try:
+        public = bytes.fromhex(args.public_key)
+        files = package.read_package(args.path)
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    problems = package.verify(files, public)
+    for problem in problems:
+        print(f"FAILED: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"package intact: {len(files) - 2} files, signature valid")
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     expected: audit.Head | None = None
     if args.head:
@@ -464,6 +496,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retention", help="apply the retention policy to cases closed long ago")
     p.add_argument("--dry-run", action="store_true", help="only list what would be done")
     p.set_defaults(func=cmd_retention)
+
+    sub.add_parser(
+        "signing-key", help="print the public key that signs handover packages"
+    ).set_defaults(func=cmd_signing_key)
+    p = sub.add_parser("verify-package", help="check a handover package (zip or directory)")
+    p.add_argument("path", type=Path, metavar="PACKAGE")
+    p.add_argument("--public-key", required=True, help="the published public key (hex)")
+    p.set_defaults(func=cmd_verify_package)
 
     p = sub.add_parser("backup", help="copy the database and blobs (not the keys) to DEST_DIR")
     p.add_argument("dest", type=Path, metavar="DEST_DIR")

@@ -23,6 +23,8 @@ The scheme (see docs/threat-model.md for the reasoning):
 * The **audit chain** is keyed: entry n's hash is ``HMAC-SHA256(AK, hash(n-1) ‖ fields of n)``
   with ``AK = HKDF-SHA256(pepper, info = "audit-chain")``. Without ``keys/`` nobody can rebuild a
   chain that verifies, so rewriting the log takes the key directory as well as the database.
+* **Handover packages** carry a manifest of SHA-256 sums signed with an Ed25519 key from
+  ``keys/`` (RFC 8032), checkable offline with the published public key.
 * **Sessions** keep the unlocked private key (or, for a reporter, CK) sealed under a random secret
   that lives only in the user's cookie; the database holds only a digest of the session id.
 
@@ -42,10 +44,10 @@ import struct
 from dataclasses import dataclass
 
 from argon2.low_level import Type, hash_secret_raw
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, hpke
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, hpke, serialization
 from cryptography.hazmat.primitives import hmac as crypto_hmac
-from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.twofactor.hotp import HOTP
@@ -80,11 +82,16 @@ __all__ = [
     "random_string",
     "random_token",
     "seal",
+    "sha256_hex",
+    "sign",
+    "signing_keypair",
+    "signing_public_key",
     "totp_code",
     "totp_new_secret",
     "totp_uri",
     "totp_verify",
     "unwrap_key",
+    "verify_signature",
     "wrap_key",
 ]
 
@@ -535,3 +542,45 @@ def totp_verify(secret: bytes, code: str, *, at: float, after_step: int) -> int 
         if constant_time_equal(hotp.generate(step), code.encode()) and step > after_step:
             matched = step
     return matched
+
+
+# ---------------------------------------------------------------------------------------------
+# Handover packages (5 kap. 10 §): a manifest of SHA-256 sums signed with Ed25519 (RFC 8032), so
+# the receiving unit or authority can check offline that no file was changed. The private key
+# lives in keys/; its public half is published on the information page.
+
+SIGNING_KEY_LEN = 32
+SIGNATURE_LEN = 64
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def signing_keypair() -> tuple[bytes, bytes]:
+    """(private, public), both the raw 32-byte encodings."""
+    private = ed25519.Ed25519PrivateKey.generate()
+    return _ed25519_raw(private), signing_public_key(_ed25519_raw(private))
+
+
+def _ed25519_raw(private: ed25519.Ed25519PrivateKey) -> bytes:
+    return private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+
+
+def signing_public_key(private_key: bytes) -> bytes:
+    public = ed25519.Ed25519PrivateKey.from_private_bytes(private_key).public_key()
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def sign(private_key: bytes, message: bytes) -> bytes:
+    return ed25519.Ed25519PrivateKey.from_private_bytes(private_key).sign(message)
+
+
+def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        ed25519.Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -21,7 +21,18 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from whistle import attachments, attempts, audit, crypto, deadlines, notify, retention, sessions
+from whistle import (
+    access_requests,
+    attachments,
+    attempts,
+    audit,
+    crypto,
+    deadlines,
+    disclosure,
+    notify,
+    retention,
+    sessions,
+)
 from whistle.db import session_scope
 from whistle.models import Case, CaseItem, CaseKeyWrap, JobLease, Reminder, User, utcnow
 from whistle.settings import Settings
@@ -72,7 +83,7 @@ def release(db: Session, *, holder: str) -> None:
 @dataclass(frozen=True)
 class Due:
     case_id: str
-    kind: str  # new_case | reporter_wrote | ack_soon | feedback_soon | overdue
+    kind: str  # new_case | reporter_wrote | ack_soon | feedback_soon | overdue | document_request
     due_on: dt.date
     to_lead: bool = False
 
@@ -105,6 +116,9 @@ def due_reminders(db: Session, *, today: dt.date, settings: Settings) -> list[Du
             out.append(Due(case.id, "feedback_soon", case.feedback_due))
         if case.next_due is not None and case.next_due < today:
             out.append(Due(case.id, "overdue", case.next_due, to_lead=True))
+    # A request for official documents is due the day it came in (skyndsamt): remind daily.
+    for case_id, received in disclosure.due(db, today=today):
+        out.append(Due(case_id, "document_request", received, to_lead=received < today))
     return out
 
 
@@ -142,6 +156,21 @@ class RunReport:
     audit_head_sent: bool = False
 
 
+def _remind_access_requests(
+    db: Session, *, settings: Settings, today: dt.date, addresses: set[str]
+) -> int:
+    """Access requests (GDPR art. 15) belong to no case: their reminders are claimed on the row,
+    to the investigator who recorded one, and to the function lead once it is overdue."""
+    claimed = access_requests.claim_reminders(db, today=today)
+    for user_id, overdue in claimed:
+        recorder = db.get(User, user_id)
+        if recorder is not None and recorder.email and recorder.status == "active":
+            addresses.add(recorder.email)
+        if overdue and settings.function_lead_email:
+            addresses.add(settings.function_lead_email)
+    return len(claimed)
+
+
 def remind(db: Session, *, settings: Settings, today: dt.date, client: httpx.Client) -> RunReport:
     """Claim due reminders and deliver them, in the caller's transaction: if delivery fails,
     the claims roll back and the next run tries again (at least once, never silently lost)."""
@@ -157,6 +186,7 @@ def remind(db: Session, *, settings: Settings, today: dt.date, client: httpx.Cli
         if due.to_lead and settings.function_lead_email and _claim(db, due, "lead"):
             count += 1
             addresses.add(settings.function_lead_email)
+    count += _remind_access_requests(db, settings=settings, today=today, addresses=addresses)
     report = RunReport(ran=True, reminders=count, emails=sorted(addresses))
     if count:
         notify.send_email(settings, report.emails)

@@ -1,4 +1,5 @@
-"""The deployment's key directory: the pepper and the optional continuity public key.
+"""The deployment's key directory: the case-code pepper, the package signing key and the optional
+continuity public key.
 
 The pepper keys every case-code derivation and, through its subkey :attr:`Keys.password_key`,
 every staff password and recovery-code derivation. Key files are created with mode 0600 at first
@@ -21,6 +22,9 @@ from whistle import crypto
 
 PEPPER_FILE = "pepper.key"
 CONTINUITY_PUBLIC_FILE = "continuity.pub"
+# Signs handover packages' manifests (whistle/package.py). Made when missing: a new one only
+# means packages made before are checked against the old public key, which the receiver kept.
+SIGNING_FILE = "signing.key"
 
 
 class KeysError(RuntimeError):
@@ -31,6 +35,7 @@ class KeysError(RuntimeError):
 class Keys:
     pepper: bytes
     continuity_public: bytes | None = None
+    signing: bytes | None = None
 
     @property
     def password_key(self) -> bytes:
@@ -82,4 +87,10 @@ def load_keys(keys_dir: Path, *, create: bool) -> Keys:
         continuity = continuity_path.read_bytes()
         if len(continuity) != crypto.PUBLIC_KEY_LEN:
             raise KeysError(f"{continuity_path} is not a continuity public key")
-    return Keys(pepper=pepper, continuity_public=continuity)
+    signing_path = keys_dir / SIGNING_FILE
+    if not signing_path.exists():
+        _write_secret(signing_path, crypto.signing_keypair()[0])
+    signing = signing_path.read_bytes()
+    if len(signing) != crypto.SIGNING_KEY_LEN or _looks_like_placeholder(signing):
+        raise KeysError(f"{signing_path} is not a generated Ed25519 key")
+    return Keys(pepper=pepper, continuity_public=continuity, signing=signing)

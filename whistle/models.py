@@ -384,3 +384,41 @@ class ItemMarking(SQLModel, table=True):
     ground: str = Field(default="", max_length=200)
     marked_by: str | None = Field(default=None, foreign_key="users.id", max_length=32)
     marked_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class DocumentRequest(SQLModel, table=True):
+    """A request for official documents about a case (TF 2 kap.; whistle/disclosure.py).
+
+    Who asks and what they ask for are sealed under the case key (``sealed``), and so is the
+    decision (``decision_sealed``: per item release, masked spans or withheld, with grounds).
+    In clear only what the "skyndsamt" reminder needs: the day it came in and the day decided.
+    """
+
+    __tablename__ = "document_requests"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    case_id: str = Field(foreign_key="cases.id", index=True, max_length=32)
+    received_on: dt.date
+    decided_on: dt.date | None = None
+    created_by: str = Field(foreign_key="users.id", max_length=32)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    sealed: bytes = Field(sa_column=_blob())
+    decision_sealed: bytes | None = Field(default=None, sa_column=_blob(True))
+
+
+class AccessRequest(SQLModel, table=True):
+    """A request for access to one's personal data (GDPR art. 15; whistle/access_requests.py).
+
+    Who asks is sealed under a random key (``sealed``) that is HPKE-wrapped to the recording
+    investigator only (``wrap``); in clear only the dates the one-month deadline needs.
+    """
+
+    __tablename__ = "access_requests"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    received_on: dt.date
+    due_on: dt.date
+    answered_on: dt.date | None = None
+    created_by: str = Field(foreign_key="users.id", max_length=32, index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    sealed: bytes = Field(sa_column=_blob())
+    wrap: bytes = Field(sa_column=_blob())
+    reminded: str = Field(default="", max_length=16)  # "", "soon", "overdue": each sent once

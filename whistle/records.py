@@ -145,6 +145,15 @@ def register_entry(db: Session, *, case_id: str) -> RegisterEntry | None:
     return db.exec(select(RegisterEntry).where(col(RegisterEntry.case_id) == case_id)).first()
 
 
+def for_export(db: Session, *, case_id: str) -> tuple[str | None, dict[str, str]]:
+    """What every export of the case states (OSL 5 kap. 5 §): its register number and each item's
+    secrecy ground ("" for an item marked as not secret). (None, {}) for an unregistered case."""
+    entry = register_entry(db, case_id=case_id)
+    if entry is None:
+        return None, {}
+    return entry.number, {item: m.ground for item, m in markings(db, case_id=case_id).items()}
+
+
 def markings(db: Session, *, case_id: str) -> dict[str, Marking]:
     """The secrecy marking of every item of a registered case (empty for other cases): the
     newest investigator's marking of the item, else the entry's default."""

@@ -216,7 +216,7 @@ class FormFields(dict[str, str]):
         return self.lists.get(name, [])
 
 
-async def read_form(request: Request) -> FormFields:
+async def read_form(request: Request, *, max_fields: int = 100) -> FormFields:
     """Parse a url-encoded or multipart form and check its CSRF token (403 when wrong).
 
     Returns single-valued text fields; files are refused here (uploads have their own
@@ -226,7 +226,9 @@ async def read_form(request: Request) -> FormFields:
     if content_type not in {"application/x-www-form-urlencoded", "multipart/form-data"}:
         raise HTTPException(status_code=400)
     try:
-        form: FormData = await request.form(max_files=0, max_fields=100, max_part_size=256 * 1024)
+        form: FormData = await request.form(
+            max_files=0, max_fields=max_fields, max_part_size=256 * 1024
+        )
     except BodyTooLarge:
         raise
     except Exception:  # malformed multipart, bad encoding: the client's fault, never a 500

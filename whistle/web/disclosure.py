@@ -1,0 +1,235 @@
+"""The investigator's pages for requests for official documents: record, decide, export PDF.
+
+No JavaScript: each item of the case is a fieldset with a decision, a ground and, for masking,
+a textarea pre-filled with the original where the investigator replaces what must be hidden
+by a marker like ``[[17:3b]]``. A refused form comes back with everything typed in it.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from whistle import deadlines, disclosure, exports, masking
+from whistle.cases import CaseNotFound
+from whistle.casework import CaseworkError, reference
+from whistle.i18n import N_
+from whistle.web import security
+from whistle.web.context import call, ctx, locale_of, not_found, redirect, render
+from whistle.web.staff import require_staff
+
+ERRORS = {
+    "bad-date": N_("Give the date as YYYY-MM-DD, no later than today."),
+    "empty": N_("Say what is asked for."),
+    "too-long": N_("This text is too long."),
+    "no-decision": N_("Choose a decision for every item."),
+    "no-ground": N_("Choose the legal ground for withholding."),
+    "altered": N_(
+        "The masked version must be the original text with parts replaced by a marker such "
+        "as [[17:3b]]: nothing added, changed or moved."
+    ),
+    "unknown-ground": N_("A marker names a ground that does not exist. Use one from the list."),
+    "nothing-masked": N_("Nothing is masked: replace the parts to hide by a marker, or release."),
+    "identity-in-text": N_(
+        "This text still contains the reporter's name or contact details. Mask them "
+        "(32:3 b OSL): the reporter's identity is never released."
+    ),
+    "reason-required": N_("Say how and why the file was masked outside the system."),
+    "undecided": N_("Decide the request before you export it."),
+}
+
+
+def _base(request: Request) -> str:
+    return f"/cases/{request.path_params['case_id']}/requests"
+
+
+async def requests_page(
+    request: Request, *, error: str = "", values: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    staff = await require_staff(request, "investigator")
+    case_id = request.path_params["case_id"]
+    try:
+        found = await call(
+            request,
+            disclosure.requests,
+            case_id=case_id,
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+        )
+    except CaseNotFound:
+        return not_found(request)
+    return render(
+        request,
+        "investigator/requests.html",
+        {
+            "case_id": case_id,
+            "reference": reference(case_id),
+            "requests": found,
+            "today": deadlines.today(),
+            "error": error,
+            "values": values or {},
+        },
+        status=status,
+    )
+
+
+async def requests_view(request: Request) -> Response:
+    return await requests_page(request)
+
+
+async def requests_post(request: Request) -> Response:
+    staff = await require_staff(request, "investigator")
+    form = await security.read_form(request)
+    values = security.form_values(form, "received_on", "requester", "asked")
+    try:
+        rid = await call(
+            request,
+            disclosure.record_request,
+            case_id=request.path_params["case_id"],
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+            **values,
+        )
+    except CaseNotFound:
+        return not_found(request)
+    except (disclosure.DisclosureError, CaseworkError) as exc:
+        return await requests_page(request, error=ERRORS[exc.code], values=values, status=400)
+    return redirect(f"{_base(request)}/{rid}")
+
+
+async def review_page(
+    request: Request,
+    *,
+    error: str = "",
+    error_item: str = "",
+    submitted: dict[str, disclosure.Choice] | None = None,
+    status: int = 200,
+) -> Response:
+    staff = await require_staff(request, "investigator")
+    try:
+        found = await call(
+            request,
+            disclosure.review,
+            case_id=request.path_params["case_id"],
+            request_id=request.path_params["request_id"],
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+        )
+    except CaseNotFound:
+        return not_found(request)
+    return render(
+        request,
+        "investigator/request.html",
+        {
+            "case_id": found.request.case_id,
+            "reference": reference(found.request.case_id),
+            "review": found,
+            "req": found.request,
+            "grounds": masking.GROUNDS,
+            "text_fields": disclosure.TEXT_FIELDS,
+            "never": disclosure.NEVER_RELEASED,
+            "field_labels": exports.FIELD_LABELS,
+            "decision_labels": exports.DECISION_LABELS,
+            "prefill": _prefill(found),
+            "submitted": submitted or {},
+            "error": error,
+            "error_item": error_item,
+            "done": request.query_params.get("done", ""),
+        },
+        status=status,
+    )
+
+
+def _prefill(found: disclosure.Review) -> dict[str, str]:
+    """Each textarea starts as the original, or as the masked version already decided."""
+    decided = found.request.decision["items"] if found.request.decision else {}
+    out = {}
+    for item in found.items:
+        spans = decided.get(item.id, {}).get("spans", {})
+        for name in disclosure.TEXT_FIELDS.get(item.kind, ()):
+            original = str(item.content.get(name) or "")
+            marked = [masking.Span(int(a), int(b), str(g)) for a, b, g in spans.get(name, [])]
+            out[f"{item.id}:{name}"] = masking.render(original, marked)
+    return out
+
+
+async def review_view(request: Request) -> Response:
+    return await review_page(request)
+
+
+def _choices(form: security.FormFields) -> dict[str, disclosure.Choice]:
+    """Fields are named ``<item id>:decision``, ``:ground``, ``:reason``, ``:f:<field>``."""
+    choices: dict[str, disclosure.Choice] = {}
+    for item_id in form.getlist("item"):
+        item_id = item_id[:32]
+        prefix = f"{item_id}:"
+        fields = {k[len(prefix) + 2 :]: v for k, v in form.items() if k.startswith(prefix + "f:")}
+        choices[item_id] = disclosure.Choice(
+            decision=form.get(prefix + "decision", ""),
+            ground=form.get(prefix + "ground", ""),
+            fields=fields,
+            reason=form.get(prefix + "reason", ""),
+        )
+    return choices
+
+
+async def decide_post(request: Request) -> Response:
+    staff = await require_staff(request, "investigator")
+    form = await security.read_form(request, max_fields=2000)
+    choices = _choices(form)
+    try:
+        await call(
+            request,
+            disclosure.decide,
+            case_id=request.path_params["case_id"],
+            request_id=request.path_params["request_id"],
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+            choices=choices,
+        )
+    except CaseNotFound:
+        return not_found(request)
+    except disclosure.DisclosureError as exc:
+        return await review_page(
+            request,
+            error=ERRORS.get(exc.code, ERRORS["altered"]),
+            error_item=exc.item_id,
+            submitted=choices,
+            status=400,
+        )
+    return redirect(f"{_base(request)}/{request.path_params['request_id']}?done=decided")
+
+
+async def export_pdf(request: Request) -> Response:
+    staff = await require_staff(request, "investigator")
+    try:
+        data = await call(
+            request,
+            exports.export_decision,
+            case_id=request.path_params["case_id"],
+            request_id=request.path_params["request_id"],
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+            organisation=ctx(request).settings.organisation,
+            locale=locale_of(request),
+        )
+    except CaseNotFound:
+        return not_found(request)
+    except disclosure.DisclosureError as exc:
+        return await review_page(request, error=ERRORS[exc.code], status=400)
+    name = f"beslut-{reference(request.path_params['case_id'])}.pdf"
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
+routes = [
+    Route("/cases/{case_id}/requests", requests_view, methods=["GET"]),
+    Route("/cases/{case_id}/requests", requests_post, methods=["POST"]),
+    Route("/cases/{case_id}/requests/{request_id}", review_view, methods=["GET"]),
+    Route("/cases/{case_id}/requests/{request_id}/decide", decide_post, methods=["POST"]),
+    Route("/cases/{case_id}/requests/{request_id}/export.pdf", export_pdf, methods=["GET"]),
+]
