@@ -360,3 +360,13 @@ def test_a_fresh_activation_link_replaces_the_old_one(engine: Engine, keys: Keys
         )
         with pytest.raises(accounts.AccountError):
             accounts.renew_invitation(s, username="eva")  # an active account gets no link
+
+
+def test_a_line_id_in_other_digits_is_not_found(
+    world: World, new_client: Callable[[], TestClient]
+) -> None:
+    """Security review, finding 9: "²" passes str.isdigit() but not int()."""
+    bertil = new_client()
+    login_staff(bertil, "bertil")
+    for raw in ("²", "１", "١"):
+        assert post(bertil, f"/readers/{raw}/approve", {}).status_code == 404

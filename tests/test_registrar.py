@@ -330,3 +330,13 @@ def test_the_admin_sets_a_units_type_and_disposal_decision(
     with Session(engine) as s:
         unit = s.get(Unit, world.unit)
         assert unit is not None and unit.org_type is None
+
+
+def test_a_year_in_other_digits_falls_back_to_this_year(
+    engine: Engine, new_client: Callable[[], TestClient], keys: Keys
+) -> None:
+    """Security review, finding 9: "²" passes str.isdigit() but not int()."""
+    registrar = _registrar(engine, new_client, keys)
+    for year in ("²⁰²⁶", "２０２６", "٢٠٢٦", "0999"):
+        page = registrar.get(f"/registrar?year={year}")
+        assert page.status_code == 200 and str(YEAR) in page.text

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import approvals
+from whistle import approvals, numbers
 from whistle.i18n import N_
 from whistle.web import security
 from whistle.web.context import call, not_found, redirect, render
@@ -46,12 +46,12 @@ async def readers_view(request: Request) -> Response:
 async def _decide(request: Request, decision: str) -> Response:
     staff = await require_staff(request, "investigator")
     await security.read_form(request)
-    raw = request.path_params["designation_id"]
-    if not raw.isdigit() or len(raw) > 9:
+    designation_id = numbers.parse(request.path_params["designation_id"])
+    if designation_id is None:
         return not_found(request)
     fn = approvals.approve if decision == "approved" else approvals.decline
     try:
-        await call(request, fn, approver_id=staff.user.id, designation_id=int(raw))
+        await call(request, fn, approver_id=staff.user.id, designation_id=designation_id)
     except approvals.ApprovalError as exc:
         return await readers_page(request, error=DECIDE_ERRORS[exc.code], status=400)
     return redirect(f"/readers?done={decision}")

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import audit, deadlines, records
+from whistle import audit, deadlines, numbers, records
 from whistle.i18n import N_
 from whistle.web.context import call, locale_of, render, translate
 from whistle.web.staff import require_staff
@@ -25,8 +25,8 @@ CSV_HEADERS = (
 
 
 def _year(request: Request) -> int:
-    raw = request.query_params.get("year", "")
-    return int(raw) if raw.isdigit() and len(raw) == 4 else deadlines.today().year
+    year = numbers.parse(request.query_params.get("year", ""), max_digits=4)
+    return year if year is not None and year >= 1000 else deadlines.today().year
 
 
 def _register(db: Session, *, year: int) -> dict[str, object]:
