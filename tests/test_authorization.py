@@ -87,6 +87,7 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("GET", "/info/how"): Check(PUBLIC),
     ("GET", "/info/routine"): Check(PUBLIC),
     ("GET", "/info/external"): Check(PUBLIC),
+    ("GET", "/info/privacy"): Check(PUBLIC),
     ("GET", "/info/accessibility"): Check(PUBLIC),
     ("GET", "/lang/{code}"): Check(dict.fromkeys(ROLES, 303)),
     ("GET", "/healthz"): Check(PUBLIC),
