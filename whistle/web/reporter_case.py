@@ -171,7 +171,27 @@ def _case_page(
     # The register number is shown only when the function chooses to (a reporter who keeps it
     # could be linked to a request for the document; see docs/public-sector.md).
     entry = records.register_entry(db, case_id=case_id) if show_register else None
-    return {"case": case, "items": items, "pending_minutes": pending, "register_entry": entry}
+    news, earlier = _split_new(items)
+    return {
+        "case": case,
+        "items": items,
+        "news": news,
+        "earlier": earlier,
+        "pending_minutes": pending,
+        "register_entry": entry,
+    }
+
+
+def _split_new(
+    items: list[cases.OpenedItem],
+) -> tuple[list[cases.OpenedItem], list[cases.OpenedItem]]:
+    """What the investigators wrote since the reporter's last word, and everything before it.
+
+    On a phone the reply box comes right after what is new; the rest of the thread is folded
+    below it, so a long case does not push the reply out of reach.
+    """
+    last_own = max((n for n, i in enumerate(items) if i.author == "reporter"), default=-1)
+    return items[last_own + 1 :], items[: last_own + 1]
 
 
 def _expired(request: Request, *, pending: str = "", files_dropped: bool = False) -> Response:
