@@ -148,6 +148,7 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("GET", "/admin/accounts/{user_id}"): Check(ADMIN_GET),
     ("POST", "/admin/accounts/{user_id}/status"): Check(ADMIN_POST, {"active": "no"}),
     ("GET", "/admin/audit"): Check(ADMIN_GET),
+    ("GET", "/admin/poster.{kind}"): Check(ADMIN_GET),
     ("GET", "/admin/statistics"): Check(ADMIN_GET),
     ("GET", "/admin/statistics.csv"): Check(ADMIN_GET),
     ("GET", "/admin/texts"): Check(ADMIN_GET),
@@ -238,6 +239,7 @@ def actors(
         "name": "routine",
         "version": "1",
         "blob_id": blob_id,
+        "kind": "pdf",
     }
     return clients, params
 
