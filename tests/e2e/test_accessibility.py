@@ -29,7 +29,7 @@ from tests.e2e.harness import DemoServer
 pytestmark = pytest.mark.e2e
 
 # Links that are not pages: language switch (a redirect), downloads, and fragments.
-NOT_PAGES = re.compile(r"^/(lang/|static/)|\.csv$|/files/")
+NOT_PAGES = re.compile(r"^/(lang/|static/)|\.(csv|pdf|png)(\?|$)|/files/")
 # Path segments that are ids: one page per shape is enough (/cases/{id}, /admin/accounts/{id}).
 ID_SEGMENT = re.compile(r"/(?:[0-9a-f]{8,}|\d+)(?=/|$)")
 MAX_PAGES = 40
