@@ -9,6 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     WHISTLE_KEYS_DIR=/keys
 
 WORKDIR /app
+# A font with å, ä and ö for the notice-board poster's PNG (whistle/poster.py).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md babel.cfg ./
 COPY whistle ./whistle
 COPY templates ./templates

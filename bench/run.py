@@ -28,6 +28,7 @@ def scenarios(log: list[str]) -> dict[str, Callable[[], list[Result]]]:
     return {
         "kdf": kdf.submit_and_followup,
         "landing": lambda: [pages.landing_vs_bare()],
+        "report_form": lambda: [pages.report_form_vs_bare()],
         "inbox": lambda: pages.inbox_sqlite(log) + pages.inbox_postgres(PG_SERVER, log),
         "upload": upload.uploads,
         "flood": flood.flood,

@@ -88,6 +88,7 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("GET", "/info/how"): Check(PUBLIC),
     ("GET", "/info/routine"): Check(PUBLIC),
     ("GET", "/info/external"): Check(PUBLIC),
+    ("GET", "/info/privacy"): Check(PUBLIC),
     ("GET", "/info/accessibility"): Check(PUBLIC),
     ("GET", "/lang/{code}"): Check(dict.fromkeys(ROLES, 303)),
     ("GET", "/healthz"): Check(PUBLIC),
@@ -170,6 +171,7 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("GET", "/admin/accounts/{user_id}"): Check(ADMIN_GET),
     ("POST", "/admin/accounts/{user_id}/status"): Check(ADMIN_POST, {"active": "no"}),
     ("GET", "/admin/audit"): Check(ADMIN_GET),
+    ("GET", "/admin/poster.{kind}"): Check(ADMIN_GET),
     ("GET", "/admin/statistics"): Check(ADMIN_GET),
     ("GET", "/admin/statistics.csv"): Check(ADMIN_GET),
     ("GET", "/admin/texts"): Check(ADMIN_GET),
@@ -274,6 +276,7 @@ def actors(
         "request_id": request_id,
         "item_id": item_id,
         "access_id": access_id,
+        "kind": "pdf",
     }
     return clients, params
 

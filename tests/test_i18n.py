@@ -114,6 +114,7 @@ PUBLIC_PAGES = [
     "/info/how",
     "/info/routine",
     "/info/external",
+    "/info/privacy",
     "/info/accessibility",
     "/info/signing-key",
     "/staff/login",

@@ -15,7 +15,10 @@ from starlette.testclient import TestClient
 
 from tests.conftest import World, login_staff, post
 from whistle import db, texts
+from whistle.app import create_app
+from whistle.keys import Keys
 from whistle.models import AuditEntry, OrganisationText
+from whistle.settings import Settings
 
 INJECTION = '<script>alert(1)</script> "><img src=x onerror=alert(2)> {{ 7*7 }} <b>bold</b>'
 
@@ -84,7 +87,9 @@ def test_admin_edits_and_the_public_sees_the_newest(
     page = public.get("/info/routine")
     assert page.status_code == 200
     assert "Rutin två" in page.text and "Rutin ett" not in page.text
-    assert re.search(r"Version 2, fastställd \d", page.text)
+    # Saving is not adopting: without a decision the page says "published", never "adopted".
+    assert re.search(r"Version 2, publicerad \d", page.text)
+    assert "antagen" not in page.text and "fastställd" not in page.text
     public.get("/lang/en?next=/info/routine")
     assert "Routine two" in public.get("/info/routine").text
     editor = admin.get("/admin/texts/routine?done=1")
@@ -125,6 +130,7 @@ def test_injection_is_escaped_everywhere(
     pages = [
         new_client().get("/info/routine").text,
         new_client().get("/info/how").text,
+        new_client().get("/info/privacy").text,
         admin.get("/admin/texts/routine").text,  # inside the textarea
         admin.get("/admin/texts/routine/1").text,
     ]
@@ -149,3 +155,86 @@ def test_only_administrators_write(
     with Session(engine) as s:
         count = s.execute(select(func.count()).select_from(OrganisationText)).scalar_one()
         assert count == 0
+
+
+def test_the_routine_shows_its_adoption_not_its_save_date(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    admin = _admin(new_client)
+    fields = {"body_sv": "Rutin", "body_en": "Routine", "decision_ref": "KS 2026/12  § 4"}
+    saved = post(admin, "/admin/texts/routine", {**fields, "adopted_on": "2026-03-15"})
+    assert saved.status_code == 303
+    page = new_client().get("/info/routine").text
+    assert "Version 1, antagen 15 mars 2026 (beslut KS 2026/12 § 4)." in page
+    with Session(engine) as s:
+        row = s.exec(select(OrganisationText)).scalars().one()
+        assert row.adopted_on == dt.date(2026, 3, 15) and row.decision_ref == "KS 2026/12 § 4"
+    # The editor offers the recorded decision again for the next version.
+    editor = admin.get("/admin/texts/routine").text
+    assert 'value="2026-03-15"' in editor and 'value="KS 2026/12 § 4"' in editor
+
+
+@pytest.mark.parametrize(
+    ("adopted_on", "message"),
+    [
+        ("15/3 2026", "Skriv datumet då rutinen antogs som ÅÅÅÅ-MM-DD"),
+        ("2999-01-01", "kan inte ligga i framtiden"),
+    ],
+)
+def test_a_bad_adoption_date_saves_nothing_and_keeps_the_text(
+    world: World,
+    new_client: Callable[[], TestClient],
+    engine: Engine,
+    adopted_on: str,
+    message: str,
+) -> None:
+    admin = _admin(new_client)
+    fields = {"body_sv": "Min långa rutin", "body_en": "My routine", "adopted_on": adopted_on}
+    response = post(admin, "/admin/texts/routine", fields)
+    assert response.status_code == 400 and message in response.text
+    assert "Min långa rutin" in response.text and f'value="{adopted_on}"' in response.text
+    with Session(engine) as s:
+        assert s.execute(select(func.count()).select_from(OrganisationText)).scalar() == 0
+
+
+def test_the_privacy_notice_names_controller_dpo_and_the_organisations_text(
+    world: World, new_client: Callable[[], TestClient], settings: Settings
+) -> None:
+    public = new_client()
+    page = public.get("/info/privacy").text
+    assert "är personuppgiftsansvarig" in page and "Fråga organisationen hur du når" in page
+    assert "Integritetsskyddsmyndigheten" in page and "artikel 13 och 14" in page
+    assert f"senast {settings.retention_days} dagar" in page
+    admin = _admin(new_client)
+    post(admin, "/admin/texts/privacy", {"body_sv": "Dataskydd: dpo@kommun.se", "body_en": "DPO"})
+    assert "Dataskydd: dpo@kommun.se" in public.get("/info/privacy").text
+    # Every public page links it.
+    assert 'href="/info/privacy"' in public.get("/").text
+
+
+def test_the_accessibility_statement_gives_status_gaps_assessment_and_a_contact(
+    settings: Settings, engine: Engine, keys: Keys
+) -> None:
+    """DOS-lagen 13 §: reporting inaccessibility goes to a contact of its own, never into a
+    whistleblowing case, and the statement says when and how it was assessed."""
+    configured = settings.replace(
+        accessibility_contact="tillganglighet@kommun.se",
+        accessibility_assessed=dt.date(2026, 9, 1),
+        dpo_contact="dso@kommun.se",
+    )
+    app = create_app(configured, engine=engine, keys=keys)
+    with TestClient(app, base_url="https://testserver") as browser:
+        page = browser.get("/info/accessibility").text
+        assert "delvis förenlig" in page and "Kända brister" in page
+        assert "gjordes 1 sep. 2026" in page and "axe-core" in page
+        assert "kontakta oss på tillganglighet@kommun.se" in page
+        assert "Det blir inget visselblåsarärende" in page
+        assert 'href="/report"' not in page.split("<main")[1].split("</main>")[0]
+        assert "Du når vårt dataskyddsombud på dso@kommun.se" in browser.get("/info/privacy").text
+
+
+def test_without_settings_the_statements_say_what_is_missing(
+    new_client: Callable[[], TestClient],
+) -> None:
+    page = new_client().get("/info/accessibility").text
+    assert "har ännu inte angett när" in page and "kontakta organisationen på vanligt sätt" in page

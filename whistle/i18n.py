@@ -11,6 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 from babel.dates import format_date
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 LOCALES = ("sv", "en")
@@ -64,3 +65,18 @@ def date(value: dt.date | None) -> str:
     if value is None:
         return ""
     return format_date(value, format="medium", locale=_current.get())
+
+
+_UNITS = ((1000**3, "GB"), (1000**2, "MB"), (1000, "kB"))
+
+
+def filesize(size: int) -> str:
+    """A file size for people, in the locale's digits: "516 byte", "1,4 kB" (sv); decimal
+    units, one decimal below ten, as file managers show them."""
+    locale = _current.get()
+    for factor, unit in _UNITS:
+        if size >= factor:
+            value = size / factor
+            pattern = "#,##0.#" if value < 10 else "#,##0"
+            return f"{format_decimal(value, format=pattern, locale=locale)}\N{NO-BREAK SPACE}{unit}"
+    return ngettext("%(num)s byte", "%(num)s bytes", size)

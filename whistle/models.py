@@ -328,6 +328,10 @@ class OrganisationText(SQLModel, table=True):
     body_en: str = Field(max_length=20000)
     created_at: dt.datetime = Field(default_factory=utcnow)
     author_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+    # The routine's adoption by the body that decided it, apart from the save date: saving a
+    # version is not adopting it (5 kap. 6 §). None/"" when the organisation has not said.
+    adopted_on: dt.date | None = Field(default=None)
+    decision_ref: str = Field(default="", max_length=200)
 
 
 class RegisterCounter(SQLModel, table=True):

@@ -8,6 +8,7 @@ missing from the README's table.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,6 +43,10 @@ def _onion(raw: str) -> str:
     if parts.scheme not in {"http", "https"} or not (parts.hostname or "").endswith(".onion"):
         raise ValueError(f"not an onion URL: {raw!r}")
     return raw.strip().rstrip("/")
+
+
+def _date(raw: str) -> dt.date:
+    return dt.date.fromisoformat(raw.strip())
 
 
 REGISTER_NUMBER_MAX = 64  # models.RegisterEntry.number
@@ -263,6 +268,27 @@ SPECS: tuple[Spec, ...] = (
         "The onion service's URL, e.g. `http://xyz.onion`; sent as `Onion-Location` on reporter "
         "pages. Default: none",
     ),
+    Spec(
+        "WHISTLE_DPO_CONTACT",
+        "dpo_contact",
+        str,
+        "How to reach the data protection officer (e-mail, phone or address), shown in the "
+        "privacy notice `/info/privacy`. Default: none (the notice says to ask the organisation)",
+    ),
+    Spec(
+        "WHISTLE_ACCESSIBILITY_CONTACT",
+        "accessibility_contact",
+        str,
+        "E-mail or phone for reporting inaccessibility (DOS-lagen 13 §), shown in the "
+        "accessibility statement; it never creates a whistleblowing case. Default: none",
+    ),
+    Spec(
+        "WHISTLE_ACCESSIBILITY_ASSESSED",
+        "accessibility_assessed",
+        _date,
+        "Date (YYYY-MM-DD) of the organisation's latest accessibility assessment of its "
+        "deployment, shown in the accessibility statement. Default: none",
+    ),
     Spec("WHISTLE_SMTP_HOST", "smtp_host", str, "SMTP server for reminders. Default: none (off)"),
     Spec("WHISTLE_SMTP_PORT", "smtp_port", int, "SMTP port. `587`"),
     Spec("WHISTLE_SMTP_USERNAME", "smtp_username", str, "SMTP login. Default: none"),
@@ -358,6 +384,9 @@ class Settings:
     employer_networks: tuple[IPv4Network | IPv6Network, ...] = ()
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     onion_address: str = ""
+    dpo_contact: str = ""
+    accessibility_contact: str = ""
+    accessibility_assessed: dt.date | None = None
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_username: str = ""

@@ -1,5 +1,6 @@
 """The organisation's own texts, dated and versioned: the written routine for the channel (L3,
-5 kap. 6 §) and the introduction of the public information page (L13).
+5 kap. 6 §), the introduction of the public information page (L13) and the organisation's part of
+the privacy notice (L26: controller, DPO, anything it adds).
 
 Each save inserts a new version with its author and time; no version is ever changed or
 deleted, so the organisation can show which routine applied on a given day. Texts are plain
@@ -18,8 +19,9 @@ from sqlmodel import Session, col, func, select
 from whistle import audit
 from whistle.models import OrganisationText, User, utcnow
 
-NAMES = ("routine", "introduction")
+NAMES = ("routine", "introduction", "privacy")
 MAX_CHARS = 20000
+MAX_DECISION_REF = 200
 
 
 class TextError(ValueError):
@@ -36,6 +38,8 @@ class Version:
     body_en: str
     created_at: dt.datetime
     author: str  # display name; "" when the account is gone
+    adopted_on: dt.date | None = None  # when the deciding body adopted it; not the save date
+    decision_ref: str = ""  # e.g. "KS 2026/123 § 45"
 
     def body(self, locale: str) -> str:
         return self.body_sv if locale == "sv" else self.body_en
@@ -58,6 +62,8 @@ def _version(db: Session, row: OrganisationText) -> Version:
         body_en=row.body_en,
         created_at=row.created_at,
         author=author.display_name if author else "",
+        adopted_on=row.adopted_on,
+        decision_ref=row.decision_ref,
     )
 
 
@@ -68,15 +74,24 @@ def save(
     name: str,
     body_sv: str,
     body_en: str,
+    adopted_on: dt.date | None = None,
+    decision_ref: str = "",
     now: dt.datetime | None = None,
 ) -> Version:
-    """Store a new version of the text; both languages are required."""
+    """Store a new version of the text; both languages are required. ``adopted_on`` and
+    ``decision_ref`` record the decision behind it, which the save time is not."""
     now = now or utcnow()
     if name not in NAMES:
         raise TextError("not-found")
     sv, en = _clean(body_sv), _clean(body_en)
     if not sv or not en:
         raise TextError("text-required")
+    decision_ref = " ".join(decision_ref.split())
+    if len(decision_ref) > MAX_DECISION_REF:
+        raise TextError("reference-too-long")
+    # A day's slack: the deciding body's date is local (Europe/Stockholm), ``now`` is UTC.
+    if adopted_on is not None and adopted_on > now.date() + dt.timedelta(days=1):
+        raise TextError("adopted-in-future")
     newest = db.exec(
         select(func.max(OrganisationText.version)).where(OrganisationText.name == name)
     ).one()
@@ -87,6 +102,8 @@ def save(
         body_en=en,
         created_at=now,
         author_id=actor_id,
+        adopted_on=adopted_on,
+        decision_ref=decision_ref,
     )
     try:
         # Two administrators saving at once: the unique (name, version) refuses the second.

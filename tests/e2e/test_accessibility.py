@@ -29,7 +29,7 @@ from tests.e2e.harness import DemoServer
 pytestmark = pytest.mark.e2e
 
 # Links that are not pages: language switch (a redirect), downloads, and fragments.
-NOT_PAGES = re.compile(r"^/(lang/|static/)|\.csv$|/files/")
+NOT_PAGES = re.compile(r"^/(lang/|static/)|\.(csv|pdf|png)(\?|$)|/files/")
 # Path segments that are ids: one page per shape is enough (/cases/{id}, /admin/accounts/{id}).
 ID_SEGMENT = re.compile(r"/(?:[0-9a-f]{8,}|\d+)(?=/|$)")
 MAX_PAGES = 40
@@ -159,7 +159,7 @@ def test_staff_login_pages(open_page: OpenPage, lang: str, demo: DemoServer) -> 
 def test_new_account_pages(open_page: OpenPage, lang: str, demo: DemoServer) -> None:
     """Activation, its errors, the recovery code and setting up the second factor."""
     username = f"eva-{lang}"
-    printed = demo.cli("create-investigator", "--username", username, "--name", "Eva Ek")
+    printed = demo.cli("create-investigator", "--username", username, "--name", f"Eva Ek {lang}")
     match = re.search(r"/activate/\S+", printed)
     assert match, printed
     page = open_page(lang=lang, js=False)

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from whistle import audit, i18n
+from whistle import audit, i18n, scrub_labels
 from whistle.db import session_scope
 from whistle.derivation import Deriver
 from whistle.keys import Keys
@@ -68,6 +68,8 @@ def make_templates() -> jinja2.Environment:
     env.globals["audit_labels"] = audit.LABELS
     env.filters["date"] = i18n.date
     env.filters["datetime"] = _local_datetime
+    env.filters["filesize"] = i18n.filesize
+    env.filters["hidden_groups"] = scrub_labels.groups
     return env
 
 

@@ -6,9 +6,11 @@ with the code afterwards is in :mod:`whistle.web.reporter_case`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from markupsafe import escape
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -94,13 +96,44 @@ def report_choices(db: Session) -> dict[str, object]:
     return {"categories": routing.active_categories(db), "units": routing.active_units(db)}
 
 
+# How long a rendered empty form is served before the units and categories are read again.
+# An administrator's change shows on every replica within this time; a choice withdrawn
+# meanwhile is still refused when the report is sent (reports.submit checks the database).
+FORM_TTL_SECONDS = 5.0
+# Stands where the visitor's CSRF token goes in a stored form; a NUL never occurs in a page.
+_TOKEN_SLOT = b"\x00csrf\x00"
+
+
 async def report_form(request: Request) -> Response:
+    """The empty report form: the page every reporter opens, so it is rendered once per
+    variant (locale, network warning) every few seconds and stored with a slot for the CSRF
+    token, instead of a database transaction and a full render per visit. Nothing is stored
+    per visitor: the token lives in the visitor's cookie, as on every page.
+    (docs/performance.md, report_form_vs_bare)"""
+    cache: dict[tuple[str, bool, bool], tuple[float, bytes]] | None = getattr(
+        request.app.state, "report_forms", None
+    )
+    if cache is None:
+        cache = request.app.state.report_forms = {}
+    key = _landing_variant(request)
+    token = security.csrf_token(request)
+    stored = cache.get(key)
+    if stored is not None and time.monotonic() - stored[0] < FORM_TTL_SECONDS:
+        body = stored[1].replace(_TOKEN_SLOT, str(escape(token)).encode())
+        response = HTMLResponse(body)
+        security.finish_csrf(request, response)
+        return response
     choices = await call(request, report_choices)
-    return render(
+    response = render(
         request,
         "reporter/form.html",
         {**choices, "values": {"mode": ""}, "errors": {}, "preview": None, "excluded": []},
     )
+    cache[key] = (
+        time.monotonic(),
+        bytes(response.body).replace(str(escape(token)).encode(), _TOKEN_SLOT),
+    )
+    return response
 
 
 def _route_of(form: Mapping[str, str]) -> tuple[int | None, int | None, bool]:

@@ -43,7 +43,16 @@ E_BUSY = N_("Too many attempts right now. Wait a minute and try again.")
 
 
 async def followup_form(request: Request) -> Response:
-    return render(request, "reporter/login.html", {"error": ""})
+    return _login_page(request)
+
+
+def _login_page(
+    request: Request, *, error: str = "", pending: str = "", status: int = 200, **extra: object
+) -> Response:
+    # ``pending``: a reply typed before the session expired. It lives only in this page (the
+    # browser sends it back with the code); the server never stores it.
+    context = {"error": error, "pending_text": pending[: reports.MAX_TEXT], **extra}
+    return render(request, "reporter/login.html", context, status=status)
 
 
 def _session_budget_key(request: Request) -> str:
@@ -85,6 +94,7 @@ def _record_failure(db: Session, *, session_key: str) -> None:
 
 async def followup_login(request: Request) -> Response:
     form = await security.read_form(request)
+    pending = form.get("pending_text", "")
     app = ctx(request)
     session_key = _session_budget_key(request)
     if await call(
@@ -94,14 +104,14 @@ async def followup_login(request: Request) -> Response:
         global_limit=app.settings.code_attempts_per_minute,
         session_limit=app.settings.session_attempts,
     ):
-        response = render(request, "reporter/login.html", {"error": E_BUSY}, status=429)
+        response = _login_page(request, error=E_BUSY, pending=pending, status=429)
         response.headers["retry-after"] = "60"
         return response
     try:
         code = casecode.normalise(form.get("code", ""))
     except casecode.MalformedCode:
         await call(request, _record_failure, session_key=session_key)
-        return render(request, "reporter/login.html", {"error": E_BAD_CODE}, status=400)
+        return _login_page(request, error=E_BAD_CODE, pending=pending, status=400)
     cookie = await call_kdf(
         request,
         _login,
@@ -112,10 +122,32 @@ async def followup_login(request: Request) -> Response:
     )
     if cookie is None:
         await call(request, _record_failure, session_key=session_key)
-        return render(request, "reporter/login.html", {"error": E_BAD_CODE}, status=400)
-    done = redirect("/case")
+        return _login_page(request, error=E_BAD_CODE, pending=pending, status=400)
+    done = await _send_pending(request, cookie=cookie, text=pending) if pending.strip() else None
+    done = done or redirect("/case")
     security.set_cookie(done, request, REPORTER_COOKIE, cookie)
     return done
+
+
+async def _send_pending(request: Request, *, cookie: str, text: str) -> Response | None:
+    """Send the reply that was typed when the session expired, now that the code is known
+    (WCAG 2.2.1: nothing typed is lost at the timeout). On an error the case page shows it
+    with the text back in the box; ``None`` when the session vanished meanwhile."""
+    idle = dt.timedelta(minutes=ctx(request).settings.reporter_idle_minutes)
+    session = await call(request, _load, cookie=cookie, idle=idle)
+    if session is None or session.case_id is None:
+        return None
+    try:
+        await call(
+            request,
+            reports.reply,
+            case_id=session.case_id,
+            case_key=session.payload,
+            text=text,
+        )
+    except reports.InvalidReport as exc:
+        return await case_page(request, errors=exc.errors, text=text, status=400, session=session)
+    return redirect("/case?sent=1#thread-end")
 
 
 def _load(db: Session, *, cookie: str | None, idle: dt.timedelta) -> sessions.LoadedSession | None:
@@ -140,19 +172,46 @@ def _case_page(
     # The register number is shown only when the function chooses to (a reporter who keeps it
     # could be linked to a request for the document; see docs/public-sector.md).
     entry = records.register_entry(db, case_id=case_id) if show_register else None
-    return {"case": case, "items": items, "pending_minutes": pending, "register_entry": entry}
+    news, earlier = _split_new(items)
+    return {
+        "case": case,
+        "items": items,
+        "news": news,
+        "earlier": earlier,
+        "pending_minutes": pending,
+        "register_entry": entry,
+    }
 
 
-def _expired(request: Request) -> Response:
-    response = render(request, "reporter/login.html", {"error": "", "expired": True}, status=401)
+def _split_new(
+    items: list[cases.OpenedItem],
+) -> tuple[list[cases.OpenedItem], list[cases.OpenedItem]]:
+    """What the investigators wrote since the reporter's last word, and everything before it.
+
+    On a phone the reply box comes right after what is new; the rest of the thread is folded
+    below it, so a long case does not push the reply out of reach.
+    """
+    last_own = max((n for n, i in enumerate(items) if i.author == "reporter"), default=-1)
+    return items[last_own + 1 :], items[: last_own + 1]
+
+
+def _expired(request: Request, *, pending: str = "", files_dropped: bool = False) -> Response:
+    response = _login_page(
+        request, pending=pending, status=401, expired=True, files_dropped=files_dropped
+    )
     security.clear_cookie(response, request, REPORTER_COOKIE)
     return response
 
 
 async def case_page(
-    request: Request, *, errors: dict[str, str] | None = None, text: str = "", status: int = 200
+    request: Request,
+    *,
+    errors: dict[str, str] | None = None,
+    text: str = "",
+    status: int = 200,
+    session: sessions.LoadedSession | None = None,
 ) -> Response:
-    session = await reporter_session(request)
+    session = session or await reporter_session(request)
     if session is None or session.case_id is None:
         return _expired(request)
     try:
@@ -180,7 +239,9 @@ async def case_view(request: Request) -> Response:
 async def case_reply(request: Request) -> Response:
     session = await reporter_session(request)
     if session is None or session.case_id is None:
-        return _expired(request)  # the body is not read: no key to seal its files under
+        # No key to seal files under: only the text is read, and handed back in the page.
+        fields, files_dropped = await uploads.text_only(request)
+        return _expired(request, pending=fields.get("text", ""), files_dropped=files_dropped)
     app = ctx(request)
     used = await call(request, attachments.case_bytes, case_id=session.case_id)
     upload = uploads.Upload(

@@ -3,6 +3,7 @@ public page with the current routine for the channel (L3)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlmodel import Session
@@ -19,11 +20,15 @@ from whistle.web.staff import require_staff
 TITLES = {
     "routine": N_("Written routine for the channel"),
     "introduction": N_("Introduction on the information page"),
+    "privacy": N_("Privacy notice: the organisation's part"),
 }
 TEXT_ERRORS = {
     "text-required": N_("Write the text in both Swedish and English."),
     "text-too-long": N_("This text is too long."),
     "saved-meanwhile": N_("Someone saved this text at the same time. Check the newest version."),
+    "bad-date": N_("Write the adoption date as YYYY-MM-DD, for example 2026-03-15."),
+    "adopted-in-future": N_("The adoption date cannot be in the future."),
+    "reference-too-long": N_("The decision reference is too long (at most 200 characters)."),
 }
 
 
@@ -57,7 +62,16 @@ async def text_page(
     data = await call(request, _editor, name=name)
     current = data["current"]
     if values is None:
-        values = {"body_sv": current.body_sv, "body_en": current.body_en} if current else {}
+        values = (
+            {
+                "body_sv": current.body_sv,
+                "body_en": current.body_en,
+                "adopted_on": current.adopted_on.isoformat() if current.adopted_on else "",
+                "decision_ref": current.decision_ref,
+            }
+            if current
+            else {}
+        )
     context = {
         **data,
         "user": staff.user,
@@ -74,14 +88,24 @@ async def text_view(request: Request) -> Response:
     return await text_page(request)
 
 
+def _date(raw: str) -> dt.date | None:
+    if not raw.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(raw.strip())
+    except ValueError:
+        raise texts.TextError("bad-date") from None
+
+
 async def text_save(request: Request) -> Response:
     staff = await require_staff(request, "admin")
     name = request.path_params["name"]
     if name not in texts.NAMES:
         return not_found(request)
     form = await security.read_form(request)
-    values = security.form_values(form, "body_sv", "body_en")
+    values = security.form_values(form, "body_sv", "body_en", "adopted_on", "decision_ref")
     try:
+        adopted_on = _date(values["adopted_on"])
         await call(
             request,
             texts.save,
@@ -89,6 +113,8 @@ async def text_save(request: Request) -> Response:
             name=name,
             body_sv=values["body_sv"],
             body_en=values["body_en"],
+            adopted_on=adopted_on,
+            decision_ref=values["decision_ref"],
         )
     except texts.TextError as exc:
         return await text_page(request, error=TEXT_ERRORS[exc.code], values=values, status=400)

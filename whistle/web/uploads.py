@@ -215,6 +215,24 @@ async def receive(
     return Received(parts.fields, parts.files)
 
 
+async def text_only(request: Request) -> tuple[security.FormFields, bool]:
+    """The text fields of a form whose files cannot be kept, and whether it carried a file.
+
+    For a reply posted after the reporter's session expired: there is no case key to seal the
+    files under, so none is written anywhere; parsing stops at the first file part (the text
+    comes before the file input in the form) and the CSRF token is still checked.
+    """
+    if not is_multipart(request):
+        return await security.read_form(request), False
+
+    def refuse() -> blobs.BlobWriter:
+        raise AssertionError("no file is opened without a key")  # files=0 stops before this
+
+    none = Limits(file_bytes=0, request_bytes=0, case_bytes=0, case_bytes_left=0, files=0)
+    received = await receive(request, open_file=refuse, limits=none)
+    return received.fields, received.error is not None
+
+
 @dataclass
 class Upload:
     """The files of one request, sealed under the key of the case they will belong to."""
