@@ -13,10 +13,10 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World
+from tests.conftest import CSRF_COOKIE, World
 from tests.test_web_loop import _dump_tables
 from whistle.models import Category
-from whistle.web import reporter, security
+from whistle.web import reporter
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -53,8 +53,8 @@ def test_each_visitor_gets_its_own_token_and_can_send_the_form(
     one, two = first.get("/report"), second.get("/report")
     [token_one], [token_two] = TOKEN.findall(one.text), TOKEN.findall(two.text)
     assert token_one != token_two
-    assert token_one == first.cookies[security.CSRF_COOKIE]
-    assert token_two == second.cookies[security.CSRF_COOKIE]
+    assert token_one == first.cookies[CSRF_COOKIE]
+    assert token_two == second.cookies[CSRF_COOKIE]
     assert token_one not in two.text and one.text.replace(token_one, token_two) == two.text
     sent = second.post(
         "/report",
@@ -71,7 +71,7 @@ def test_each_visitor_gets_its_own_token_and_can_send_the_form(
 def test_a_hostile_cookie_token_is_escaped(new_client: Callable[[], TestClient]) -> None:
     new_client().get("/report")  # stored
     hostile = "<script>alert(1)</script>xxxxxxxxxx"
-    page = new_client().get("/report", headers={"cookie": f"{security.CSRF_COOKIE}={hostile}"})
+    page = new_client().get("/report", headers={"cookie": f"{CSRF_COOKIE}={hostile}"})
     assert "<script>alert" not in page.text
     assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;xxxxxxxxxx"' in page.text
 
