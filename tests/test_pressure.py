@@ -1,5 +1,5 @@
-"""Argon2 under pressure: bounded derivations (queue, then 503 + Retry-After), the global budget
-of failed case-code attempts, and a real server under a flood of wrong codes.
+"""Argon2 under pressure: bounded derivations (queue, then 503 + Retry-After), no global lockout
+of case codes, and a real server under a flood of wrong codes.
 
 Nothing here asserts on elapsed time: a derivation slot is held by a function blocked on an
 event, and the flood test checks outcomes and memory, not speed.
@@ -17,14 +17,16 @@ import anyio
 import httpx
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
-from tests.conftest import CHEAP_ARGON2, World, post
+from tests.conftest import CHEAP_ARGON2, World, post, submit_report
 from tests.server import RealServer, token
 from whistle import attempts
 from whistle.app import create_app
 from whistle.derivation import Deriver, Overloaded
 from whistle.keys import Keys
+from whistle.models import RateCounter
 from whistle.settings import Settings
 
 WRONG = "0000 0000 0000 0000"
@@ -86,35 +88,56 @@ def test_followup_login_answers_503_with_retry_after_when_busy(
         assert post(client, "/followup", {"code": WRONG}).status_code == 400
 
 
-def test_global_budget_refuses_other_browsers(
+def test_no_global_lockout_and_malformed_codes_count_for_nothing(
     settings: Settings,
     engine: Engine,
     keys: Keys,
     world: World,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # One fixed moment, so the budget's one-minute window cannot roll over mid-test.
+    # The attack of finding 4: many "browsers" (a fresh CSRF cookie each) post wrong and
+    # malformed codes. On the old code a global budget then refused every other browser (429).
     moment = dt.datetime(2026, 3, 2, 10, 0, 30, tzinfo=dt.UTC)
     monkeypatch.setattr(attempts, "utcnow", lambda: moment)
-    limited = settings.replace(code_attempts_per_minute=3, session_attempts=100)
-    app = create_app(limited, engine=engine, keys=keys)
+    strict = settings.replace(session_attempts=2)
+    app = create_app(strict, engine=engine, keys=keys)
+    with TestClient(app, base_url="https://testserver") as reporter:
+        code = submit_report(reporter, world.bribery)
+    derivations: list[str] = []
+    real = app.state.ctx.deriver.case_access
+
+    async def counted(typed: str, pepper: bytes) -> object:
+        derivations.append(typed)
+        return await real(typed, pepper)
+
+    monkeypatch.setattr(app.state.ctx.deriver, "case_access", counted)
 
     def browser() -> TestClient:
         return TestClient(app, base_url="https://testserver", follow_redirects=False)
 
-    with browser() as first, browser() as second, browser() as third:
-        assert post(first, "/followup", {"code": WRONG}).status_code == 400
-        assert post(second, "/followup", {"code": WRONG}).status_code == 400
-        assert post(first, "/followup", {"code": "12"}).status_code == 400  # malformed counts
-        with browser() as stranger:
-            refused = post(stranger, "/followup", {"code": WRONG})
-        assert refused.status_code == 429
-        assert refused.headers["retry-after"] == "60"
-        assert post(third, "/followup", {"code": WRONG}).status_code == 429
-    # The next minute the budget is fresh.
-    monkeypatch.setattr(attempts, "utcnow", lambda: moment + dt.timedelta(minutes=1))
-    with browser() as later:
-        assert post(later, "/followup", {"code": WRONG}).status_code == 400
+    with browser() as honest:
+        for _ in range(5):
+            with browser() as attacker:
+                for junk in ("12", "x" * 16, "0000 0000 0000 000", "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦"):
+                    assert post(attacker, "/followup", {"code": junk}).status_code == 400
+                assert post(attacker, "/followup", {"code": WRONG}).status_code == 400
+        # Malformed codes cost no derivation; only the five well-formed ones were derived.
+        assert derivations == ["0" * 16] * 5
+        # Nothing about the malformed ones was counted anywhere.
+        with Session(engine) as db:
+            counted_rows = db.exec(select(RateCounter)).all()
+        assert sum(row.count for row in counted_rows) == 5
+        # The honest browser with the right code gets in: no global lockout.
+        response = post(honest, "/followup", {"code": code})
+        assert response.status_code == 303 and response.headers["location"] == "/case"
+    # The per-browser limit still helps an honest browser that mistypes (it is not a defence).
+    with browser() as typo:
+        assert post(typo, "/followup", {"code": WRONG}).status_code == 400
+        assert post(typo, "/followup", {"code": WRONG}).status_code == 400
+        refused = post(typo, "/followup", {"code": code})
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
+        for _ in range(3):  # malformed input is not even refused by the budget: it is not read
+            assert post(typo, "/followup", {"code": "12"}).status_code == 400
 
 
 # --- a real server under a flood -------------------------------------------------------------

@@ -60,6 +60,39 @@ def _new_salt() -> bytes:
     return os.urandom(16)
 
 
+@dataclass(frozen=True)
+class NewSecret:
+    """A new password or recovery code with its fresh salt and derived keys."""
+
+    secret: str
+    salt: bytes
+    keys: crypto.PasswordKeys
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """New credentials derived before any transaction opens: on SQLite a transaction holds the
+    write lock from BEGIN (whistle.db), so a derivation inside one would queue every other
+    request behind it. ``recovery`` is None when the recovery code stays as it is."""
+
+    password: NewSecret
+    recovery: NewSecret | None
+
+
+def new_secret(secret: str, params: crypto.Argon2Params) -> NewSecret:
+    salt = _new_salt()
+    return NewSecret(secret, salt, crypto.derive_password_keys(secret, salt, params))
+
+
+def prepare(password: str, params: crypto.Argon2Params, *, recovery: bool = True) -> Prepared:
+    """Derive keys for a new password (and a new one-time recovery code): two derivations."""
+    code = crypto.random_string(RECOVERY_ALPHABET, RECOVERY_LEN)
+    return Prepared(
+        password=new_secret(password[:MAX_PASSWORD], params),
+        recovery=new_secret(code, params) if recovery else None,
+    )
+
+
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,63}$")
 
 
@@ -120,13 +153,10 @@ def check_password_rules(password: str, confirm: str) -> None:
         raise AccountError("password-too-long")
 
 
-def _set_credentials(
-    user: User, *, password: str, params: crypto.Argon2Params
-) -> tuple[str | None, bytes]:
+def _set_credentials(user: User, *, prepared: Prepared) -> tuple[str | None, bytes]:
     """Set password (and for investigators a new key pair). Returns (recovery code, private)."""
-    salt = _new_salt()
-    keys = crypto.derive_password_keys(password, salt, params)
-    user.password_salt = salt
+    keys = prepared.password.keys
+    user.password_salt = prepared.password.salt
     user.password_verifier = keys.verifier
     if user.role != "investigator":
         return None, b""
@@ -135,20 +165,18 @@ def _set_credentials(
     user.private_key_sealed = crypto.seal(
         keys.kek, private, purpose="private-key", case_id="", item_id=user.id
     )
-    return _issue_recovery_code(user, private=private, params=params), private
+    assert prepared.recovery is not None
+    return _issue_recovery_code(user, private=private, recovery=prepared.recovery), private
 
 
-def _issue_recovery_code(user: User, *, private: bytes, params: crypto.Argon2Params) -> str:
+def _issue_recovery_code(user: User, *, private: bytes, recovery: NewSecret) -> str:
     """A new one-time recovery code that also unlocks the private key; only returned, never
     stored (the row keeps the private key sealed under a key from it)."""
-    code = crypto.random_string(RECOVERY_ALPHABET, RECOVERY_LEN)
-    salt = _new_salt()
-    keys = crypto.derive_password_keys(code, salt, params)
-    user.recovery_salt = salt
+    user.recovery_salt = recovery.salt
     user.recovery_sealed = crypto.seal(
-        keys.kek, private, purpose="private-key-recovery", case_id="", item_id=user.id
+        recovery.keys.kek, private, purpose="private-key-recovery", case_id="", item_id=user.id
     )
-    return code
+    return recovery.secret
 
 
 def activate(
@@ -158,14 +186,18 @@ def activate(
     password: str,
     confirm: str,
     params: crypto.Argon2Params,
+    prepared: Prepared | None = None,
     now: dt.datetime | None = None,
 ) -> str | None:
-    """Set the password of an invited account; for investigators return the recovery code."""
+    """Set the password of an invited account; for investigators return the recovery code.
+
+    The web passes ``prepared`` (derived outside the transaction); the CLI may let it derive."""
     user = find_invitation(db, token, now=now)
     if user is None:
         raise AccountError("invalid-invitation")
     check_password_rules(password, confirm)
-    recovery, _private = _set_credentials(user, password=password, params=params)
+    prepared = prepared or prepare(password, params)
+    recovery, _private = _set_credentials(user, prepared=prepared)
     user.status = "active"
     user.activation_digest = None
     user.activation_expires = None
@@ -285,26 +317,32 @@ def change_password(
     password: str,
     confirm: str,
     params: crypto.Argon2Params,
+    proof: crypto.PasswordKeys | None = None,
+    prepared: Prepared | None = None,
 ) -> None:
-    """Re-seal the private key and the TOTP secret under a key from the new password."""
+    """Re-seal the private key and the TOTP secret under a key from the new password.
+
+    ``proof`` is the current password's keys and ``prepared`` the new password's, both derived
+    outside the transaction by the web; without them they are derived here."""
     user = db.get(User, user_id)
     if user is None:
         raise AccountError("invalid-invitation")
+    if proof is None:
+        _user, salt = find_login(db, username=user.username)
+        proof = crypto.derive_password_keys(current[:MAX_PASSWORD], salt, params)
     try:
-        who = authenticate(db, username=user.username, password=current, params=params)
+        who = check_login(user, proof)
     except LoginFailed:
         raise AccountError("wrong-password") from None
     check_password_rules(password, confirm)
-    _reseal(user, password=password, private=who.private_key, totp=who.totp_secret, params=params)
+    prepared = prepared or prepare(password, params, recovery=False)
+    _reseal(user, password=prepared.password, private=who.private_key, totp=who.totp_secret)
     db.add(user)
 
 
-def _reseal(
-    user: User, *, password: str, private: bytes, totp: bytes | None, params: crypto.Argon2Params
-) -> None:
-    salt = _new_salt()
-    keys = crypto.derive_password_keys(password, salt, params)
-    user.password_salt = salt
+def _reseal(user: User, *, password: NewSecret, private: bytes, totp: bytes | None) -> None:
+    keys = password.keys
+    user.password_salt = password.salt
     user.password_verifier = keys.verifier
     if user.role == "investigator":
         user.private_key_sealed = crypto.seal(
@@ -325,22 +363,50 @@ def recover(
     password: str,
     confirm: str,
     params: crypto.Argon2Params,
+    proof: crypto.PasswordKeys | None = None,
+    prepared: Prepared | None = None,
 ) -> str:
     """Unlock the private key with the one-time recovery code and set a new password.
 
     The second factor must be enrolled again (its secret was sealed under the lost password),
-    every session is ended, and a new recovery code replaces the used one.
+    every session is ended, and a new recovery code replaces the used one. ``proof`` (the
+    recovery code's keys, see :func:`recovery_salt`) and ``prepared`` are derived outside the
+    transaction by the web; without them they are derived here.
     """
     check_password_rules(password, confirm)
+    if proof is None:
+        salt = recovery_salt(db, username=username)
+        proof = crypto.derive_password_keys(recovery_secret(recovery_code), salt, params)
+    user, private = check_recovery(db, username=username, proof=proof)
+    prepared = prepared or prepare(password, params)
+    assert prepared.recovery is not None
+    _reseal(user, password=prepared.password, private=private, totp=None)
+    user.totp_last_step = 0
+    new_code = _issue_recovery_code(user, private=private, recovery=prepared.recovery)
+    db.add(user)
+    return new_code
+
+
+def recovery_secret(typed: str) -> str:
+    """A recovery code as typed, in the form it is derived from."""
+    return typed.upper().replace(" ", "").replace("-", "")[:64]
+
+
+def recovery_salt(db: Session, *, username: str) -> bytes:
+    """The salt to derive a recovery code with (a dummy one for an unknown name, so the
+    derivation runs either way and timing does not tell names apart)."""
     user = db.exec(select(User).where(User.username == username.strip().lower())).first()
-    code = recovery_code.upper().replace(" ", "").replace("-", "")
-    salt = user.recovery_salt if user and user.recovery_salt else _DUMMY_SALT
-    keys = crypto.derive_password_keys(code[:64], salt, params)
+    return user.recovery_salt if user and user.recovery_salt else _DUMMY_SALT
+
+
+def check_recovery(db: Session, *, username: str, proof: crypto.PasswordKeys) -> tuple[User, bytes]:
+    """The account and its private key when ``proof`` comes from its recovery code."""
+    user = db.exec(select(User).where(User.username == username.strip().lower())).first()
     if user is None or user.status != "active" or user.recovery_sealed is None:
         raise AccountError("recovery-failed")
     try:
         private = crypto.open_sealed(
-            keys.kek,
+            proof.kek,
             user.recovery_sealed,
             purpose="private-key-recovery",
             case_id="",
@@ -348,11 +414,7 @@ def recover(
         )
     except crypto.CryptoError:
         raise AccountError("recovery-failed") from None
-    _reseal(user, password=password, private=private, totp=None, params=params)
-    user.totp_last_step = 0
-    new_code = _issue_recovery_code(user, private=private, params=params)
-    db.add(user)
-    return new_code
+    return user, private
 
 
 def set_status(db: Session, *, user_id: str, status: str) -> User:
