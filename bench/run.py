@@ -32,6 +32,7 @@ def scenarios(log: list[str]) -> dict[str, Callable[[], list[Result]]]:
         "upload": upload.uploads,
         "flood": flood.flood,
         "scale": kdf.scale_2workers,
+        "staff_flood": kdf.followup_during_staff_flood,
     }
 
 

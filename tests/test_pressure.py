@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import secrets
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from tests.conftest import CHEAP_ARGON2, World, post, submit_report
-from tests.server import RealServer, token
+from tests.server import CATEGORY_RE, RealServer, http_login_reporter, http_submit, token
 from whistle import attempts
 from whistle.app import create_app
 from whistle.derivation import Deriver, Overloaded
@@ -210,4 +213,180 @@ def test_flood_of_wrong_codes_stays_bounded(tmp_path: Path) -> None:
     bound_kib = baseline_kib + (CONCURRENCY * ARGON2_MIB + MARGIN_MIB) * 1024
     print(f"baseline {baseline_kib} KiB, peak {peak_kib} KiB, bound {bound_kib} KiB")
     assert peak_kib < bound_kib, (baseline_kib, peak_kib)
+    assert "Traceback" not in server.output()
+
+
+# --- findings 4 and 5 against a real server ------------------------------------------------
+
+# Argon2 dear enough that derivations queue on this machine, cheap enough for a test run.
+FLOOD_ARGON2 = {"WHISTLE_ARGON2_MEMORY_KIB": str(16 * 1024), "WHISTLE_ARGON2_TIME_COST": "1"}
+ATTACKERS = 48  # connections of the one flooding client
+GET_IN_WITHIN = 30.0  # seconds: the outcome finding 4 requires
+
+
+def _fresh_browser(**fields: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Headers and form of a self-chosen CSRF cookie: what defeats any per-browser budget."""
+    chosen = secrets.token_urlsafe(24)
+    return {"cookie": f"whistle_csrf={chosen}"}, {"csrf_token": chosen, **fields}
+
+
+def _file_report(base: str) -> str:
+    with httpx.Client(base_url=base, timeout=120) as reporter:
+        category = CATEGORY_RE.findall(reporter.get("/report").text)[0]
+        code = http_submit(reporter, category=category, what="Mutor vid upphandlingen")
+    assert code is not None
+    return code
+
+
+async def _flood_and_get_in(base: str, code: str) -> tuple[int, int, float, list[int]]:
+    """One client floods wrong and malformed codes as fast as the server answers; once 300 are
+    answered, the reporter tries the right code, waiting as each answer's Retry-After says."""
+    sent = 0
+    statuses: list[int] = []
+    answered_300 = asyncio.Event()
+    stop = asyncio.Event()
+    limits = httpx.Limits(max_connections=ATTACKERS)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as attacker:
+
+        async def flood_one(n: int) -> None:
+            nonlocal sent
+            while not stop.is_set():
+                guess = "x" if (sent + n) % 2 else f"{secrets.randbelow(10**16):016d}"
+                headers, data = _fresh_browser(code=guess)
+                response = await attacker.post("/followup", data=data, headers=headers)
+                sent += 1
+                statuses.append(response.status_code)
+                if sent >= 300:
+                    answered_300.set()
+
+        async def reporter() -> tuple[int, float]:
+            # Bounds a hang (a flood task that died), asserts nothing about speed.
+            with anyio.fail_after(300):
+                await answered_300.wait()
+            started = time.monotonic()
+            tries = 0
+            async with httpx.AsyncClient(base_url=base, timeout=120) as browser:
+                await browser.get("/followup")
+                while True:
+                    tries += 1
+                    answer = await browser.post(
+                        "/followup",
+                        data={"csrf_token": browser.cookies["whistle_csrf"], "code": code},
+                    )
+                    if answer.status_code == 303:
+                        stop.set()
+                        return tries, time.monotonic() - started
+                    assert answer.status_code in {503, 429}, answer.status_code
+                    assert time.monotonic() - started < GET_IN_WITHIN, (tries, answer.status_code)
+                    await asyncio.sleep(float(answer.headers["retry-after"]))
+
+        floods = [asyncio.create_task(flood_one(n)) for n in range(ATTACKERS)]
+        try:
+            tries, waited = await reporter()
+        finally:
+            stop.set()
+            await asyncio.gather(*floods)
+    return tries, sent, waited, statuses
+
+
+@pytest.mark.slow
+def test_a_reporter_gets_in_while_one_client_floods_wrong_and_malformed_codes(
+    tmp_path: Path,
+) -> None:
+    env = {**FLOOD_ARGON2, "WHISTLE_ARGON2_QUEUE_SECONDS": "2"}
+    with RealServer(tmp_path, env=env) as server:
+        code = _file_report(server.url)
+        tries, sent, waited, statuses = asyncio.run(_flood_and_get_in(server.url, code))
+    print(f"reporter in after {tries} tries, {waited:.1f} s; flood sent {sent}")
+    assert sent >= 300
+    # The flood was answered with "wrong code" (400) and "busy" (503) only: never a lockout.
+    assert set(statuses) <= {400, 503}, sorted(set(statuses))
+    assert 429 not in statuses
+    assert waited < GET_IN_WITHIN
+    assert "Traceback" not in server.output()
+
+
+def _staff_flood(base: str, stop: threading.Event, counts: Counter[int]) -> None:
+    with httpx.Client(base_url=base, timeout=120) as staff:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            if n % 2:
+                url = "/staff/login"
+                data = {"username": secrets.token_hex(6), "password": secrets.token_hex(8)}
+            else:
+                url = "/staff/recover"
+                password = secrets.token_hex(8)
+                data = {
+                    "username": "anna" if n % 4 else secrets.token_hex(6),
+                    "recovery_code": secrets.token_hex(12),
+                    "password": password,
+                    "confirm": password,
+                }
+            headers, form = _fresh_browser(**data)
+            counts[staff.post(url, data=form, headers=headers).status_code] += 1
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 300  # bounds a hang (a dead flood thread); not a timing test
+    while not condition():
+        assert time.monotonic() < deadline, "the flood stopped"
+        time.sleep(0.05)
+
+
+def _genuine(base: str, code: str, category: str) -> list[tuple[str, int]]:
+    seen: list[tuple[str, int]] = []
+    for _ in range(4):
+        with httpx.Client(base_url=base, timeout=120) as reporter:
+            seen.append(("GET /report", reporter.get("/report").status_code))
+            response = reporter.post(
+                "/report",
+                data={
+                    "csrf_token": reporter.cookies["whistle_csrf"],
+                    "category": category,
+                    "what": "Ett ärende under belastning",
+                    "mode": "anonymous",
+                },
+            )
+            seen.append(("POST /report", response.status_code))
+        with httpx.Client(base_url=base, timeout=120) as returning:
+            seen.append(("POST /followup", http_login_reporter(returning, code).status_code))
+    return seen
+
+
+@pytest.mark.slow
+def test_staff_login_and_recovery_floods_give_reporters_no_503(tmp_path: Path) -> None:
+    # Finding 5: 300 logins from 60 threads gave 3 of 12 genuine reporter requests a 503. The
+    # staff budget per minute is lifted here, so the reporters' own slot alone is what is shown.
+    env = {
+        **FLOOD_ARGON2,
+        "WHISTLE_ARGON2_MEMORY_KIB": str(32 * 1024),
+        # A short queue, so that waiting behind the flood's derivations shows as a 503.
+        "WHISTLE_ARGON2_QUEUE_SECONDS": "1",
+        "WHISTLE_STAFF_DERIVATIONS_PER_MINUTE": "100000",
+    }
+    with RealServer(tmp_path, env=env) as server:
+        code = _file_report(server.url)
+        with httpx.Client(base_url=server.url, timeout=120) as look:
+            category = CATEGORY_RE.findall(look.get("/report").text)[0]
+        stop, counts = threading.Event(), Counter[int]()
+        threads = [
+            threading.Thread(target=_staff_flood, args=(server.url, stop, counts))
+            for _ in range(60)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            _wait_for(lambda: sum(counts.values()) >= 60)  # the flood is in full swing first
+            genuine = _genuine(server.url, code, category)
+            _wait_for(lambda: sum(counts.values()) >= 300)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=120)
+    print(f"staff flood answers {dict(counts)}; genuine {genuine}")
+    assert sum(counts.values()) >= 300
+    assert len(genuine) == 12
+    expected = {"GET /report": 200, "POST /report": 200, "POST /followup": 303}
+    assert [status for _, status in genuine] == [expected[what] for what, _ in genuine]
     assert "Traceback" not in server.output()
