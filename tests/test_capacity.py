@@ -332,3 +332,28 @@ def test_low_disk_refuses_attachments_but_files_the_text_and_warns_the_admin(
         assert "Disken är nästan full" not in admin.get("/admin").text
     with Session(engine) as s:
         assert s.exec(select(User).where(User.username == "admin")).one()
+
+
+def test_a_staff_request_that_times_out_in_the_queue_spends_no_budget() -> None:
+    deriver = Deriver(CHEAP_ARGON2, concurrency=2, queue_seconds=0.05, staff_per_minute=2)
+    started, release = threading.Event(), threading.Event()
+    seen: list[object] = []
+
+    async def scenario() -> None:
+        async with anyio.create_task_group() as group:
+
+            async def holder() -> None:
+                seen.append(await deriver.run(_blocker(started, release), staff=True))
+
+            group.start_soon(holder)
+            await anyio.to_thread.run_sync(started.wait)
+            for _ in range(5):  # each waits for the staff slot and gives up: nothing spent
+                with pytest.raises(Overloaded):
+                    await deriver.run(lambda: "queued", staff=True)
+            release.set()
+        seen.append(await deriver.run(lambda: "second", staff=True))
+        with pytest.raises(Overloaded):  # now the two of the minute are spent
+            await deriver.run(lambda: "third", staff=True)
+
+    anyio.run(scenario)
+    assert seen == ["held", "second"]

@@ -86,8 +86,10 @@ class Deriver:
     def _queue_full(self) -> Overloaded:
         return Overloaded(retry_after=max(1, math.ceil(self.queue_seconds)))
 
-    def _take_staff_budget(self, weight: int) -> None:
-        """Count ``weight`` staff derivations against the minute, or refuse at once."""
+    def _staff_budget(self, weight: int, *, take: bool) -> None:
+        """Refuse at once when ``weight`` more staff derivations would exceed the minute's
+        budget; with ``take``, count them (only once they have a slot and will run, so that
+        requests which time out in the queue spend nothing)."""
         now = self._clock()
         started = self._staff_started
         while started and started[0] <= now - STAFF_WINDOW_SECONDS:
@@ -95,7 +97,8 @@ class Deriver:
         if len(started) + weight > self.staff_per_minute:
             oldest = started[0] if started else now
             raise Overloaded(retry_after=max(1, math.ceil(oldest + STAFF_WINDOW_SECONDS - now)))
-        started.extend([now] * weight)
+        if take:
+            started.extend([now] * weight)
 
     async def _acquire(self, limiter: anyio.CapacityLimiter, deadline: float) -> bool:
         with anyio.move_on_after(max(0.0, deadline - anyio.current_time())) as scope:
@@ -108,10 +111,11 @@ class Deriver:
         deadline = anyio.current_time() + self.queue_seconds
         if not staff:
             return await self._in_slot(total, deadline, fn)
-        self._take_staff_budget(weight)
+        self._staff_budget(weight, take=False)  # spent already: no point in queueing
         if not await self._acquire(staff_limiter, deadline):
             raise self._queue_full()
         try:
+            self._staff_budget(weight, take=True)
             return await self._in_slot(total, deadline, fn)
         finally:
             staff_limiter.release()
