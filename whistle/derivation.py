@@ -100,6 +100,11 @@ class Deriver:
         if take:
             started.extend([now] * weight)
 
+    def check_staff(self, weight: int = 1) -> None:
+        """Raise :class:`Overloaded` now if the staff budget of the minute is spent, so that a
+        handler refuses before it even reads the database."""
+        self._staff_budget(weight, take=False)
+
     async def _acquire(self, limiter: anyio.CapacityLimiter, deadline: float) -> bool:
         with anyio.move_on_after(max(0.0, deadline - anyio.current_time())) as scope:
             await limiter.acquire()
@@ -111,7 +116,7 @@ class Deriver:
         deadline = anyio.current_time() + self.queue_seconds
         if not staff:
             return await self._in_slot(total, deadline, fn)
-        self._staff_budget(weight, take=False)  # spent already: no point in queueing
+        self.check_staff(weight)  # spent already: no point in queueing
         if not await self._acquire(staff_limiter, deadline):
             raise self._queue_full()
         try:

@@ -165,6 +165,7 @@ async def login(request: Request) -> Response:
     form = await security.read_form(request)
     username = form.get("username", "")[:64]
     password = form.get("password", "")[: accounts.MAX_PASSWORD]
+    ctx(request).deriver.check_staff()  # a login flood is refused before any database work
     locked, user, salt = await call(request, _login_account, username=username)
     outcome, cookie = "locked", ""
     if not locked:

@@ -160,6 +160,7 @@ async def recover(request: Request) -> Response:
     params = ctx(request).settings.argon2
     try:
         accounts.check_password_rules(password, confirm)
+        ctx(request).deriver.check_staff()  # a flood is refused before any database work
         # Every derivation runs outside a transaction (SQLite's write lock is held from BEGIN):
         # the code's keys first, checked in a short read, then the new password's and code's.
         salt = await call(request, accounts.recovery_salt, username=username)
