@@ -340,7 +340,56 @@ async def _rps(spec: dict[str, Any]) -> dict[str, Any]:
         return {"per_second": count / (time.perf_counter() - started)}
 
 
+async def _staff_flood_followup(spec: dict[str, Any]) -> dict[str, Any]:
+    """Reporter case-code logins, one after another (a new browser each), while
+    ``concurrency`` attackers post staff logins with made-up usernames (0: idle server)."""
+    statuses: Counter[int] = Counter()
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=spec["concurrency"] + 10)
+    async with httpx.AsyncClient(base_url=spec["url"], timeout=TIMEOUT, limits=limits) as flood:
+        done = asyncio.Event()
+
+        async def attacker() -> None:
+            while not done.is_set():
+                token = secrets.token_urlsafe(24)
+                form = {
+                    "csrf_token": token,
+                    "username": secrets.token_hex(6),
+                    "password": secrets.token_hex(8),
+                }
+                try:
+                    response = await flood.post(
+                        "/staff/login", data=form, headers={"cookie": f"{CSRF_COOKIE}={token}"}
+                    )
+                    statuses[response.status_code] += 1
+                except httpx.HTTPError:
+                    statuses[0] += 1
+                    await asyncio.sleep(0.05)
+
+        attackers = [asyncio.create_task(attacker()) for _ in range(spec["concurrency"])]
+        try:
+            await asyncio.sleep(spec["ramp_seconds"] if attackers else 0)
+            for index, code in enumerate(spec["codes"]):
+                async with httpx.AsyncClient(base_url=spec["url"], timeout=TIMEOUT) as browser:
+                    await browser.get("/followup")
+                    token = browser.cookies[CSRF_COOKIE]
+                    started = time.perf_counter()
+                    response = await browser.post(
+                        "/followup", data={"csrf_token": token, "code": code}
+                    )
+                    elapsed = time.perf_counter() - started
+                if response.status_code != 303:
+                    elapsed = float("inf")  # a refused reporter counts as infinitely slow
+                if index >= spec["warmup"]:
+                    latencies.append(elapsed)
+        finally:
+            done.set()
+            await asyncio.gather(*attackers)
+    return {"latencies": latencies, "statuses": {str(k): v for k, v in statuses.items()}}
+
+
 JOBS = {
+    "staff_flood_followup": lambda spec: asyncio.run(_staff_flood_followup(spec)),
     "kdf_submit": kdf_submit,
     "kdf_followup": kdf_followup,
     "pages": pages,

@@ -34,6 +34,7 @@ def scenarios(log: list[str]) -> dict[str, Callable[[], list[Result]]]:
         "flood": flood.flood,
         "scale": kdf.scale_2workers,
         "scrub": scrub.scrub,
+        "staff_flood": kdf.followup_during_staff_flood,
     }
 
 

@@ -23,7 +23,8 @@ def test_defaults() -> None:
     assert settings.argon2.parallelism == 1
     assert settings.effective_database_url == "sqlite:///data/whistle.db"
     assert settings.blob_dir == Path("data/blobs")
-    assert settings.code_attempts_per_minute == 300
+    assert settings.argon2_staff_slots == 1 and settings.staff_derivations_per_minute == 60
+    assert settings.min_free_disk_mb == 1024
 
 
 def test_each_setting_is_parsed() -> None:
@@ -39,7 +40,9 @@ def test_each_setting_is_parsed() -> None:
         "WHISTLE_ARGON2_PARALLELISM": "2",
         "WHISTLE_ARGON2_CONCURRENCY": "6",
         "WHISTLE_ARGON2_QUEUE_SECONDS": "2.5",
-        "WHISTLE_CODE_ATTEMPTS_PER_MINUTE": "120",
+        "WHISTLE_ARGON2_STAFF_SLOTS": "2",
+        "WHISTLE_STAFF_DERIVATIONS_PER_MINUTE": "30",
+        "WHISTLE_MIN_FREE_DISK_MB": "4096",
         "WHISTLE_SESSION_ATTEMPTS": "5",
         "WHISTLE_REPORTER_IDLE_MINUTES": "20",
         "WHISTLE_STAFF_IDLE_MINUTES": "45",
@@ -60,7 +63,9 @@ def test_each_setting_is_parsed() -> None:
         "argon2_parallelism": 2,
         "argon2_concurrency": 6,
         "argon2_queue_seconds": 2.5,
-        "code_attempts_per_minute": 120,
+        "argon2_staff_slots": 2,
+        "staff_derivations_per_minute": 30,
+        "min_free_disk_mb": 4096,
         "session_attempts": 5,
         "reporter_idle_minutes": 20,
         "staff_idle_minutes": 45,
@@ -121,7 +126,9 @@ def test_out_of_range_values_are_refused(name: str, raw: str) -> None:
         "WHISTLE_ARGON2_TIME_COST",
         "WHISTLE_ARGON2_PARALLELISM",
         "WHISTLE_ARGON2_QUEUE_SECONDS",
-        "WHISTLE_CODE_ATTEMPTS_PER_MINUTE",
+        "WHISTLE_ARGON2_STAFF_SLOTS",
+        "WHISTLE_STAFF_DERIVATIONS_PER_MINUTE",
+        "WHISTLE_MIN_FREE_DISK_MB",
         "WHISTLE_SESSION_ATTEMPTS",
         "WHISTLE_REPORTER_IDLE_MINUTES",
         "WHISTLE_STAFF_IDLE_MINUTES",
@@ -135,6 +142,19 @@ def test_zero_or_negative_numbers_are_refused(name: str, raw: str) -> None:
     # passes), refuses every case code, or expires every session at once.
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({**PROD, name: raw})
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "staff"), [("1", "2"), ("2", "2"), ("4", "5")], ids=["one", "all", "more"]
+)
+def test_reporters_keep_a_derivation_slot_staff_cannot_take(concurrency: str, staff: str) -> None:
+    environ = {"WHISTLE_ARGON2_CONCURRENCY": concurrency, "WHISTLE_ARGON2_STAFF_SLOTS": staff}
+    with pytest.raises(SettingsError, match="WHISTLE_ARGON2_STAFF_SLOTS"):
+        Settings.from_env({**PROD, **environ})
+    ok = Settings.from_env(
+        {**PROD, "WHISTLE_ARGON2_CONCURRENCY": "4", "WHISTLE_ARGON2_STAFF_SLOTS": "3"}
+    )
+    assert ok.argon2_staff_slots == 3
 
 
 def test_argon2_memory_must_cover_its_lanes() -> None:

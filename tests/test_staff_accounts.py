@@ -360,6 +360,72 @@ def test_old_scheme_account_logs_in_on_the_web_and_is_upgraded(
     login_staff(new_client(), "anna")  # and the upgraded row logs in again
 
 
+def test_old_scheme_recovery_code_on_the_web_ends_on_the_peppered_scheme_and_lifts_the_lock(
+    world: World, new_client: Callable[[], TestClient], engine: Engine, keys: Keys
+) -> None:
+    # The web derives the code's keys outside the transaction (accounts.check_recovery with a
+    # proof): both schemes must come from that one derivation, the new password and code must
+    # be peppered, and the second factor's account-wide lock must go, as accounts.recover does.
+    submit_report(new_client(), world.bribery, what="Old code marker")
+    known = crypto.random_string(accounts.RECOVERY_ALPHABET, accounts.RECOVERY_LEN)
+    with db.session_scope(engine) as s:
+        who = accounts.authenticate(
+            s,
+            username="anna",
+            password=PASSWORD,
+            params=CHEAP_ARGON2,
+            password_key=keys.password_key,
+        )
+        user = who.user
+        salt = b"o" * 16
+        legacy = crypto.derive_password_keys(known, salt, CHEAP_ARGON2)
+        user.recovery_salt, user.recovery_scheme = salt, 1
+        user.recovery_sealed = crypto.seal(
+            legacy.kek, who.private_key, purpose="private-key-recovery", case_id="", item_id=user.id
+        )
+        user.factor_failures = 2 * second_factor.FACTOR_BUDGET
+        user.factor_locked_until = utcnow() + dt.timedelta(hours=6)
+        s.add(user)
+    fields = {"username": "anna", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    done = post(new_client(), "/staff/recover", {**fields, "recovery_code": known})
+    assert done.status_code == 200, done.text
+    found = re.search(r"<strong>((?:[A-Z2-9]{5} ){4}[A-Z2-9]{5})</strong>", done.text)
+    assert found
+    new_code = found.group(1).replace(" ", "")
+    with Session(engine) as s:
+        user = s.get(User, world.anna)
+        assert user is not None and user.password_salt and user.recovery_salt
+        assert user.password_scheme == 2 and user.recovery_scheme == 2
+        assert user.factor_failures == 0 and user.factor_locked_until is None
+        assert user.password_verifier and user.recovery_sealed and user.private_key_sealed
+        # Neither the new password nor the new code opens anything without the password key.
+        bare = crypto.derive_password_keys(NEW_PASSWORD, user.password_salt, CHEAP_ARGON2)
+        assert bare.verifier != user.password_verifier
+        bare_code = crypto.derive_password_keys(new_code, user.recovery_salt, CHEAP_ARGON2)
+        for key, sealed, purpose in (
+            (bare.kek, user.private_key_sealed, "private-key"),
+            (bare_code.kek, user.recovery_sealed, "private-key-recovery"),
+        ):
+            with pytest.raises(crypto.CryptoError):
+                crypto.open_sealed(key, sealed, purpose=purpose, case_id="", item_id=user.id)
+        peppered = crypto.derive_peppered_password_keys(
+            NEW_PASSWORD, user.password_salt, CHEAP_ARGON2, password_key=keys.password_key
+        )
+        assert peppered.verifier == user.password_verifier
+    # The old code was used once: it opens nothing now.
+    again = post(new_client(), "/staff/recover", {**fields, "recovery_code": known})
+    assert again.status_code == 400
+    # The new password logs in; the second factor is enrolled again and the case opens.
+    browser = new_client()
+    step1 = post(browser, "/staff/login", {"username": "anna", "password": NEW_PASSWORD})
+    assert step1.headers["location"] == "/staff/enrol"
+    secret = enrolment_secret(browser.get("/staff/enrol").text)
+    ok = post(browser, "/staff/enrol", {"code": crypto.totp_code(secret, at=time.time())})
+    assert ok.status_code == 303
+    [case_id] = re.findall(r'href="/cases/([0-9a-f]{32})"', browser.get("/inbox").text)
+    assert "Old code marker" in browser.get(f"/cases/{case_id}").text
+
+
 # --- finding 11: a password change ends the other sessions -----------------------------------
 
 

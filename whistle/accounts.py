@@ -66,6 +66,43 @@ def _new_salt() -> bytes:
     return os.urandom(16)
 
 
+@dataclass(frozen=True)
+class NewSecret:
+    """A new password or recovery code with its fresh salt and derived keys."""
+
+    secret: str
+    salt: bytes
+    keys: crypto.PasswordKeys
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """New credentials derived before any transaction opens: on SQLite a transaction holds the
+    write lock from BEGIN (whistle.db), so a derivation inside one would queue every other
+    request behind it. ``recovery`` is None when the recovery code stays as it is."""
+
+    password: NewSecret
+    recovery: NewSecret | None
+
+
+def new_secret(secret: str, params: crypto.Argon2Params, *, password_key: bytes) -> NewSecret:
+    """Fresh salt and scheme-2 keys (keyed with the password key) for a new secret."""
+    salt = _new_salt()
+    return NewSecret(secret, salt, _derive(secret, salt, params, password_key))
+
+
+def prepare(
+    password: str, params: crypto.Argon2Params, *, password_key: bytes, recovery: bool = True
+) -> Prepared:
+    """Derive keys for a new password (and a new one-time recovery code): two derivations,
+    both scheme 2."""
+    code = crypto.random_string(RECOVERY_ALPHABET, RECOVERY_LEN)
+    return Prepared(
+        password=new_secret(password[:MAX_PASSWORD], params, password_key=password_key),
+        recovery=new_secret(code, params, password_key=password_key) if recovery else None,
+    )
+
+
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,63}$")
 
 
@@ -156,13 +193,10 @@ def _derive(
     return crypto.derive_peppered_password_keys(secret, salt, params, password_key=key)
 
 
-def _set_credentials(
-    user: User, *, password: str, params: crypto.Argon2Params, password_key: bytes
-) -> tuple[str | None, bytes]:
+def _set_credentials(user: User, *, prepared: Prepared) -> tuple[str | None, bytes]:
     """Set password (and for investigators a new key pair). Returns (recovery code, private)."""
-    salt = _new_salt()
-    keys = _derive(password, salt, params, password_key)
-    user.password_salt = salt
+    keys = prepared.password.keys
+    user.password_salt = prepared.password.salt
     user.password_verifier = keys.verifier
     user.password_scheme = PASSWORD_SCHEME
     if user.role != "investigator":
@@ -172,24 +206,19 @@ def _set_credentials(
     user.private_key_sealed = crypto.seal(
         keys.kek, private, purpose="private-key", case_id="", item_id=user.id
     )
-    code = _issue_recovery_code(user, private=private, params=params, password_key=password_key)
-    return code, private
+    assert prepared.recovery is not None
+    return _issue_recovery_code(user, private=private, recovery=prepared.recovery), private
 
 
-def _issue_recovery_code(
-    user: User, *, private: bytes, params: crypto.Argon2Params, password_key: bytes
-) -> str:
+def _issue_recovery_code(user: User, *, private: bytes, recovery: NewSecret) -> str:
     """A new one-time recovery code that also unlocks the private key; only returned, never
-    stored (the row keeps the private key sealed under a key from it)."""
-    code = crypto.random_string(RECOVERY_ALPHABET, RECOVERY_LEN)
-    salt = _new_salt()
-    keys = _derive(code, salt, params, password_key)
-    user.recovery_salt = salt
+    stored (the row keeps the private key sealed under a key from it, scheme 2)."""
+    user.recovery_salt = recovery.salt
     user.recovery_scheme = PASSWORD_SCHEME
     user.recovery_sealed = crypto.seal(
-        keys.kek, private, purpose="private-key-recovery", case_id="", item_id=user.id
+        recovery.keys.kek, private, purpose="private-key-recovery", case_id="", item_id=user.id
     )
-    return code
+    return recovery.secret
 
 
 def activate(
@@ -200,16 +229,18 @@ def activate(
     confirm: str,
     params: crypto.Argon2Params,
     password_key: bytes,
+    prepared: Prepared | None = None,
     now: dt.datetime | None = None,
 ) -> str | None:
-    """Set the password of an invited account; for investigators return the recovery code."""
+    """Set the password of an invited account; for investigators return the recovery code.
+
+    The web passes ``prepared`` (derived outside the transaction); the CLI may let it derive."""
     user = find_invitation(db, token, now=now)
     if user is None:
         raise AccountError("invalid-invitation")
     check_password_rules(password, confirm)
-    recovery, _private = _set_credentials(
-        user, password=password, params=params, password_key=password_key
-    )
+    prepared = prepared or prepare(password, params, password_key=password_key)
+    recovery, _private = _set_credentials(user, prepared=prepared)
     user.status = "active"
     user.activation_digest = None
     user.activation_expires = None
@@ -346,42 +377,35 @@ def change_password(
     confirm: str,
     params: crypto.Argon2Params,
     password_key: bytes,
+    proof: crypto.LoginKeys | None = None,
+    prepared: Prepared | None = None,
 ) -> None:
-    """Re-seal the private key and the TOTP secret under a key from the new password."""
+    """Re-seal the private key and the TOTP secret under a key from the new password.
+
+    ``proof`` is the current password's keys and ``prepared`` the new password's, both derived
+    outside the transaction by the web; without them they are derived here."""
     user = db.get(User, user_id)
     if user is None:
         raise AccountError("invalid-invitation")
-    try:
-        who = authenticate(
-            db, username=user.username, password=current, params=params, password_key=password_key
+    if proof is None:
+        _user, salt = find_login(db, username=user.username)
+        proof = crypto.derive_login_keys(
+            current[:MAX_PASSWORD], salt, params, password_key=password_key
         )
+    try:
+        # A scheme-1 account is checked with its legacy keys; the new password is scheme 2.
+        who = check_login(user, proof)
     except LoginFailed:
         raise AccountError("wrong-password") from None
     check_password_rules(password, confirm)
-    _reseal(
-        user,
-        password=password,
-        private=who.private_key,
-        totp=who.totp_secret,
-        params=params,
-        password_key=password_key,
-    )
+    prepared = prepared or prepare(password, params, password_key=password_key, recovery=False)
+    _reseal(user, password=prepared.password, private=who.private_key, totp=who.totp_secret)
     db.add(user)
 
 
-def _reseal(
-    user: User,
-    *,
-    password: str,
-    private: bytes,
-    totp: bytes | None,
-    params: crypto.Argon2Params,
-    password_key: bytes,
-) -> None:
-    salt = _new_salt()
-    user.password_salt = salt
-    keys = _derive(password, salt, params, password_key)
-    _seal_credentials(user, keys=keys, private=private, totp=totp)
+def _reseal(user: User, *, password: NewSecret, private: bytes, totp: bytes | None) -> None:
+    user.password_salt = password.salt
+    _seal_credentials(user, keys=password.keys, private=private, totp=totp)
 
 
 def _seal_credentials(
@@ -410,22 +434,56 @@ def recover(
     confirm: str,
     params: crypto.Argon2Params,
     password_key: bytes,
+    proof: crypto.LoginKeys | None = None,
+    prepared: Prepared | None = None,
 ) -> str:
     """Unlock the private key with the one-time recovery code and set a new password.
 
     The second factor must be enrolled again (its secret was sealed under the lost password),
-    every session is ended, and a new recovery code replaces the used one.
+    every session is ended, and a new recovery code replaces the used one. ``proof`` (the
+    recovery code's keys, see :func:`recovery_salt`) and ``prepared`` are derived outside the
+    transaction by the web; without them they are derived here.
     """
     check_password_rules(password, confirm)
+    if proof is None:
+        salt = recovery_salt(db, username=username)
+        proof = crypto.derive_login_keys(
+            recovery_secret(recovery_code), salt, params, password_key=password_key
+        )
+    user, private = check_recovery(db, username=username, proof=proof)
+    prepared = prepared or prepare(password, params, password_key=password_key)
+    assert prepared.recovery is not None
+    _reseal(user, password=prepared.password, private=private, totp=None)
+    user.totp_last_step = 0
+    # The lost factor is enrolled again, so its account-wide lock goes too.
+    user.factor_failures = 0
+    user.factor_locked_until = None
+    new_code = _issue_recovery_code(user, private=private, recovery=prepared.recovery)
+    db.add(user)
+    return new_code
+
+
+def recovery_secret(typed: str) -> str:
+    """A recovery code as typed, in the form it is derived from."""
+    return typed.upper().replace(" ", "").replace("-", "")[:64]
+
+
+def recovery_salt(db: Session, *, username: str) -> bytes:
+    """The salt to derive a recovery code with (a dummy one for an unknown name, so the
+    derivation runs either way and timing does not tell names apart)."""
     user = db.exec(select(User).where(User.username == username.strip().lower())).first()
-    code = recovery_code.upper().replace(" ", "").replace("-", "")
-    salt = user.recovery_salt if user and user.recovery_salt else _DUMMY_SALT
-    both = crypto.derive_login_keys(code[:64], salt, params, password_key=password_key)
+    return user.recovery_salt if user and user.recovery_salt else _DUMMY_SALT
+
+
+def check_recovery(db: Session, *, username: str, proof: crypto.LoginKeys) -> tuple[User, bytes]:
+    """The account and its private key when ``proof`` (both schemes of one derivation of the
+    typed code) comes from its recovery code."""
+    user = db.exec(select(User).where(User.username == username.strip().lower())).first()
     if user is None or user.status != "active" or user.recovery_sealed is None:
         raise AccountError("recovery-failed")
     # A code issued before the pepper (scheme 1) still opens its own wrap, once: the new code
-    # issued below is peppered. 125 random bits need no pepper against offline guessing.
-    keys = both.current if user.recovery_scheme == PASSWORD_SCHEME else both.legacy
+    # issued by recover() is peppered. 125 random bits need no pepper against offline guessing.
+    keys = proof.current if user.recovery_scheme == PASSWORD_SCHEME else proof.legacy
     try:
         private = crypto.open_sealed(
             keys.kek,
@@ -436,20 +494,7 @@ def recover(
         )
     except crypto.CryptoError:
         raise AccountError("recovery-failed") from None
-    _reseal(
-        user,
-        password=password,
-        private=private,
-        totp=None,
-        params=params,
-        password_key=password_key,
-    )
-    user.totp_last_step = 0
-    user.factor_failures = 0
-    user.factor_locked_until = None
-    new_code = _issue_recovery_code(user, private=private, params=params, password_key=password_key)
-    db.add(user)
-    return new_code
+    return user, private
 
 
 def set_status(db: Session, *, user_id: str, status: str) -> User:

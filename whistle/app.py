@@ -121,6 +121,8 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             settings.argon2,
             concurrency=settings.argon2_concurrency,
             queue_seconds=settings.argon2_queue_seconds,
+            staff_slots=settings.argon2_staff_slots,
+            staff_per_minute=settings.staff_derivations_per_minute,
         ),
         templates=make_templates(),
         sandbox=Sandbox(

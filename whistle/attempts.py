@@ -1,7 +1,7 @@
 """Counting failed attempts per time window, without any client address.
 
 Counters live in the database so that every replica shares them. The key names the budget
-("case-code" for all clients together, or a browser's anonymous session) and the window.
+(a browser's anonymous session, a staff username's digest, a pending login) and the window.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete
 
+from whistle import crypto
 from whistle.models import RateCounter, utcnow
 
 
@@ -52,3 +53,30 @@ def record(db: Session, name: str, *, seconds: int, now: dt.datetime | None = No
 def purge(db: Session, *, older_than: dt.timedelta, now: dt.datetime | None = None) -> None:
     cutoff = (now or utcnow()) - older_than
     db.exec(delete(RateCounter).where(col(RateCounter.window_start) < cutoff))
+
+
+# --- the case-code budget of one browser -----------------------------------------------------
+#
+# Only a help for the honest browser (a reporter who mistypes ten times is asked to wait): an
+# attacker discards the cookie it is keyed to. What bounds guessing is the reporters' share of
+# the derivation slots (whistle.derivation, docs/threat-model.md §5.1). There is deliberately no
+# budget for all clients together: tripping it would lock every reporter out, a cheaper attack
+# than the guessing it would stop.
+
+CASE_CODE_WINDOW = 600
+
+
+def browser_budget_key(browser_token: str) -> str:
+    """The counter of one browser, named by a digest of its anonymous cookie, never an address."""
+    return "case-code-session:" + crypto.digest(browser_token)[:12].hex()
+
+
+def case_code_refused(db: Session, *, browser_token: str, limit: int) -> bool:
+    """True when this browser has used up its failed case-code attempts for now."""
+    key = browser_budget_key(browser_token)
+    return count(db, key, seconds=CASE_CODE_WINDOW) >= limit
+
+
+def case_code_failed(db: Session, *, browser_token: str) -> None:
+    """Count a well-formed code that opened nothing (malformed input is never counted)."""
+    record(db, browser_budget_key(browser_token), seconds=CASE_CODE_WINDOW)

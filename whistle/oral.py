@@ -25,13 +25,15 @@ def register(
     form: Mapping[str, str],
     user_id: str,
     private_key: bytes,
-    code: str,
+    access: crypto.CaseAccess,
     keys: Keys,
-    params: crypto.Argon2Params,
     records_config: records.RecordsConfig | None = None,
     now: dt.datetime | None = None,
 ) -> str:
-    """Create the case of an oral report and post the first version of its minutes."""
+    """Create the case of an oral report and post the first version of its minutes.
+
+    ``access`` is derived from the new case code before the transaction opens (a derivation
+    inside it would hold SQLite's write lock throughout)."""
     now = now or utcnow()
     user = db.get(User, user_id)
     if user is None or user.role != "investigator" or user.status != "active":
@@ -42,7 +44,6 @@ def register(
     minutes = form.get("minutes", "").strip()
     if not minutes:
         raise reports.InvalidReport({"minutes": reports.E_REQUIRED})
-    access = crypto.derive_case_access(code, keys.pepper, params)
     case_id = reports.submit(
         db,
         report=report,

@@ -110,10 +110,17 @@ SPECS: tuple[Spec, ...] = (
         "How long a request waits for a derivation slot before 503. `5`",
     ),
     Spec(
-        "WHISTLE_CODE_ATTEMPTS_PER_MINUTE",
-        "code_attempts_per_minute",
+        "WHISTLE_ARGON2_STAFF_SLOTS",
+        "argon2_staff_slots",
         int,
-        "Failed case-code logins accepted per minute, all clients together. `300`",
+        "Of those, how many staff derivations (login, recovery, activation) may use; the rest "
+        "are kept for reporters. Less than the concurrency. `1`",
+    ),
+    Spec(
+        "WHISTLE_STAFF_DERIVATIONS_PER_MINUTE",
+        "staff_derivations_per_minute",
+        int,
+        "Staff derivations per minute and process, all accounts together; beyond it 503. `60`",
     ),
     Spec(
         "WHISTLE_SESSION_ATTEMPTS",
@@ -159,6 +166,13 @@ SPECS: tuple[Spec, ...] = (
         "Largest total of attachments in one case. `1073741824` (1 GB)",
     ),
     Spec("WHISTLE_MAX_FILES", "max_files", int, "Most attachments in one request. `10`"),
+    Spec(
+        "WHISTLE_MIN_FREE_DISK_MB",
+        "min_free_disk_mb",
+        int,
+        "Below this much free space in the data directory attachments are refused (report "
+        "text is still filed) and the admin overview warns. `1024`",
+    ),
     Spec(
         "WHISTLE_SCRUB_MAX_BYTES",
         "scrub_max_bytes",
@@ -358,7 +372,8 @@ class Settings:
     argon2_parallelism: int = 1
     argon2_concurrency: int = 2
     argon2_queue_seconds: float = 5.0
-    code_attempts_per_minute: int = 300
+    argon2_staff_slots: int = 1
+    staff_derivations_per_minute: int = 60
     session_attempts: int = 10
     reporter_idle_minutes: int = 15
     staff_idle_minutes: int = 30
@@ -368,6 +383,7 @@ class Settings:
     max_upload_bytes: int = 200 * 1024 * 1024
     max_case_bytes: int = 1024 * 1024 * 1024
     max_files: int = 10
+    min_free_disk_mb: int = 1024
     scrub_max_bytes: int = 64 * 1024 * 1024
     scrub_concurrency: int = 2
     scrub_memory_mib: int = 768
@@ -457,6 +473,15 @@ class Settings:
         if self.scrub_memory_mib < MIN_SCRUB_MEMORY_MIB:
             # Less and the worker cannot even load its libraries: every file would be unchecked.
             raise SettingsError(f"WHISTLE_SCRUB_MEMORY_MIB must be at least {MIN_SCRUB_MEMORY_MIB}")
+        # Reporters keep at least one slot that staff traffic cannot take. With a single slot
+        # (a measuring setup, not production) they share it, and only the staff budget per
+        # minute keeps staff derivations from taking it all.
+        shared = self.argon2_concurrency == 1 == self.argon2_staff_slots
+        if not (0 < self.argon2_staff_slots < self.argon2_concurrency or shared):
+            raise SettingsError(
+                "WHISTLE_ARGON2_STAFF_SLOTS must be at least 1 and less than "
+                "WHISTLE_ARGON2_CONCURRENCY"
+            )
         # Zero or less would start a service that fails at the first login (Argon2 refuses it),
         # locks every reporter out, or expires every session at once.
         for spec in SPECS:

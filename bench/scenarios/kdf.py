@@ -6,7 +6,7 @@ measured by the load generator right before each request, so machine noise hits 
 
 from __future__ import annotations
 
-from bench.harness import PRODUCTION, Result, fresh_server, median, ms, run_load
+from bench.harness import PRODUCTION, Result, fresh_server, median, ms, p95, run_load
 
 SUBMISSIONS = 20
 WARMUP = 2
@@ -105,4 +105,48 @@ def scale_2workers() -> list[Result]:
     return [
         _scale("", {"WHISTLE_ARGON2_CONCURRENCY": "1"}, 1, 1.6),
         _scale("[production_concurrency]", None, PRODUCTION.argon2_concurrency, 0.9),
+    ]
+
+
+STAFF_FLOOD = 60  # attackers posting staff logins with made-up usernames
+LOGINS = 30
+
+
+def followup_during_staff_flood() -> list[Result]:
+    """Reporter login p95 while a staff login flood runs ÷ p95 on the idle server (≤ 2).
+
+    Finding 5 of the security review: staff derivations took the slots reporters needed. Staff
+    now hold at most WHISTLE_ARGON2_STAFF_SLOTS of them and a budget per minute; the flood is
+    answered 400 (wrong login) or 503 (staff budget spent) meanwhile.
+    """
+    server, world = fresh_server("staff-flood")
+    try:
+        codes = run_load(
+            {
+                "job": "kdf_submit",
+                "url": server.url,
+                "category": world.category_id,
+                "text_bytes": 200,
+                "n": 4,
+                "warmup": 0,
+            }
+        )["codes"]
+        logins = [codes[i % len(codes)] for i in range(LOGINS + 2)]
+        spec = {"job": "staff_flood_followup", "url": server.url, "codes": logins, "warmup": 2}
+        idle = run_load({**spec, "concurrency": 0, "ramp_seconds": 0})
+        flooded = run_load({**spec, "concurrency": STAFF_FLOOD, "ramp_seconds": 2.0})
+    finally:
+        server.stop()
+    quiet, busy = p95(idle["latencies"]), p95(flooded["latencies"])
+    answers = ", ".join(f"{k}:{v}" for k, v in sorted(flooded["statuses"].items()))
+    return [
+        Result(
+            "followup_p95_staff_flood",
+            busy / quiet,
+            "ratio",
+            "<=",
+            2.0,
+            note=f"p95 {ms(busy)} during {STAFF_FLOOD} staff-login attackers vs {ms(quiet)} idle, "
+            f"{len(flooded['latencies'])} reporter logins each; flood answers {answers}",
+        )
     ]

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from whistle import accounts, administration, audit, notify, numbers, routing
 from whistle.i18n import N_
 from whistle.models import Category, Unit, User
-from whistle.web import security
+from whistle.web import security, uploads
 from whistle.web.context import call, ctx, not_found, redirect, render
 from whistle.web.staff import require_staff
 
@@ -50,7 +50,16 @@ def _int_or_none(raw: str) -> int | None:
 async def overview(request: Request) -> Response:
     staff = await require_staff(request, "admin")
     data = await call(request, administration.overview)
-    return render(request, "admin/overview.html", {"data": data, "user": staff.user})
+    settings = ctx(request).settings
+    free_mb = uploads.free_bytes(settings) // (1024 * 1024)
+    # Shown only when low: attachments are being refused (reports' text is still filed).
+    disk = {"free_mb": free_mb, "min_mb": settings.min_free_disk_mb}
+    low = free_mb < settings.min_free_disk_mb
+    return render(
+        request,
+        "admin/overview.html",
+        {"data": data, "user": staff.user, "disk": disk if low else None},
+    )
 
 
 # --- routes ------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """What every handler shares: the application context, page rendering and running domain code.
 
 Domain functions are synchronous (SQLAlchemy sessions); handlers run them in worker threads with
-:func:`call`, and anything with an Argon2 derivation with :func:`call_kdf`, which takes one of
-the bounded derivation slots.
+:func:`call`; staff-side Argon2 derivations run with :func:`derive_staff`, outside any
+transaction, in one of the bounded derivation slots (reporters' use ``deriver.case_access``).
 """
 
 from __future__ import annotations
@@ -131,15 +131,15 @@ async def call(request: Request, fn: Callable[..., T], **kwargs: Any) -> T:
     return await anyio.to_thread.run_sync(run)
 
 
-async def call_kdf(request: Request, fn: Callable[..., T], **kwargs: Any) -> T:
-    """Like :func:`call`, but for work that includes an Argon2 derivation (bounded slots)."""
-    engine = ctx(request).engine
+async def derive_staff(
+    request: Request, fn: Callable[..., T], *args: Any, weight: int = 1, **kwargs: Any
+) -> T:
+    """Run ``fn(*args, **kwargs)``, a staff derivation (``weight`` of them), in a staff
+    derivation slot.
 
-    def run() -> T:
-        with session_scope(engine) as db:
-            return fn(db=db, **kwargs)
-
-    return await ctx(request).deriver.run(run)
+    No database session: derivations run outside every transaction, since on SQLite a
+    transaction holds the write lock from BEGIN (:mod:`whistle.db`)."""
+    return await ctx(request).deriver.run(lambda: fn(*args, **kwargs), staff=True, weight=weight)
 
 
 def not_found(request: Request) -> Response:

@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import casecode, followup, oral, records, reports
+from whistle import casecode, crypto, followup, oral, records, reports
 from whistle.web import security
-from whistle.web.context import call, call_kdf, ctx, render
+from whistle.web.context import call, ctx, derive_staff, render
 from whistle.web.investigator import act_on_case
 from whistle.web.reporter import report_choices
 from whistle.web.staff import require_staff
@@ -95,15 +95,17 @@ async def oral_register(request: Request) -> Response:
     app = ctx(request)
     code = casecode.generate()
     try:
-        await call_kdf(
+        access = await derive_staff(
+            request, crypto.derive_case_access, code, app.keys.pepper, app.settings.argon2
+        )
+        await call(
             request,
             oral.register,
             form=form,
             user_id=staff.user.id,
             private_key=staff.private_key,
-            code=code,
+            access=access,
             keys=app.keys,
-            params=app.settings.argon2,
             records_config=records.RecordsConfig.from_settings(app.settings),
         )
     except (reports.InvalidReport, reports.NoReaders) as exc:

@@ -27,6 +27,7 @@ from whistle import (
     reports,
     routing,
 )
+from whistle.derivation import Overloaded
 from whistle.i18n import N_
 from whistle.keys import Keys
 from whistle.models import Case, User, new_id, utcnow
@@ -43,6 +44,11 @@ E_NO_READERS = N_(
     "The channel cannot take reports in this category right now. Choose another category, "
     "or use another way to report (see How to report)."
 )
+E_BUSY = N_(
+    "The service is busy right now, and your report has not been sent yet. Everything you "
+    "typed is still here: wait %(seconds)s seconds and send it again."
+)
+E_CHOOSE_FILES_AGAIN = N_("Your files were not kept: choose them again before you send.")
 REPORT_FIELDS = (
     "unit",
     "category",
@@ -164,21 +170,16 @@ def _preview(
     return Preview(designated, recipients, names.labels(shown.values()))
 
 
-def _derive_and_submit(
+def _submit(
     db: Session,
     *,
     form: Mapping[str, str],
     excluded: tuple[str, ...],
-    code: str,
+    access: crypto.CaseAccess,
     keys: Keys,
-    params: crypto.Argon2Params,
     upload: uploads.Upload,
     records_config: records.RecordsConfig,
 ) -> str:
-    # Derive before the first query: on SQLite every transaction takes the write lock at BEGIN
-    # (whistle.db), so deriving after it held the lock through the derivation and serialised
-    # every submission and every other request behind it (docs/performance.md, scale_2workers).
-    access = crypto.derive_case_access(code, keys.pepper, params)
     report = reports.parse_report(
         form,
         categories=routing.active_categories(db),
@@ -280,19 +281,29 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
         return shown
     code = casecode.generate()
     try:
+        # Derived before the transaction opens: on SQLite every transaction takes the write
+        # lock at BEGIN (whistle.db), and a derivation inside one would queue every other
+        # request behind it (docs/performance.md, scale_2workers).
+        access = await app.deriver.case_access(code, app.keys.pepper)
         await uploads.commit(
             request,
             upload.batch,
-            _derive_and_submit,
-            kdf=True,
+            _submit,
             form=form,
             excluded=excluded,
-            code=code,
+            access=access,
             keys=app.keys,
-            params=app.settings.argon2,
             upload=upload,
             records_config=records.RecordsConfig.from_settings(app.settings),
         )
+    except Overloaded as exc:
+        # Nothing is lost that can be kept: the form comes back with everything typed.
+        message = translate(request, E_BUSY, seconds=exc.retry_after)
+        if upload.files:
+            message += " " + translate(request, E_CHOOSE_FILES_AGAIN)
+        response = await _form_again(request, form, general=message, status=503)
+        response.headers["retry-after"] = str(exc.retry_after)
+        return response
     except reports.InvalidReport as exc:
         return await _form_again(request, form, errors=exc.errors)
     except reports.NoReaders:
@@ -305,7 +316,7 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
     return render(
         request,
         "reporter/receipt.html",
-        {"code": casecode.grouped(code), "files": upload.files},
+        {"code": casecode.grouped(code), "files": upload.files, "refused": upload.refused},
     )
 
 

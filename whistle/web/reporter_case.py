@@ -26,20 +26,22 @@ from whistle import (
     reports,
     sessions,
 )
+from whistle.derivation import Overloaded
 from whistle.i18n import N_
-from whistle.keys import Keys
 from whistle.models import Case
 from whistle.web import security, uploads
-from whistle.web.context import call, call_kdf, ctx, not_found, redirect, render, translate
+from whistle.web.context import call, ctx, not_found, redirect, render, translate
 
 REPORTER_COOKIE = "whistle_reporter"
 REPORTER_ABSOLUTE = dt.timedelta(hours=2)
-GLOBAL_BUDGET = "case-code"
 E_BAD_CODE = N_(
     "We could not open a case with that code. Check the code and try again. "
     "Codes are 16 digits; spaces and dashes do not matter."
 )
 E_BUSY = N_("Too many attempts right now. Wait a minute and try again.")
+E_OVERLOADED = N_(
+    "The service is busy right now. Wait %(seconds)s seconds and enter the code again."
+)
 
 
 async def followup_form(request: Request) -> Response:
@@ -55,73 +57,58 @@ def _login_page(
     return render(request, "reporter/login.html", context, status=status)
 
 
-def _session_budget_key(request: Request) -> str:
-    # Bound to the browser's anonymous CSRF cookie, never to an address.
-    cookie = request.cookies.get(security.csrf_cookie(request), "")
-    return "case-code-session:" + crypto.digest(cookie)[:12].hex()
-
-
-def _login(
-    db: Session,
-    *,
-    code: str,
-    keys: Keys,
-    params: crypto.Argon2Params,
-    lifetime: dt.timedelta,
+def _open_case(
+    db: Session, *, access: crypto.CaseAccess, browser_token: str, lifetime: dt.timedelta
 ) -> str | None:
-    # Derivation first, lookup second: a wrong code costs exactly what a right one does.
-    access = crypto.derive_case_access(code, keys.pepper, params)
+    """The reporter session's cookie, or None (and the browser's failure counted)."""
     try:
         case_id, case_key = reports.open_as_reporter(db, access=access)
     except cases.CaseNotFound:
+        attempts.case_code_failed(db, browser_token=browser_token)
         return None
     return sessions.create(
         db, kind="reporter", payload=case_key, case_id=case_id, lifetime=lifetime
     )
 
 
-def _over_budget(db: Session, *, session_key: str, global_limit: int, session_limit: int) -> bool:
-    return (
-        attempts.count(db, GLOBAL_BUDGET, seconds=60) >= global_limit
-        or attempts.count(db, session_key, seconds=600) >= session_limit
-    )
-
-
-def _record_failure(db: Session, *, session_key: str) -> None:
-    attempts.record(db, GLOBAL_BUDGET, seconds=60)
-    attempts.record(db, session_key, seconds=600)
-
-
 async def followup_login(request: Request) -> Response:
     form = await security.read_form(request)
     pending = form.get("pending_text", "")
     app = ctx(request)
-    session_key = _session_budget_key(request)
+    try:
+        # Malformed input is refused before any derivation and counts for nothing: it costs
+        # the server nothing, so counting it would only hand an attacker a cheap lockout.
+        code = casecode.normalise(form.get("code", ""))
+    except casecode.MalformedCode:
+        return _login_page(request, error=E_BAD_CODE, pending=pending, status=400)
+    # Bound to the browser's anonymous CSRF cookie, never to an address.
+    browser_token = request.cookies.get(security.csrf_cookie(request), "")
     if await call(
         request,
-        _over_budget,
-        session_key=session_key,
-        global_limit=app.settings.code_attempts_per_minute,
-        session_limit=app.settings.session_attempts,
+        attempts.case_code_refused,
+        browser_token=browser_token,
+        limit=app.settings.session_attempts,
     ):
         response = _login_page(request, error=E_BUSY, pending=pending, status=429)
         response.headers["retry-after"] = "60"
         return response
     try:
-        code = casecode.normalise(form.get("code", ""))
-    except casecode.MalformedCode:
-        await call(request, _record_failure, session_key=session_key)
-        return _login_page(request, error=E_BAD_CODE, pending=pending, status=400)
-    cookie = await call_kdf(
+        # Derivation first, outside any transaction; lookup second: a wrong code costs exactly
+        # what a right one does.
+        access = await app.deriver.case_access(code, app.keys.pepper)
+    except Overloaded as exc:
+        error = translate(request, E_OVERLOADED, seconds=exc.retry_after)
+        response = _login_page(request, error=error, pending=pending, status=503)
+        response.headers["retry-after"] = str(exc.retry_after)
+        return response
+    cookie = await call(
         request,
-        _login,
-        code=code,
-        keys=app.keys,
-        params=app.settings.argon2,
+        _open_case,
+        access=access,
+        browser_token=browser_token,
         lifetime=REPORTER_ABSOLUTE,
     )
     if cookie is None:
-        await call(request, _record_failure, session_key=session_key)
         return _login_page(request, error=E_BAD_CODE, pending=pending, status=400)
     done = await _send_pending(request, cookie=cookie, text=pending) if pending.strip() else None
     done = done or redirect("/case")
@@ -227,7 +214,13 @@ async def case_page(
     return render(
         request,
         "reporter/case.html",
-        {**page, "errors": errors or {}, "text": text, "sent": request.query_params.get("sent")},
+        {
+            **page,
+            "errors": errors or {},
+            "text": text,
+            "sent": request.query_params.get("sent"),
+            "refused": uploads.E_DISK_FULL if request.query_params.get("nospace") else "",
+        },
         status=status,
     )
 
@@ -274,7 +267,10 @@ async def case_reply(request: Request) -> Response:
         return await case_page(request, errors={"files": error}, text=text, status=413)
     finally:
         upload.batch.discard()
-    return redirect("/case?sent=1#thread-end")
+    # The note about refused files is one fixed message: nothing typed goes into the URL.
+    return redirect(
+        "/case?sent=1&nospace=1#thread-end" if upload.refused else "/case?sent=1#thread-end"
+    )
 
 
 async def case_file(request: Request) -> Response:

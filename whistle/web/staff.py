@@ -27,7 +27,7 @@ from whistle import second_factor as factor
 from whistle.i18n import N_
 from whistle.models import User
 from whistle.web import security
-from whistle.web.context import call, ctx, redirect, render
+from whistle.web.context import call, ctx, derive_staff, redirect, render
 
 STAFF_COOKIE = "whistle_staff"
 PENDING_COOKIE = "whistle_pending"
@@ -174,14 +174,19 @@ async def login(request: Request) -> Response:
     form = await security.read_form(request)
     username = form.get("username", "")[:64]
     password = form.get("password", "")[: accounts.MAX_PASSWORD]
+    ctx(request).deriver.check_staff()  # a login flood is refused before any database work
     locked, user, salt = await call(request, _login_account, username=username)
     outcome, cookie = "locked", ""
     if not locked:
         # The derivation runs between two short transactions, holding no database lock.
         app = ctx(request)
-        params, password_key = app.deriver.params, app.keys.password_key
-        keys = await app.deriver.run(
-            lambda: crypto.derive_login_keys(password, salt, params, password_key=password_key)
+        keys = await derive_staff(
+            request,
+            crypto.derive_login_keys,
+            password,
+            salt,
+            app.deriver.params,
+            password_key=app.keys.password_key,
         )
         outcome, cookie = await call(
             request, _password_step, username=username, user=user, keys=keys

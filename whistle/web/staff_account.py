@@ -3,6 +3,8 @@ recovery with the one-time recovery code. The login itself is in :mod:`whistle.w
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session, select
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,7 +14,7 @@ from whistle import accounts, audit, crypto, sessions
 from whistle.i18n import N_
 from whistle.models import User
 from whistle.web import security
-from whistle.web.context import call, call_kdf, ctx, render
+from whistle.web.context import call, ctx, derive_staff, render
 from whistle.web.staff import E_LOGIN, require_any_staff
 
 ACCOUNT_ERRORS = {
@@ -54,6 +56,7 @@ def _activate(
     confirm: str,
     params: crypto.Argon2Params,
     password_key: bytes,
+    prepared: accounts.Prepared,
 ) -> str | None:
     user = accounts.find_invitation(db, token)
     recovery = accounts.activate(
@@ -63,6 +66,7 @@ def _activate(
         confirm=confirm,
         params=params,
         password_key=password_key,
+        prepared=prepared,
     )
     if user is not None:
         audit.record(db, action="account_activated", actor_id=user.id, subject_id=user.id)
@@ -72,15 +76,24 @@ def _activate(
 async def activate(request: Request) -> Response:
     form = await security.read_form(request)
     token = request.path_params["token"]
+    password, confirm = form.get("password", ""), form.get("confirm", "")
+    params, password_key = ctx(request).settings.argon2, ctx(request).keys.password_key
     try:
-        recovery = await call_kdf(
+        if await call(request, _invitation, token=token) is None:
+            raise accounts.AccountError("invalid-invitation")  # no derivation for a bad link
+        accounts.check_password_rules(password, confirm)
+        prepared = await derive_staff(
+            request, accounts.prepare, password, params, password_key=password_key, weight=2
+        )
+        recovery = await call(
             request,
             _activate,
             token=token,
-            password=form.get("password", ""),
-            confirm=form.get("confirm", ""),
-            params=ctx(request).settings.argon2,
-            password_key=ctx(request).keys.password_key,
+            password=password,
+            confirm=confirm,
+            params=params,
+            password_key=password_key,
+            prepared=prepared,
         )
     except accounts.AccountError as exc:
         user = await call(request, _invitation, token=token)
@@ -95,29 +108,47 @@ async def password_form(request: Request) -> Response:
     return render(request, "staff/password.html", {"user": staff.user, "error": "", "done": ""})
 
 
-def _change_password(
-    db: Session, *, params: crypto.Argon2Params, password_key: bytes, keep: str, **kwargs: str
-) -> None:
-    accounts.change_password(db, params=params, password_key=password_key, **kwargs)
+def _change_password(db: Session, *, user_id: str, keep: str, **kwargs: Any) -> None:
+    accounts.change_password(db, user_id=user_id, **kwargs)
     # Whoever was logged in with the old password (a stolen cookie, a forgotten browser) is
     # logged out; this browser stays in.
-    sessions.destroy_others(db, user_id=kwargs["user_id"], keep=keep)
-    audit.record(db, action="password_changed", actor_id=kwargs["user_id"])
+    sessions.destroy_others(db, user_id=user_id, keep=keep)
+    audit.record(db, action="password_changed", actor_id=user_id)
+
+
+def _derive_change(
+    current: str, salt: bytes, password: str, params: crypto.Argon2Params, password_key: bytes
+) -> tuple[crypto.LoginKeys, accounts.Prepared]:
+    """The current password's keys (both schemes from one derivation: the account may not be
+    upgraded yet) and the new password's (scheme 2): two derivations."""
+    proof = crypto.derive_login_keys(
+        current[: accounts.MAX_PASSWORD], salt, params, password_key=password_key
+    )
+    return proof, accounts.prepare(password, params, password_key=password_key, recovery=False)
 
 
 async def change_password(request: Request) -> Response:
     staff = await require_any_staff(request)
     form = await security.read_form(request)
+    current, password = form.get("current", ""), form.get("password", "")
+    params, password_key = ctx(request).settings.argon2, ctx(request).keys.password_key
+    salt = staff.user.password_salt or b""
     try:
-        await call_kdf(
+        # Both derivations before the transaction: it then only compares and writes.
+        proof, prepared = await derive_staff(
+            request, _derive_change, current, salt, password, params, password_key, weight=2
+        )
+        await call(
             request,
             _change_password,
             user_id=staff.user.id,
-            current=form.get("current", ""),
-            password=form.get("password", ""),
+            current=current,
+            password=password,
             confirm=form.get("confirm", ""),
-            params=ctx(request).settings.argon2,
-            password_key=ctx(request).keys.password_key,
+            params=params,
+            password_key=password_key,
+            proof=proof,
+            prepared=prepared,
             keep=staff.cookie,
         )
     except accounts.AccountError as exc:
@@ -134,10 +165,8 @@ async def recover_form(request: Request) -> Response:
     return render(request, "staff/recover.html", {"error": "", "username": ""})
 
 
-def _recover(
-    db: Session, *, params: crypto.Argon2Params, password_key: bytes, **kwargs: str
-) -> str:
-    code = accounts.recover(db, params=params, password_key=password_key, **kwargs)
+def _recover(db: Session, **kwargs: Any) -> str:
+    code = accounts.recover(db, **kwargs)
     user_id = db.exec(
         select(User.id).where(User.username == kwargs["username"].strip().lower())
     ).one()
@@ -149,16 +178,34 @@ def _recover(
 async def recover(request: Request) -> Response:
     form = await security.read_form(request)
     username = form.get("username", "")[:64]
+    typed, password = form.get("recovery_code", ""), form.get("password", "")
+    confirm = form.get("confirm", "")
+    params, password_key = ctx(request).settings.argon2, ctx(request).keys.password_key
     try:
-        code = await call_kdf(
+        accounts.check_password_rules(password, confirm)
+        ctx(request).deriver.check_staff()  # a flood is refused before any database work
+        # Every derivation runs outside a transaction (SQLite's write lock is held from BEGIN):
+        # the code's keys first, checked in a short read, then the new password's and code's.
+        salt = await call(request, accounts.recovery_salt, username=username)
+        secret = accounts.recovery_secret(typed)
+        proof = await derive_staff(
+            request, crypto.derive_login_keys, secret, salt, params, password_key=password_key
+        )
+        await call(request, accounts.check_recovery, username=username, proof=proof)
+        prepared = await derive_staff(
+            request, accounts.prepare, password, params, password_key=password_key, weight=2
+        )
+        code = await call(
             request,
             _recover,
             username=username,
-            recovery_code=form.get("recovery_code", ""),
-            password=form.get("password", ""),
-            confirm=form.get("confirm", ""),
-            params=ctx(request).settings.argon2,
-            password_key=ctx(request).keys.password_key,
+            recovery_code=typed,
+            password=password,
+            confirm=confirm,
+            params=params,
+            password_key=password_key,
+            proof=proof,
+            prepared=prepared,
         )
     except accounts.AccountError as exc:
         message = ACCOUNT_ERRORS.get(exc.code, ACCOUNT_ERRORS["recovery-failed"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+import shutil
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ UPLOAD_PATHS = (re.compile(r"/report"), re.compile(r"/case/reply"), re.compile(r
 E_FILE_TOO_LARGE = N_("A file is larger than %(limit)s. Choose a smaller file, or split it up.")
 E_UPLOAD_TOO_LARGE = N_("The files together are larger than %(limit)s. Send fewer at a time.")
 E_TOO_MANY_FILES = N_("You can attach at most %(count)s files at a time.")
+E_DISK_FULL = N_(
+    "Your files could not be stored: the server is short of disk space. Your text was sent. "
+    "Add the files later from your case, with your case code."
+)
 
 
 class LimitExceeded(Exception):
@@ -73,17 +78,25 @@ class Received:
     fields: security.FormFields
     files: list[tuple[blobs.BlobWriter, str]] = field(default_factory=list)
     error: LimitExceeded | None = None
+    refused: int = 0  # files dropped unread because the disk is nearly full
 
 
 class _Parts:
     """The parser's callbacks: collects text fields, streams file parts into sealed blobs."""
 
     def __init__(
-        self, *, open_file: Callable[[], blobs.BlobWriter], limits: Limits, csrf_cookie: str
+        self,
+        *,
+        open_file: Callable[[], blobs.BlobWriter],
+        limits: Limits,
+        csrf_cookie: str,
+        refuse_files: bool = False,
     ) -> None:
         self.open_file = open_file
         self.limits = limits
         self.csrf_cookie = csrf_cookie
+        self.refuse_files = refuse_files
+        self.refused = 0
         self.fields = security.FormFields()
         self.files: list[tuple[blobs.BlobWriter, str]] = []
         self.total = 0
@@ -128,6 +141,9 @@ class _Parts:
         if self._name != FILE_FIELD or not filename:
             return  # an empty file input sends a part with no name and no bytes: skip it
         self.check_csrf()  # nothing is written to disk for a forged request
+        if self.refuse_files:
+            self.refused += 1  # its bytes are read and dropped: the disk is nearly full
+            return
         if len(self.files) >= self.limits.files:
             raise LimitExceeded(E_TOO_MANY_FILES, count=self.limits.files)
         self._writer = self.open_file()
@@ -177,7 +193,11 @@ def is_multipart(request: Request) -> bool:
 
 
 async def receive(
-    request: Request, *, open_file: Callable[[], blobs.BlobWriter], limits: Limits
+    request: Request,
+    *,
+    open_file: Callable[[], blobs.BlobWriter],
+    limits: Limits,
+    refuse_files: bool = False,
 ) -> Received:
     """Read a form, streaming its files into sealed blobs made by ``open_file``.
 
@@ -195,6 +215,7 @@ async def receive(
         open_file=open_file,
         limits=limits,
         csrf_cookie=request.cookies.get(security.csrf_cookie(request), ""),
+        refuse_files=refuse_files,
     )
     try:
         parser = MultipartParser(boundary, callbacks=parts.callbacks())  # type: ignore[arg-type]
@@ -212,7 +233,7 @@ async def receive(
     if not parts.ended:
         raise HTTPException(status_code=400)  # the body stopped before its last boundary
     parts.check_csrf()
-    return Received(parts.fields, parts.files)
+    return Received(parts.fields, parts.files, refused=parts.refused)
 
 
 async def text_only(request: Request) -> tuple[security.FormFields, bool]:
@@ -242,9 +263,26 @@ class Upload:
     case_id: str
     max_case_bytes: int
     files: list[attachments.Prepared] = field(default_factory=list)
+    refused: str = ""  # a translated note when files were refused for lack of disk space
 
     def open_file(self) -> blobs.BlobWriter:
         return self.batch.open(key=self.key, case_id=self.case_id, item_id=new_id())
+
+
+def disk_low(settings: Settings) -> bool:
+    """True when the blob store's disk has less free space than the setting asks to keep.
+
+    Unlimited reports could otherwise fill the disk, and a full disk stops the database too;
+    attachments are refused, never the text (it is small and always filed)."""
+    return free_bytes(settings) < settings.min_free_disk_mb * 1024 * 1024
+
+
+def free_bytes(settings: Settings) -> int:
+    """Free space on the disk that holds the blob store (or the nearest existing parent)."""
+    path = settings.blob_dir.resolve()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
 
 
 def limits(settings: Settings, *, used: int) -> Limits:
@@ -264,8 +302,13 @@ async def receive_files(
     fields and a translated message when a limit stopped the upload."""
     settings = ctx(request).settings
     received = await receive(
-        request, open_file=upload.open_file, limits=limits(settings, used=used)
+        request,
+        open_file=upload.open_file,
+        limits=limits(settings, used=used),
+        refuse_files=disk_low(settings),
     )
+    if received.refused:
+        upload.refused = translate(request, E_DISK_FULL)
     if received.error is not None:
         upload.batch.discard()
         error = received.error
@@ -321,12 +364,11 @@ async def commit(
     batch: blobs.BlobBatch,
     fn: Callable[..., T],
     /,
-    *,
-    kdf: bool = False,
     **kw: Any,
 ) -> T:
-    """Like ``context.call``/``call_kdf``, and the blobs are kept once the transaction has
-    committed. Until then the caller's ``finally: batch.discard()`` removes them."""
+    """Like ``context.call``, and the blobs are kept once the transaction has committed.
+    Until then the caller's ``finally: batch.discard()`` removes them. Derive before calling:
+    no derivation runs inside the transaction."""
     engine = ctx(request).engine
 
     def run() -> T:
@@ -335,8 +377,6 @@ async def commit(
         batch.keep()
         return result
 
-    if kdf:
-        return await ctx(request).deriver.run(run)
     return await anyio.to_thread.run_sync(run)
 
 
