@@ -36,6 +36,7 @@ from whistle.web import (
     statistics,
     texts,
     uploads,
+    workbench,
 )
 from whistle.web.context import STATIC_DIR, AppContext, ctx, make_templates, redirect, render
 from whistle.web.network import EmployerNetworkMiddleware
@@ -138,6 +139,7 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             *investigator.routes,
             *readers.routes,
             *followup.routes,
+            *workbench.routes,
             *admin.routes,
             *statistics.routes,
             *texts.routes,

@@ -71,6 +71,16 @@ ACTIONS = (
     # Public-sector records (whistle/records.py).
     "marking_changed",
     "register_exported",
+    # The investigator's workbench (whistle/workbench.py, whistle/search.py, whistle/leavers.py).
+    "lead_changed",
+    "label_defined",
+    "label_retired",
+    "labels_changed",
+    "task_added",
+    "task_done",
+    "task_reopened",
+    "triage_assessed",
+    "cases_searched",
 )
 
 # What each action is called on the audit pages (translated there).
@@ -114,6 +124,15 @@ LABELS = {
     "invitation_renewed": N_("New activation link made"),
     "marking_changed": N_("Secrecy marking changed"),
     "register_exported": N_("Register exported"),
+    "lead_changed": N_("Case lead changed"),
+    "label_defined": N_("Label added to the list"),
+    "label_retired": N_("Label taken off the list"),
+    "labels_changed": N_("Labels changed"),
+    "task_added": N_("Task added"),
+    "task_done": N_("Task done"),
+    "task_reopened": N_("Task reopened"),
+    "triage_assessed": N_("Triage assessment recorded"),
+    "cases_searched": N_("Cases searched"),
 }
 
 

@@ -34,6 +34,8 @@ ITEM_KINDS = (
     "action",
     "handover",
     "attachment",
+    "task",
+    "triage",
 )
 STATUSES = ("received", "assessment", "investigation", "feedback_given", "closed")
 # "feedback_given" follows from giving feedback (whistle.followup), never from a status menu.

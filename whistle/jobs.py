@@ -23,12 +23,22 @@ from sqlmodel import Session, col, select
 
 from whistle import attachments, attempts, crypto, deadlines, notify, retention, sessions
 from whistle.db import session_scope
-from whistle.models import Case, CaseItem, CaseKeyWrap, JobLease, Reminder, User, utcnow
+from whistle.models import (
+    Case,
+    CaseItem,
+    CaseKeyWrap,
+    CaseTask,
+    JobLease,
+    Reminder,
+    User,
+    utcnow,
+)
 from whistle.settings import Settings
 
 log = logging.getLogger("whistle.jobs")
 LEASE = "jobs"
 LEASE_TTL = dt.timedelta(minutes=10)
+TASK_NOTICE = dt.timedelta(days=1)
 
 
 def holder_id() -> str:
@@ -72,7 +82,7 @@ def release(db: Session, *, holder: str) -> None:
 @dataclass(frozen=True)
 class Due:
     case_id: str
-    kind: str  # new_case | reporter_wrote | ack_soon | feedback_soon | overdue
+    kind: str  # new_case | reporter_wrote | ack_soon | feedback_soon | overdue | task
     due_on: dt.date
     to_lead: bool = False
 
@@ -105,6 +115,18 @@ def due_reminders(db: Session, *, today: dt.date, settings: Settings) -> list[Du
             out.append(Due(case.id, "feedback_soon", case.feedback_due))
         if case.next_due is not None and case.next_due < today:
             out.append(Due(case.id, "overdue", case.next_due, to_lead=True))
+    # Tasks (whistle/workbench.py): a reminder the day before, once per case and due date.
+    tasks = db.exec(
+        select(col(CaseTask.case_id), col(CaseTask.due_on))
+        .join(Case, col(Case.id) == col(CaseTask.case_id))
+        .where(
+            col(CaseTask.done_on).is_(None),
+            col(CaseTask.due_on) <= today + TASK_NOTICE,
+            col(Case.status) != "closed",
+        )
+        .distinct()
+    ).all()
+    out.extend(Due(case_id, "task", due_on) for case_id, due_on in tasks)
     return out
 
 
