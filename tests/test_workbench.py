@@ -284,3 +284,38 @@ def test_case_page_shows_triage_on_top_and_keeps_it_sealed(
     assert case_id in inbox and "Supplier" in inbox
     assert case_id not in anna.get("/inbox?show=unassigned").text
     assert case_id in anna.get(f"/inbox?label={label_id}&sort=received").text
+
+
+def test_case_page_sub_pages_keep_the_thread_and_land_on_the_form_used(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    submit_report(new_client(), world.bribery, what="Thread marker text")
+    (case_id,) = _cases(engine, world.bribery)
+    anna = new_client()
+    login_staff(anna, "anna")
+    reply = anna.get(f"/cases/{case_id}").text
+    # The reply is the first sub-page; the other forms are not in the way.
+    assert 'id="field-message"' in reply and 'id="field-measures"' not in reply
+    assert 'id="field-status"' not in reply and 'id="field-grant"' not in reply
+    expected = {
+        "feedback": ('id="field-measures"', 'id="field-status"'),
+        "meetings": ('id="field-proposal"', 'id="field-minutes"'),
+        "tasks": ('id="field-task"', 'id="field-action-type"', 'id="field-priority"'),
+        "handover": ('id="field-recipient"',),
+        "access": ('id="field-lead"', 'id="field-recuse"'),
+        "history": ("Åtkomsthistorik",),
+    }
+    for tab, markers in expected.items():
+        page = anna.get(f"/cases/{case_id}?tab={tab}").text
+        assert "Thread marker text" in page, tab  # the report stays in view on every one
+        assert all(m in page for m in markers), tab
+        assert 'id="field-message"' not in page, tab
+        assert f'href="/cases/{case_id}?tab={tab}#work" aria-current="page"' in page
+    # An error shows the form that was used, with what was typed.
+    bad = post(anna, f"/cases/{case_id}/feedback", {"measures": "Typed measures", "reasons": ""})
+    assert bad.status_code == 400
+    assert "Typed measures" in bad.text and 'id="field-status"' in bad.text
+    done = post(anna, f"/cases/{case_id}/lead", {"user_id": world.anna})
+    assert done.status_code == 303
+    landed = anna.get(done.headers["location"]).text
+    assert 'id="field-lead"' in landed and "Sparat." in landed

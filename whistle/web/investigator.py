@@ -30,6 +30,33 @@ from whistle.web.context import call, ctx, not_found, redirect, render, translat
 from whistle.web.staff import require_staff
 
 PAGE_SIZE = 50
+# The case page's sub-pages (plain links, no script): the thread stays beside them.
+TABS = {
+    "reply": N_("Reply"),
+    "feedback": N_("Feedback"),
+    "meetings": N_("Meetings & minutes"),
+    "tasks": N_("Actions & tasks"),
+    "handover": N_("Handover"),
+    "access": N_("Access"),
+    "history": N_("History"),
+}
+# Which sub-page shows the form of an action (the last part of its path, or its done code),
+# so an error or a "Saved." lands on the form that was used.
+TAB_OF = {
+    "feedback": "feedback",
+    "status": "feedback",
+    "meeting": "meetings",
+    "minutes": "meetings",
+    "action": "tasks",
+    "actions": "tasks",
+    "tasks": "tasks",
+    "labels": "tasks",
+    "triage": "tasks",
+    "handover": "handover",
+    "grant": "access",
+    "recuse": "access",
+    "lead": "access",
+}
 POST_ERRORS = {
     "empty": N_("Write something before sending."),
     "too-long": N_("This text is too long."),
@@ -54,6 +81,15 @@ POST_ERRORS = {
         "You are the only reader of this case. Give a colleague access before you step aside."
     ),
 }
+
+
+def case_tab(request: Request) -> str:
+    chosen = request.query_params.get("tab", "")
+    if chosen in TABS:
+        return chosen
+    parts = request.url.path.rstrip("/").split("/")
+    action = parts[3] if len(parts) > 3 else request.query_params.get("done", "")
+    return TAB_OF.get(action, "reply")
 
 
 def _labels(db: Session) -> dict[str, dict[int, Category | Unit]]:
@@ -136,6 +172,8 @@ async def case_page(
             "done": request.query_params.get("done", ""),
             "records": kept,
             "bench": bench,
+            "tabs": TABS,
+            "tab": case_tab(request),
             "priorities": workbench.PRIORITIES,
             "risks": workbench.RISKS,
             "checklist": workbench.CHECKLIST,
