@@ -166,6 +166,9 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("GET", "/labels"): Check(INVESTIGATOR_GET),
     ("POST", "/labels"): Check(INVESTIGATOR_POST, {"name": ""}),
     ("POST", "/labels/{label_id}/retire"): Check(INVESTIGATOR_POST, {}),
+    # Search is over the cases the investigator holds; a too-short term is a 400.
+    ("GET", "/search"): Check(INVESTIGATOR_GET),
+    ("POST", "/search"): Check(INVESTIGATOR_POST, {"term": "x"}),
 }
 
 

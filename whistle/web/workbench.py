@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import workbench
+from whistle import search, workbench
 from whistle.casework import CaseworkError
 from whistle.i18n import N_
 from whistle.web import security
@@ -131,4 +131,55 @@ routes = [
     Route("/labels", label_list, methods=["GET"]),
     Route("/labels", label_add, methods=["POST"]),
     Route("/labels/{label_id}/retire", label_retire, methods=["POST"]),
+]
+
+
+# --- search ------------------------------------------------------------------------------------
+
+SEARCH_ERRORS = {
+    "term-too-short": N_("Write at least three characters to search for."),
+    "too-long": N_("This text is too long."),
+}
+
+
+async def search_page(request: Request) -> Response:
+    """The search form. The term is posted, never put in a URL: URLs end up in logs and in the
+    browser's history."""
+    staff = await require_staff(request, "investigator")
+    return render(
+        request,
+        "investigator/search.html",
+        {"user": staff.user, "term": "", "found": None, "error": ""},
+    )
+
+
+async def search_post(request: Request) -> Response:
+    staff = await require_staff(request, "investigator")
+    form = await security.read_form(request)
+    term = form.get("term", "")[: search.MAX_TERM + 1]
+    try:
+        found = await call(
+            request,
+            search.search,
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+            term=term,
+        )
+    except CaseworkError as exc:
+        return render(
+            request,
+            "investigator/search.html",
+            {"user": staff.user, "term": term, "found": None, "error": SEARCH_ERRORS[exc.code]},
+            status=400,
+        )
+    return render(
+        request,
+        "investigator/search.html",
+        {"user": staff.user, "term": term, "found": found, "error": ""},
+    )
+
+
+routes += [
+    Route("/search", search_page, methods=["GET"]),
+    Route("/search", search_post, methods=["POST"]),
 ]
