@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from whistle import audit, crypto
@@ -82,7 +83,15 @@ def _excerpt(text: str, folded: str, at: int, length: int) -> str:
     return ("…" if start > 0 else "") + cut + ("…" if end < len(text) else "")
 
 
-def _match(items: list[CaseItem], case_key: bytes, needle: str) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class _Sealed:
+    id: str
+    case_id: str
+    kind: str
+    sealed: bytes
+
+
+def _match(items: list[_Sealed], case_key: bytes, needle: str) -> tuple[str, str] | None:
     for item in items:
         plain = crypto.open_sealed(
             case_key,
@@ -97,6 +106,21 @@ def _match(items: list[CaseItem], case_key: bytes, needle: str) -> tuple[str, st
             if at >= 0:
                 return item.kind, _excerpt(text, folded, at, len(needle))
     return None
+
+
+def _sealed_items(db: Session, case_ids: list[str]) -> dict[str, list[_Sealed]]:
+    """The sealed items of a batch of cases, as plain tuples (no ORM objects: a search reads
+    tens of thousands of rows)."""
+    table = CaseItem.__table__  # type: ignore[attr-defined]
+    stmt = (
+        core_select(table.c.id, table.c.case_id, table.c.kind, table.c.sealed)
+        .where(table.c.case_id.in_(case_ids), table.c.kind != "exclusions")
+        .order_by(table.c.case_id, table.c.seq)
+    )
+    found: dict[str, list[_Sealed]] = {case_id: [] for case_id in case_ids}
+    for item_id, case_id, kind, sealed in db.connection().execute(stmt):
+        found[case_id].append(_Sealed(item_id, case_id, kind, bytes(sealed)))
+    return found
 
 
 def _held(db: Session, user_id: str) -> Iterator[list[tuple[CaseKeyWrap, Case]]]:
@@ -133,23 +157,15 @@ def search(
 ) -> Found:
     """Cases this investigator can read whose content contains ``term`` (case-insensitive)."""
     needle = _fold(clean_term(term))
+    unwrapper = crypto.Unwrapper(private_key)
     hits: list[Hit] = []
     searched = 0
     more = False
     for batch in _held(db, user_id):
-        ids = [case.id for _wrap, case in batch]
-        items: dict[str, list[CaseItem]] = {case_id: [] for case_id in ids}
-        for item in db.exec(
-            select(CaseItem)
-            .where(col(CaseItem.case_id).in_(ids), col(CaseItem.kind) != "exclusions")
-            .order_by(col(CaseItem.case_id), col(CaseItem.seq))
-        ):
-            items[item.case_id].append(item)
+        items = _sealed_items(db, [case.id for _wrap, case in batch])
         for wrap, case in batch:
             try:
-                key = crypto.unwrap_key(
-                    wrap.wrapped, private_key, case_id=case.id, recipient_id=user_id
-                )
+                key = unwrapper.unwrap(wrap.wrapped, case_id=case.id, recipient_id=user_id)
             except crypto.CryptoError:
                 continue
             searched += 1
