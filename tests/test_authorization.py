@@ -169,6 +169,8 @@ MATRIX: dict[tuple[str, str], Check] = {
     # Search is over the cases the investigator holds; a too-short term is a 400.
     ("GET", "/search"): Check(INVESTIGATOR_GET),
     ("POST", "/search"): Check(INVESTIGATOR_POST, {"term": "x"}),
+    ("GET", "/leavers"): Check(INVESTIGATOR_GET),
+    ("POST", "/leavers"): Check(INVESTIGATOR_POST, {"leaver": "nobody", "successor": "nobody"}),
 }
 
 

@@ -81,6 +81,7 @@ ACTIONS = (
     "task_reopened",
     "triage_assessed",
     "cases_searched",
+    "leaver_released",
 )
 
 # What each action is called on the audit pages (translated there).
@@ -133,6 +134,7 @@ LABELS = {
     "task_reopened": N_("Task reopened"),
     "triage_assessed": N_("Triage assessment recorded"),
     "cases_searched": N_("Cases searched"),
+    "leaver_released": N_("A deactivated person's access removed (others read the case)"),
 }
 
 

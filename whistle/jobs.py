@@ -21,7 +21,16 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from whistle import attachments, attempts, crypto, deadlines, notify, retention, sessions
+from whistle import (
+    attachments,
+    attempts,
+    crypto,
+    deadlines,
+    leavers,
+    notify,
+    retention,
+    sessions,
+)
 from whistle.db import session_scope
 from whistle.models import (
     Case,
@@ -191,10 +200,16 @@ def sweep_blobs(db: Session, settings: Settings, today: dt.date) -> None:
     attachments.sweep(db, blob_dir=settings.blob_dir)
 
 
+def release_leavers(db: Session, settings: Settings, today: dt.date) -> None:
+    """Delete deactivated investigators' wraps of cases an active colleague now reads."""
+    leavers.release_all(db)
+
+
 # Further jobs, each run in its own transaction with (db, settings, today).
 EXTRA: tuple[Callable[[Session, Settings, dt.date], None], ...] = (
     retention.run_job,
     sweep_blobs,
+    release_leavers,
 )
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlmodel import Session, col, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import search, workbench
-from whistle.casework import CaseworkError
+from whistle import leavers, search, workbench
+from whistle.casework import CaseworkError, reference
 from whistle.i18n import N_
+from whistle.models import User
 from whistle.web import security
 from whistle.web.context import call, redirect, render
 from whistle.web.investigator import act_on_case
@@ -182,4 +184,78 @@ async def search_post(request: Request) -> Response:
 routes += [
     Route("/search", search_page, methods=["GET"]),
     Route("/search", search_post, methods=["POST"]),
+]
+
+
+# --- a leaver's cases --------------------------------------------------------------------------
+
+LEAVER_ERRORS = {
+    "bad-leaver": N_("Choose who is leaving."),
+    "bad-successor": N_("Choose an active colleague, not the person who is leaving."),
+}
+
+
+def _people(db: Session) -> list[User]:
+    return list(
+        db.exec(
+            select(User).where(User.role == "investigator").order_by(col(User.display_name))
+        ).all()
+    )
+
+
+async def leavers_page(request: Request) -> Response:
+    staff = await require_staff(request, "investigator")
+    people = await call(request, _people)
+    return render(
+        request,
+        "investigator/leavers.html",
+        {
+            "user": staff.user,
+            "people": people,
+            "plan": None,
+            "done": False,
+            "error": "",
+            "chosen": {},
+        },
+    )
+
+
+async def leavers_post(request: Request) -> Response:
+    staff = await require_staff(request, "investigator")
+    form = await security.read_form(request)
+    chosen = {"leaver": form.get("leaver", "")[:32], "successor": form.get("successor", "")[:32]}
+    confirm = form.get("confirm") == "yes"
+    try:
+        plan = await call(
+            request,
+            leavers.grant_all,
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+            leaver_id=chosen["leaver"],
+            successor_id=chosen["successor"],
+            confirm=confirm,
+        )
+        error, status = "", 200
+    except CaseworkError as exc:
+        plan, error, status = None, LEAVER_ERRORS[exc.code], 400
+    people = await call(request, _people)
+    return render(
+        request,
+        "investigator/leavers.html",
+        {
+            "user": staff.user,
+            "people": people,
+            "plan": plan,
+            "done": confirm and plan is not None,
+            "error": error,
+            "chosen": chosen,
+            "reference": reference,
+        },
+        status=status,
+    )
+
+
+routes += [
+    Route("/leavers", leavers_page, methods=["GET"]),
+    Route("/leavers", leavers_post, methods=["POST"]),
 ]
