@@ -319,3 +319,32 @@ def test_case_page_sub_pages_keep_the_thread_and_land_on_the_form_used(
     assert done.status_code == 303
     landed = anna.get(done.headers["location"]).text
     assert 'id="field-lead"' in landed and "Sparat." in landed
+
+
+def test_an_overdue_task_puts_a_case_without_deadlines_among_the_overdue(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    submit_report(new_client(), world.bribery)
+    (case_id,) = _cases(engine, world.bribery)
+    today = deadlines.today()
+    with Session(engine) as s:
+        anna = _key(s, "anna")
+        workbench.add_task(
+            s,
+            case_id=case_id,
+            user_id=world.anna,
+            private_key=anna,
+            text="Overdue task",
+            due_on=(today - dt.timedelta(days=2)).isoformat(),
+        )
+        case = s.get(Case, case_id)
+        assert case is not None
+        case.next_due = None  # no deadline of the law open any more
+        s.add(case)
+        s.commit()
+        assert _ids(s, world.anna, show="overdue") == {case_id}
+        assert _ids(s, world.anna, show="week") == set()
+        assert inbox_query.counts(s, user_id=world.anna).shows["overdue"] == 1
+    anna_page = new_client()
+    login_staff(anna_page, "anna")
+    assert "uppgiften är försenad" in anna_page.get("/inbox?show=overdue").text

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_
+from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from whistle import cases, deadlines
@@ -141,10 +142,10 @@ def _conditions(query: InboxQuery, *, user_id: str, today: dt.date) -> list[Colu
     if query.unit is not None:
         found.append(col(Case.unit_id) == query.unit)
     if query.label is not None:
+        # Driven from the label's own rows (ix_case_labels_label_id_case_id): a rare label
+        # must not make the page walk every case looking for it.
         found.append(
-            exists().where(
-                col(CaseLabel.case_id) == col(Case.id), col(CaseLabel.label_id) == query.label
-            )
+            col(Case.id).in_(select(CaseLabel.case_id).where(CaseLabel.label_id == query.label))
         )
     return found
 
@@ -239,37 +240,55 @@ def inbox(
     return InboxPage(rows=rows, page=query.page, has_next=len(found) > page_size)
 
 
-def _due_in(day: dt.date | None, start: dt.date | None, end: dt.date) -> bool:
-    return day is not None and (start is None or day >= start) and day < end
-
-
 def counts(db: Session, *, user_id: str, today: dt.date | None = None) -> InboxCounts:
-    """How many of the investigator's open cases each filter shows, in two queries."""
+    """How many of the investigator's open cases each filter shows: one grouped query over the
+    open cases (read along ix_cases_status_next_due) and one for the labels."""
     today = today or deadlines.today()
-    rows = db.exec(select(Case).where(col(Case.status).in_(OPEN_STATUSES), holds(user_id))).all()
-    shows: Counter[str] = Counter()
     end = today + WEEK
-    for case in rows:
-        shows["mine"] += case.lead_id == user_id
-        shows["unassigned"] += case.lead_id is None
-        shows["overdue"] += _due_in(case.next_due, None, today) or _due_in(
-            case.task_due, None, today
-        )
-        shows["week"] += _due_in(case.next_due, today, end) or _due_in(case.task_due, today, end)
+    overdue = or_(col(Case.next_due) < today, col(Case.task_due) < today)
+    week = or_(
+        and_(col(Case.next_due) >= today, col(Case.next_due) < end),
+        and_(col(Case.task_due) >= today, col(Case.task_due) < end),
+    )
+    flags = (
+        col(Case.status),
+        col(Case.category_id),
+        col(Case.unit_id),
+        case((col(Case.lead_id) == user_id, 1), else_=0),
+        case((col(Case.lead_id).is_(None), 1), else_=0),
+        case((overdue, 1), else_=0),
+        case((week, 1), else_=0),
+    )
+    open_held = and_(col(Case.status).in_(OPEN_STATUSES), holds(user_id))
+    groups = db.connection().execute(
+        core_select(*flags, func.count()).where(open_held).group_by(*flags)
+    )
+    total = 0
+    shows: Counter[str] = Counter()
+    status: Counter[str] = Counter()
+    category: Counter[int | None] = Counter()
+    unit: Counter[int | None] = Counter()
+    for st, cat, un, mine, unassigned, late, soon, n in groups:
+        total += n
+        status[st] += n
+        category[cat] += n
+        unit[un] += n
+        shows.update({"mine": mine * n, "unassigned": unassigned * n})
+        shows.update({"overdue": late * n, "week": soon * n})
     label_counts: Counter[int] = Counter()
-    if rows:
+    if total:
         label_rows = db.exec(
             select(CaseLabel.label_id, func.count())
             .join(Case, col(Case.id) == col(CaseLabel.case_id))
-            .where(col(Case.status).in_(OPEN_STATUSES), holds(user_id))
+            .where(open_held)
             .group_by(col(CaseLabel.label_id))
         ).all()
         label_counts.update({label_id: n for label_id, n in label_rows})
     return InboxCounts(
-        open=len(rows),
-        shows=dict(shows),
-        status=dict(Counter(c.status for c in rows)),
-        category=dict(Counter(c.category_id for c in rows)),
-        unit=dict(Counter(c.unit_id for c in rows)),
+        open=total,
+        shows={k: shows.get(k, 0) for k in ("mine", "unassigned", "overdue", "week")},
+        status=dict(status),
+        category=dict(category),
+        unit=dict(unit),
         label=dict(label_counts),
     )
