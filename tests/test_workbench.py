@@ -348,3 +348,25 @@ def test_an_overdue_task_puts_a_case_without_deadlines_among_the_overdue(
     anna_page = new_client()
     login_staff(anna_page, "anna")
     assert "uppgiften är försenad" in anna_page.get("/inbox?show=overdue").text
+
+
+def test_counts_stop_at_the_cap_and_show_no_partial_numbers(
+    world: World,
+    new_client: Callable[[], TestClient],
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(inbox_query, "COUNT_CAP", 2)
+    reporter = new_client()
+    for _ in range(3):
+        submit_report(reporter, world.other)
+    with Session(engine) as s:
+        counts = inbox_query.counts(s, user_id=world.carl)
+    assert counts.capped and counts.shows == {} and counts.category == {}
+    carl = new_client()
+    login_staff(carl, "carl")
+    page = carl.get("/inbox").text
+    assert "Öppna ärenden: fler än 2" in page and "Mina (jag är ansvarig): " not in page
+    monkeypatch.setattr(inbox_query, "COUNT_CAP", 3)
+    with Session(engine) as s:
+        assert inbox_query.counts(s, user_id=world.carl).open == 3

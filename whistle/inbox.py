@@ -4,6 +4,8 @@ A page is read along an index in inbox order and stops after one row more than a
 does not slow down as closed cases pile up over the years (bench: inbox_growth). The counts
 are of the *open* cases only, which a function's workload bounds; closed cases are reached by
 the status filter but never counted, since counting them would grow with the whole history.
+Past ``COUNT_CAP`` open cases no numbers are given at all, so even an unrealistic caseload
+costs one bounded index walk.
 Everything here is clear metadata: no case key is needed, and none is used.
 """
 
@@ -28,6 +30,7 @@ SHOWS = ("", "mine", "unassigned", "overdue", "week")
 SORTS = ("deadline", "received")
 OPEN_STATUSES = tuple(s for s in cases.STATUSES if s != "closed")
 WEEK = dt.timedelta(days=7)
+COUNT_CAP = 1000
 
 
 def _number(raw: str) -> int | None:
@@ -112,6 +115,7 @@ class InboxCounts:
     """How many open cases each filter would show (open cases only, see module docstring)."""
 
     open: int = 0
+    capped: bool = False  # more than COUNT_CAP open cases: no numbers are shown
     shows: dict[str, int] = field(default_factory=dict)
     status: dict[str, int] = field(default_factory=dict)
     category: dict[int | None, int] = field(default_factory=dict)
@@ -260,6 +264,13 @@ def counts(db: Session, *, user_id: str, today: dt.date | None = None) -> InboxC
         case((week, 1), else_=0),
     )
     open_held = and_(col(Case.status).in_(OPEN_STATUSES), holds(user_id))
+    # Counting is bounded: past COUNT_CAP open cases the numbers are not shown at all (a
+    # count of only some of them would mislead), so no page walks an unbounded caseload.
+    capped = db.connection().execute(
+        core_select(col(Case.id)).where(open_held).limit(COUNT_CAP + 1)
+    )
+    if len(capped.all()) > COUNT_CAP:
+        return InboxCounts(open=COUNT_CAP + 1, capped=True)
     groups = db.connection().execute(
         core_select(*flags, func.count()).where(open_held).group_by(*flags)
     )
@@ -276,7 +287,8 @@ def counts(db: Session, *, user_id: str, today: dt.date | None = None) -> InboxC
         shows.update({"mine": mine * n, "unassigned": unassigned * n})
         shows.update({"overdue": late * n, "week": soon * n})
     label_counts: Counter[int] = Counter()
-    if total:
+    # Without a label on any case there is nothing to count (and no walk over the open cases).
+    if total and db.exec(select(CaseLabel.label_id).limit(1)).first() is not None:
         label_rows = db.exec(
             select(CaseLabel.label_id, func.count())
             .join(Case, col(Case.id) == col(CaseLabel.case_id))

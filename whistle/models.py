@@ -136,6 +136,22 @@ class Case(SQLModel, table=True):
         Index("ix_cases_category_id_next_due", "category_id", "next_due", "received_on", "id"),
         Index("ix_cases_unit_id_next_due", "unit_id", "next_due", "received_on", "id"),
         Index("ix_cases_task_due", "task_due"),
+        # The same filters in the other order (newest received first).
+        Index("ix_cases_lead_id_received_on", "lead_id", "received_on", "id"),
+        Index("ix_cases_status_received_on", "status", "received_on", "id"),
+        Index("ix_cases_category_id_received_on", "category_id", "received_on", "id"),
+        Index("ix_cases_unit_id_received_on", "unit_id", "received_on", "id"),
+        # The inbox's counts read only this index for the open cases (no table rows).
+        Index(
+            "ix_cases_open_counts",
+            "status",
+            "category_id",
+            "unit_id",
+            "lead_id",
+            "next_due",
+            "task_due",
+            "id",
+        ),
     )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     # HKDF output of the case code: finds the case, opens nothing.

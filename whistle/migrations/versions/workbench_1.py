@@ -21,6 +21,19 @@ INDEXES = {
     "ix_cases_category_id_next_due": ["category_id", "next_due", "received_on", "id"],
     "ix_cases_unit_id_next_due": ["unit_id", "next_due", "received_on", "id"],
     "ix_cases_task_due": ["task_due"],
+    "ix_cases_lead_id_received_on": ["lead_id", "received_on", "id"],
+    "ix_cases_status_received_on": ["status", "received_on", "id"],
+    "ix_cases_category_id_received_on": ["category_id", "received_on", "id"],
+    "ix_cases_unit_id_received_on": ["unit_id", "received_on", "id"],
+    "ix_cases_open_counts": [
+        "status",
+        "category_id",
+        "unit_id",
+        "lead_id",
+        "next_due",
+        "task_due",
+        "id",
+    ],
 }
 
 
