@@ -370,3 +370,20 @@ def test_counts_stop_at_the_cap_and_show_no_partial_numbers(
     monkeypatch.setattr(inbox_query, "COUNT_CAP", 3)
     with Session(engine) as s:
         assert inbox_query.counts(s, user_id=world.carl).open == 3
+
+
+def test_unicode_digits_are_refused_not_a_server_error(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    """ "²".isdigit() is true but int("²") fails: every number from a form or a query string is
+    checked as ASCII digits (found by tests/test_fuzz.py on /admin/routes)."""
+    submit_report(new_client(), world.bribery)
+    (case_id,) = _cases(engine, world.bribery)
+    anna = new_client()
+    login_staff(anna, "anna")
+    assert anna.get("/inbox?category=²&label=³&page=²").status_code == 200
+    assert post(anna, f"/cases/{case_id}/labels", {"label_id": "²"}).status_code == 400
+    assert post(anna, "/labels/²/retire", {}).status_code == 400
+    admin = new_client()
+    login_staff(admin, "admin")
+    assert post(admin, "/admin/routes", {"user_id": world.anna, "category": "²"}).status_code == 400

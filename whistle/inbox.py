@@ -34,7 +34,7 @@ COUNT_CAP = 1000
 
 
 def _number(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,9 @@ class InboxQuery:
             unit=_number(params.get("unit", "")),
             label=_number(params.get("label", "")),
             sort=params.get("sort", "") if params.get("sort", "") in SORTS else "deadline",
-            page=int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 7 else 1,
+            page=int(raw_page)
+            if raw_page.isascii() and raw_page.isdigit() and 0 < len(raw_page) < 7
+            else 1,
         )
 
     def params(self, **changes: Any) -> dict[str, str]:

@@ -80,14 +80,14 @@ def parse_report(
     unit_ids = {u.id for u in units}
     category_id: int | None = None
     raw_category = form.get("category", "")
-    if raw_category.isdigit() and int(raw_category) in category_ids:
+    if raw_category.isascii() and raw_category.isdigit() and int(raw_category) in category_ids:
         category_id = int(raw_category)
     elif raw_category != UNKNOWN:
         errors["category"] = E_CHOICE
     unit_id: int | None = None
     raw_unit = form.get("unit", "")
     if raw_unit:
-        if raw_unit.isdigit() and int(raw_unit) in unit_ids:
+        if raw_unit.isascii() and raw_unit.isdigit() and int(raw_unit) in unit_ids:
             unit_id = int(raw_unit)
         else:
             errors["unit"] = E_CHOICE

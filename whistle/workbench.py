@@ -129,7 +129,11 @@ def define_label(db: Session, *, user_id: str, name: str) -> Label:
 def retire_label(db: Session, *, user_id: str, label_id: str) -> None:
     """Take a label off the list: cases keep it (statistics), nobody can add it any more."""
     _investigator(db, user_id)
-    label = db.get(Label, int(label_id)) if label_id.isdigit() and len(label_id) < 10 else None
+    label = (
+        db.get(Label, int(label_id))
+        if label_id.isascii() and label_id.isdigit() and len(label_id) < 10
+        else None
+    )
     if label is None or not label.active:
         raise CaseworkError("bad-label")
     label.active = False
@@ -149,7 +153,7 @@ def set_case_labels(
     active = {label.id for label in labels(db, active_only=True)}
     wanted: set[int] = set()
     for raw in label_ids:
-        if not (raw.isdigit() and len(raw) < 10) or int(raw) not in active:
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 10) or int(raw) not in active:
             raise CaseworkError("bad-label")
         wanted.add(int(raw))
     current = case_label_ids(db, case_id=case.id)

@@ -44,7 +44,7 @@ ADMIN_ERRORS = {
 
 
 def _int_or_none(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
 async def overview(request: Request) -> Response:
@@ -321,7 +321,7 @@ def _audit_page(db: Session, *, page: int) -> dict[str, Any]:
 async def audit_view(request: Request) -> Response:
     staff = await require_staff(request, "admin")
     raw = request.query_params.get("page", "1")
-    page = int(raw) if raw.isdigit() and len(raw) < 7 else 1
+    page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else 1
     data = await call(request, _audit_page, page=max(page, 1))
     return render(request, "admin/audit.html", {**data, "user": staff.user})
 

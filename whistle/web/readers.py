@@ -47,7 +47,7 @@ async def _decide(request: Request, decision: str) -> Response:
     staff = await require_staff(request, "investigator")
     await security.read_form(request)
     raw = request.path_params["designation_id"]
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         return not_found(request)
     fn = approvals.approve if decision == "approved" else approvals.decline
     try:

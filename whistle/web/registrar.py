@@ -26,7 +26,7 @@ CSV_HEADERS = (
 
 def _year(request: Request) -> int:
     raw = request.query_params.get("year", "")
-    return int(raw) if raw.isdigit() and len(raw) == 4 else deadlines.today().year
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) == 4 else deadlines.today().year
 
 
 def _register(db: Session, *, year: int) -> dict[str, object]:

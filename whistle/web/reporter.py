@@ -105,8 +105,14 @@ async def report_form(request: Request) -> Response:
 def _route_of(form: Mapping[str, str]) -> tuple[int | None, int | None, bool]:
     """(category, unit, valid) as chosen in the form; category None means "don't know"."""
     raw_category, raw_unit = form.get("category", ""), form.get("unit", "")
-    category = int(raw_category) if raw_category.isdigit() and len(raw_category) < 10 else None
-    unit = int(raw_unit) if raw_unit.isdigit() and len(raw_unit) < 10 else None
+    category = (
+        int(raw_category)
+        if raw_category.isascii() and raw_category.isdigit() and len(raw_category) < 10
+        else None
+    )
+    unit = (
+        int(raw_unit) if raw_unit.isascii() and raw_unit.isdigit() and len(raw_unit) < 10 else None
+    )
     return category, unit, category is not None or raw_category == reports.UNKNOWN
 
 

@@ -248,7 +248,9 @@ async def case_minutes(request: Request) -> Response:
             reports.respond_to_minutes,
             case_id=session.case_id,
             case_key=session.payload,
-            version=int(raw_version) if raw_version.isdigit() and len(raw_version) < 6 else 0,
+            version=int(raw_version)
+            if raw_version.isascii() and raw_version.isdigit() and len(raw_version) < 6
+            else 0,
             approved=form.get("decision") == "approve",
             text=form.get("corrections", ""),
         )

@@ -98,7 +98,7 @@ async def text_save(request: Request) -> Response:
 async def text_version(request: Request) -> Response:
     staff = await require_staff(request, "admin")
     name, raw = request.path_params["name"], request.path_params["version"]
-    if name not in texts.NAMES or not raw.isdigit() or len(raw) > 9:
+    if name not in texts.NAMES or not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         return not_found(request)
     version = await call(request, texts.get, name=name, version=int(raw))
     if version is None:
