@@ -182,6 +182,20 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("GET", "/registrar/print"): Check(REGISTRAR_GET),
     ("GET", "/registrar/register.csv"): Check(REGISTRAR_GET),
     ("POST", "/cases/{case_id}/marking"): Check(CASE_POST, {"item_id": "nothing", "ground": "x"}),
+    # The workbench: only a reader of the case may see or set its lead, labels, tasks, triage.
+    ("POST", "/cases/{case_id}/lead"): Check(CASE_POST, {"user_id": "nobody"}),
+    ("POST", "/cases/{case_id}/labels"): Check(CASE_POST, {"label_id": "999999"}),
+    ("POST", "/cases/{case_id}/tasks"): Check(CASE_POST, {"text": "", "due_on": "2026-01-01"}),
+    ("POST", "/cases/{case_id}/tasks/{task_id}"): Check(CASE_POST, {"done": "yes"}),
+    ("POST", "/cases/{case_id}/triage"): Check(CASE_POST, {"priority": "bogus", "risk": "low"}),
+    ("GET", "/labels"): Check(INVESTIGATOR_GET),
+    ("POST", "/labels"): Check(INVESTIGATOR_POST, {"name": ""}),
+    ("POST", "/labels/{label_id}/retire"): Check(INVESTIGATOR_POST, {}),
+    # Search is over the cases the investigator holds; a too-short term is a 400.
+    ("GET", "/search"): Check(INVESTIGATOR_GET),
+    ("POST", "/search"): Check(INVESTIGATOR_POST, {"term": "x"}),
+    ("GET", "/leavers"): Check(INVESTIGATOR_GET),
+    ("POST", "/leavers"): Check(INVESTIGATOR_POST, {"leaver": "nobody", "successor": "nobody"}),
 }
 
 
@@ -277,6 +291,8 @@ def actors(
         "item_id": item_id,
         "access_id": access_id,
         "kind": "pdf",
+        "task_id": "nothing",
+        "label_id": "999999",
     }
     return clients, params
 

@@ -9,7 +9,8 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from tests.conftest import World, submit_report
-from whistle import casework
+from whistle import inbox
+from whistle.inbox import InboxQuery
 from whistle.models import Case
 
 
@@ -27,8 +28,11 @@ def test_inbox_pages_cover_every_held_case_once(
             case.next_due = None
             s.add(case)
         s.commit()
-        pages = [casework.inbox(s, user_id=world.carl, page=n, page_size=2) for n in (1, 2, 3)]
-        anna = casework.inbox(s, user_id=world.anna, page=1, page_size=50)
+        pages = [
+            inbox.inbox(s, user_id=world.carl, query=InboxQuery(page=n), page_size=2)
+            for n in (1, 2, 3)
+        ]
+        anna = inbox.inbox(s, user_id=world.anna, page_size=50)
     assert [p.has_next for p in pages] == [True, True, False]
     seen = [row.case_id for p in pages for row in p.rows]
     assert len(seen) == 5 and len(set(seen)) == 5

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from whistle import accounts, approvals, audit, records, routing, sessions
+from whistle import accounts, approvals, audit, leavers, records, routing, sessions
 from whistle.models import Case, CaseKeyWrap, Category, Designation, Unit, User
 
 MAX_NAME = 200
@@ -172,6 +172,9 @@ def set_account_status(db: Session, *, actor_id: str, user_id: str, active: bool
         actor_id=actor_id,
         subject_id=user_id,
     )
+    if not active:
+        # A leaver keeps no access that a colleague already covers (whistle/leavers.py).
+        leavers.release(db, leaver_id=user_id)
     return user
 
 

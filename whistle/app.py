@@ -42,6 +42,7 @@ from whistle.web import (
     statistics,
     texts,
     uploads,
+    workbench,
 )
 from whistle.web.context import STATIC_DIR, AppContext, ctx, make_templates, redirect, render
 from whistle.web.network import EmployerNetworkMiddleware
@@ -157,6 +158,7 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             *redaction.routes,
             *package.routes,
             *access_requests.routes,
+            *workbench.routes,
             *admin.routes,
             *statistics.routes,
             *texts.routes,

@@ -112,6 +112,17 @@ ACTIONS = (
     "handover_package_exported",
     "access_request_recorded",
     "access_request_answered",
+    # The investigator's workbench (whistle/workbench.py, whistle/search.py, whistle/leavers.py).
+    "lead_changed",
+    "label_defined",
+    "label_retired",
+    "labels_changed",
+    "task_added",
+    "task_done",
+    "task_reopened",
+    "triage_assessed",
+    "cases_searched",
+    "leaver_released",
 )
 
 # What each action is called on the audit pages (translated there).
@@ -163,6 +174,16 @@ LABELS = {
     "handover_package_exported": N_("Handover package exported"),
     "access_request_recorded": N_("Access request (GDPR art. 15) recorded"),
     "access_request_answered": N_("Access request answered (PDF exported)"),
+    "lead_changed": N_("Case lead changed"),
+    "label_defined": N_("Label added to the list"),
+    "label_retired": N_("Label taken off the list"),
+    "labels_changed": N_("Labels changed"),
+    "task_added": N_("Task added"),
+    "task_done": N_("Task done"),
+    "task_reopened": N_("Task reopened"),
+    "triage_assessed": N_("Triage assessment recorded"),
+    "cases_searched": N_("Cases searched"),
+    "leaver_released": N_("A deactivated person's access removed (others read the case)"),
 }
 
 

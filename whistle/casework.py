@@ -1,4 +1,4 @@
-"""The investigator's side of a case: inbox, opening, replying, notes, acknowledgement, status.
+"""The investigator's side of a case: opening, replying, notes, acknowledgement, status.
 
 Every function that returns or changes case content first unwraps the case key with the
 investigator's private key. Without a wrap row for that investigator there is no key, and the
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists, func
+from sqlalchemy import ColumnElement, exists
 from sqlmodel import Session, col, select
 
 from whistle import audit, cases, crypto, deadlines, routing
@@ -31,98 +31,16 @@ class CaseworkError(ValueError):
         self.code = code
 
 
-@dataclass(frozen=True)
-class InboxRow:
-    case_id: str
-    reference: str
-    status: str
-    category_id: int | None
-    received_on: dt.date
-    ack_due: dt.date | None
-    feedback_due: dt.date | None
-    next_due: dt.date | None
-    awaiting_investigator: bool
-
-
-@dataclass(frozen=True)
-class InboxPage:
-    rows: list[InboxRow]
-    page: int
-    has_next: bool
-
-
 def reference(case_id: str) -> str:
     """A short, neutral handle for a case (never derived from the case code)."""
     return case_id[:8].upper()
 
 
-def _holds(user_id: str) -> ColumnElement[bool]:
+def holds(user_id: str) -> ColumnElement[bool]:
     """The investigator holds a wrap of the case: one primary-key probe per case."""
     return exists().where(
         col(CaseKeyWrap.case_id) == col(Case.id), col(CaseKeyWrap.user_id) == user_id
     )
-
-
-def _inbox_cases(db: Session, *, user_id: str, offset: int, limit: int) -> list[Case]:
-    """Cases in inbox order, read along ix_cases_inbox so that a page stops after ``limit``
-    hits instead of sorting every case the investigator holds (which grew with the history).
-
-    Cases with a deadline come first (nearest first), then the rest; each part is its own
-    query because SQLite sorts NULL first and cannot use an index for ``next_due IS NULL``
-    as a sort key. Ties go to the newest case, then by id (any fixed order would do).
-    """
-    held = select(Case).where(_holds(user_id))
-    due = list(
-        db.exec(
-            held.where(col(Case.next_due).is_not(None))
-            .order_by(col(Case.next_due), col(Case.received_on).desc(), col(Case.id).desc())
-            .offset(offset)
-            .limit(limit)
-        ).all()
-    )
-    if len(due) == limit:
-        return due
-    if due:
-        due_total = offset + len(due)
-    else:
-        due_total = db.exec(
-            select(func.count())
-            .select_from(Case)
-            .where(col(Case.next_due).is_not(None), _holds(user_id))
-        ).one()
-    rest = db.exec(
-        held.where(col(Case.next_due).is_(None))
-        .order_by(col(Case.received_on).desc(), col(Case.id).desc())
-        .offset(max(0, offset - due_total))
-        .limit(limit - len(due))
-    ).all()
-    return due + list(rest)
-
-
-def inbox(db: Session, *, user_id: str, page: int = 1, page_size: int = 50) -> InboxPage:
-    """The cases this investigator holds a key for, nearest deadline first, then newest.
-
-    No total is counted: an exact count grows with every case ever held, and the inbox must not
-    slow down as the years pile up (bench: inbox_growth). One row more than a page tells whether
-    there is a next page.
-    """
-    page = max(page, 1)
-    found = _inbox_cases(db, user_id=user_id, offset=(page - 1) * page_size, limit=page_size + 1)
-    rows = [
-        InboxRow(
-            case_id=c.id,
-            reference=reference(c.id),
-            status=c.status,
-            category_id=c.category_id,
-            received_on=c.received_on,
-            ack_due=None if (c.acknowledged_on or c.ack_waived or c.ack_withheld) else c.ack_due,
-            feedback_due=None if c.feedback_given_on else c.feedback_due,
-            next_due=c.next_due,
-            awaiting_investigator=c.awaiting_investigator,
-        )
-        for c in found[:page_size]
-    ]
-    return InboxPage(rows=rows, page=page, has_next=len(found) > page_size)
 
 
 def unlock(db: Session, *, case_id: str, user_id: str, private_key: bytes) -> tuple[Case, bytes]:
@@ -235,6 +153,9 @@ def recuse(db: Session, *, case_id: str, user_id: str, private_key: bytes) -> No
     wrap = db.get(CaseKeyWrap, (case.id, user_id))
     assert wrap is not None
     db.delete(wrap)
+    if case.lead_id == user_id:  # the lead must be someone who can read the case
+        case.lead_id = None
+        db.add(case)
     audit.record(db, action="recused", actor_id=user_id, case_id=case.id)
 
 

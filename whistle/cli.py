@@ -12,9 +12,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from whistle import accounts, approvals, audit, continuity, db, demo, logs, routing, workers
+from whistle import (
+    accounts,
+    approvals,
+    audit,
+    casework,
+    continuity,
+    db,
+    demo,
+    leavers,
+    logs,
+    routing,
+    workers,
+)
+from whistle.casework import CaseworkError
 from whistle.keys import KeysError, load_keys
 from whistle.models import Category, Unit, User
 from whistle.settings import Settings, SettingsError
@@ -347,6 +360,36 @@ def cmd_verify_package(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leaver_grant(args: argparse.Namespace) -> int:
+    """Every case of a leaver to a successor, with the offline continuity key."""
+    engine = _engine(_settings(args))
+    try:
+        private = continuity.read_private(Path(args.private_key))
+        with db.session_scope(engine) as session:
+            ids = {
+                u.username: u.id
+                for u in session.exec(
+                    select(User).where(col(User.username).in_([args.leaver, args.successor]))
+                )
+            }
+            plan = leavers.grant_all_with_continuity(
+                session,
+                private_key=private,
+                leaver_id=ids.get(args.leaver.strip().lower(), ""),
+                successor_id=ids.get(args.successor.strip().lower(), ""),
+            )
+            granted, blocked, unreadable = len(plan.grant), plan.blocked, plan.unreadable
+    except (continuity.ContinuityError, CaseworkError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{granted} case(s) can now be read by {args.successor}")
+    for case_id in blocked:
+        print(f"needs another reader (excluded or not designated): {casework.reference(case_id)}")
+    if unreadable:
+        print(f"{unreadable} case(s) have no continuity wrap and were not granted")
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     expected: audit.Head | None = None
     if args.head:
@@ -478,6 +521,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--case", required=True, help="case id or 8-character reference")
     p.add_argument("--username", required=True, help="the investigator to give access")
     p.set_defaults(func=cmd_continuity_grant)
+    p = sub.add_parser("leaver-grant", help="give all of a leaver's cases to a successor")
+    p.add_argument("--private-key", required=True, help="the continuity private key file")
+    p.add_argument("--leaver", required=True, help="username of the person leaving")
+    p.add_argument("--successor", required=True, help="username of the successor")
+    p.set_defaults(func=cmd_leaver_grant)
     p = sub.add_parser("audit-verify", help="verify the audit log's chain; print its head")
     p.add_argument("--head", help="a head printed or sent earlier (COUNT:KEYED_FROM:HASH)")
     p.set_defaults(func=cmd_audit_verify)

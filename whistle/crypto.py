@@ -486,19 +486,29 @@ def wrap_key(case_key: bytes, public_key: bytes, *, case_id: str, recipient_id: 
 
 
 def unwrap_key(wrapped: bytes, private_key: bytes, *, case_id: str, recipient_id: str) -> bytes:
-    if wrapped[:1] != FORMAT_V1:
-        raise CryptoError("cannot open")
-    try:
-        key = _suite().decrypt(
-            wrapped[1:], _load_private(private_key), info=_wrap_info(case_id, recipient_id)
-        )
-    except CryptoError:
-        raise
-    except Exception:  # the binding raises several exception types for bad input
-        raise CryptoError("cannot open") from None
-    if len(key) != KEY_LEN:
-        raise CryptoError("cannot open")
-    return key
+    return Unwrapper(private_key).unwrap(wrapped, case_id=case_id, recipient_id=recipient_id)
+
+
+class Unwrapper:
+    """One private key, loaded once, to unwrap many case keys (a search over every case one
+    holds: expanding the ML-KEM seed is most of the cost of one unwrap)."""
+
+    def __init__(self, private_key: bytes) -> None:
+        self._private = _load_private(private_key)
+        self._suite = _suite()
+
+    def unwrap(self, wrapped: bytes, *, case_id: str, recipient_id: str) -> bytes:
+        if wrapped[:1] != FORMAT_V1:
+            raise CryptoError("cannot open")
+        try:
+            key = self._suite.decrypt(
+                wrapped[1:], self._private, info=_wrap_info(case_id, recipient_id)
+            )
+        except Exception:  # the binding raises several exception types for bad input
+            raise CryptoError("cannot open") from None
+        if len(key) != KEY_LEN:
+            raise CryptoError("cannot open")
+        return key
 
 
 # ---------------------------------------------------------------------------------------------

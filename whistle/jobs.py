@@ -29,17 +29,28 @@ from whistle import (
     crypto,
     deadlines,
     disclosure,
+    leavers,
     notify,
     retention,
     sessions,
 )
 from whistle.db import session_scope
-from whistle.models import Case, CaseItem, CaseKeyWrap, JobLease, Reminder, User, utcnow
+from whistle.models import (
+    Case,
+    CaseItem,
+    CaseKeyWrap,
+    CaseTask,
+    JobLease,
+    Reminder,
+    User,
+    utcnow,
+)
 from whistle.settings import Settings
 
 log = logging.getLogger("whistle.jobs")
 LEASE = "jobs"
 LEASE_TTL = dt.timedelta(minutes=10)
+TASK_NOTICE = dt.timedelta(days=1)
 
 
 def holder_id() -> str:
@@ -83,7 +94,8 @@ def release(db: Session, *, holder: str) -> None:
 @dataclass(frozen=True)
 class Due:
     case_id: str
-    kind: str  # new_case | reporter_wrote | ack_soon | feedback_soon | overdue | document_request
+    # new_case | reporter_wrote | ack_soon | feedback_soon | overdue | document_request | task
+    kind: str
     due_on: dt.date
     to_lead: bool = False
 
@@ -119,6 +131,18 @@ def due_reminders(db: Session, *, today: dt.date, settings: Settings) -> list[Du
     # A request for official documents is due the day it came in (skyndsamt): remind daily.
     for case_id, received in disclosure.due(db, today=today):
         out.append(Due(case_id, "document_request", received, to_lead=received < today))
+    # Tasks (whistle/workbench.py): a reminder the day before, once per case and due date.
+    tasks = db.exec(
+        select(col(CaseTask.case_id), col(CaseTask.due_on))
+        .join(Case, col(Case.id) == col(CaseTask.case_id))
+        .where(
+            col(CaseTask.done_on).is_(None),
+            col(CaseTask.due_on) <= today + TASK_NOTICE,
+            col(Case.status) != "closed",
+        )
+        .distinct()
+    ).all()
+    out.extend(Due(case_id, "task", due_on) for case_id, due_on in tasks)
     return out
 
 
@@ -200,10 +224,16 @@ def sweep_blobs(db: Session, settings: Settings, today: dt.date) -> None:
     attachments.sweep(db, blob_dir=settings.blob_dir)
 
 
+def release_leavers(db: Session, settings: Settings, today: dt.date) -> None:
+    """Delete deactivated investigators' wraps of cases an active colleague now reads."""
+    leavers.release_all(db)
+
+
 # Further jobs, each run in its own transaction with (db, settings, today).
 EXTRA: tuple[Callable[[Session, Settings, dt.date], None], ...] = (
     retention.run_job,
     sweep_blobs,
+    release_leavers,
 )
 
 

@@ -136,6 +136,30 @@ class Case(SQLModel, table=True):
         Index("ix_cases_next_due_id", "next_due", "id"),
         # The inbox's order (migration 0002): a page reads along it and stops early.
         Index("ix_cases_next_due_received_on_id", "next_due", "received_on", "id"),
+        # The inbox's filters and its other order (migration workbench_1): each filter reads
+        # along its own index in inbox order, so a page still stops after 50 hits.
+        Index("ix_cases_received_on_id", "received_on", "id"),
+        Index("ix_cases_lead_id_next_due", "lead_id", "next_due", "received_on", "id"),
+        Index("ix_cases_status_next_due", "status", "next_due", "received_on", "id"),
+        Index("ix_cases_category_id_next_due", "category_id", "next_due", "received_on", "id"),
+        Index("ix_cases_unit_id_next_due", "unit_id", "next_due", "received_on", "id"),
+        Index("ix_cases_task_due", "task_due"),
+        # The same filters in the other order (newest received first).
+        Index("ix_cases_lead_id_received_on", "lead_id", "received_on", "id"),
+        Index("ix_cases_status_received_on", "status", "received_on", "id"),
+        Index("ix_cases_category_id_received_on", "category_id", "received_on", "id"),
+        Index("ix_cases_unit_id_received_on", "unit_id", "received_on", "id"),
+        # The inbox's counts read only this index for the open cases (no table rows).
+        Index(
+            "ix_cases_open_counts",
+            "status",
+            "category_id",
+            "unit_id",
+            "lead_id",
+            "next_due",
+            "task_due",
+            "id",
+        ),
     )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     # HKDF output of the case code: finds the case, opens nothing.
@@ -163,6 +187,14 @@ class Case(SQLModel, table=True):
     item_count: int = 0
     reporter_wrap: bytes = Field(sa_column=_blob())
     continuity_wrap: bytes | None = Field(default=None, sa_column=_blob(True))
+    # The case lead (whistle/workbench.py): the one reader responsible for the case, always
+    # someone holding a wrap. A user id, like the wraps themselves: who works on a case is
+    # the metadata access control needs anyway. Not a foreign key so that the migration adds
+    # it without rebuilding the table.
+    lead_id: str | None = Field(default=None, max_length=32)
+    # The nearest due date of an open task (whistle/workbench.py), so the inbox shows overdue
+    # tasks and filters on them along an index. The task's text is sealed.
+    task_due: dt.date | None = Field(default=None)
 
 
 class CaseKeyWrap(SQLModel, table=True):
@@ -426,3 +458,41 @@ class AccessRequest(SQLModel, table=True):
     sealed: bytes = Field(sa_column=_blob())
     wrap: bytes = Field(sa_column=_blob())
     reminded: str = Field(default="", max_length=16)  # "", "soon", "overdue": each sent once
+
+
+class Label(SQLModel, table=True):
+    """A label the function defines for triage and statistics (whistle/workbench.py).
+
+    A short list that investigators edit, never free text on a case: a label is a name like
+    "supplier" or "urgent", kept in clear so the inbox can filter on it, and the guide asks
+    that it never names a person.
+    """
+
+    __tablename__ = "labels"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40, unique=True)
+    active: bool = True
+    created_by: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+
+
+class CaseLabel(SQLModel, table=True):
+    """A label put on a case by one of its readers."""
+
+    __tablename__ = "case_labels"
+    __table_args__ = (Index("ix_case_labels_label_id_case_id", "label_id", "case_id"),)
+    case_id: str = Field(foreign_key="cases.id", primary_key=True, max_length=32)
+    label_id: int = Field(foreign_key="labels.id", primary_key=True)
+
+
+class CaseTask(SQLModel, table=True):
+    """A task on a case. Its text is the sealed case item ``item_id`` (kind "task"); this row
+    keeps only what the inbox and the reminders need in clear: the due date and whether it is
+    done."""
+
+    __tablename__ = "case_tasks"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    case_id: str = Field(foreign_key="cases.id", index=True, max_length=32)
+    item_id: str = Field(foreign_key="case_items.id", max_length=32)
+    due_on: dt.date
+    done_on: dt.date | None = None
+    created_by: str | None = Field(default=None, foreign_key="users.id", max_length=32)

@@ -188,12 +188,31 @@ def test_new_account_pages(open_page: OpenPage, lang: str, demo: DemoServer) -> 
 
 
 def test_investigator_pages(open_page: OpenPage, lang: str, demo: DemoServer) -> None:
-    file_report(open_page(lang=lang), lang, what=f"For the investigator's pages. {marker()}")
+    found = marker()
+    file_report(open_page(lang=lang), lang, what=f"For the investigator's pages. {found}")
     page = open_page(lang=lang, user="bertil")
-    checker = Checker(page, demo.url, follow="/(inbox|cases|oral|staff|readers)")
+    checker = Checker(
+        page, demo.url, follow="/(inbox|cases|oral|staff|readers|labels|search|leavers)"
+    )
     checker.crawl("/inbox")
     assert any(p.startswith("/cases/") for p in checker.checked), checker.checked
     assert "/readers" in checker.checked, checker.checked
+    assert {"/labels", "/search", "/leavers"} <= set(checker.checked), checker.checked
+    # Every sub-page of the case page (the crawler sees them as one shape), and a filtered inbox.
+    case_path = next(p for p in checker.checked if p.startswith("/cases/"))
+    for tab in ("feedback", "meetings", "tasks", "handover", "access", "history"):
+        page.goto(f"{case_path}?tab={tab}")
+        checker.check(f"case, {tab}")
+    page.goto("/inbox?show=overdue&sort=received")
+    checker.check("inbox filtered")
+    page.goto("/search")
+    page.get_by_label(t(lang, "Search for")).fill(found)
+    page.get_by_role("button", name=t(lang, "Search"), exact=True).click()
+    expect(page.locator("ul.results li")).to_have_count(1)
+    checker.check("search results")
+    page.goto("/leavers")
+    page.get_by_role("button", name=t(lang, "Show what will be given")).click()
+    checker.check("a leaver's cases, preview")
     # An error on the case page: an empty note.
     page.goto(next(p for p in checker.checked if p.startswith("/cases/")))
     page.get_by_role("button", name=t(lang, "Save note")).click()

@@ -7,11 +7,13 @@ has focus; the pages themselves run no script.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import OpenPage
-from tests.e2e.flows import read_code, send_report, t
+from tests.e2e.flows import file_report, marker, read_code, send_report, t
 
 pytestmark = pytest.mark.e2e
 
@@ -102,3 +104,26 @@ def test_errors_are_tied_to_their_fields(open_page: OpenPage, lang: str) -> None
         link = summary.locator(f"a[href='#field-{name}']")
         expect(link).to_have_count(1)
         expect(page.locator(f"#field-{name}")).to_have_count(1)
+
+
+def test_case_page_with_keyboard_only(open_page: OpenPage, lang: str) -> None:
+    """An investigator moves between the sub-pages of a case and adds a task by Tab, Enter
+    and typing, with a visible focus on the way (issue 15)."""
+    file_report(open_page(lang=lang), lang, what=f"By keyboard. {marker()}")
+    page = open_page(lang=lang, user="bertil")
+    page.goto("/inbox")
+    page.locator("table.inbox a[href^='/cases/']").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_contain_text(t(lang, "Case %(ref)s", ref="").strip())
+    tab_to(page, text=t(lang, "Actions & tasks"))
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"tab=tasks"))
+    tab_to(page, text=t(lang, "Add a task"))  # the summary of a closed <details>
+    page.keyboard.press("Enter")
+    tab_to(page, element_id="field-task")
+    task = f"Task typed by keyboard {marker()}"
+    page.keyboard.type(task)
+    tab_to(page, text=t(lang, "Add task"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text(t(lang, "Saved."))
+    expect(page.locator("ul.tasks .text", has_text=task)).to_have_count(1)

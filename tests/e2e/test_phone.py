@@ -56,3 +56,18 @@ def test_reporter_pages_fit_a_phone(open_page: OpenPage, lang: str) -> None:
     login_reporter(page, lang, code)
     check_phone_page(page, "case")
     assert_accessible(page, f"case on a phone ({lang})")
+
+
+def test_investigator_case_page_fits_a_phone(open_page: OpenPage, lang: str) -> None:
+    """The case page and each of its sub-pages on a phone (issue 15): no sideways scrolling,
+    targets big enough, and axe clean."""
+    file_report(open_page(lang=lang), lang, what=f"For the phone. {marker()}")
+    page = open_page(lang=lang, phone=True, user="bertil")
+    page.goto("/inbox")
+    check_phone_page(page, "inbox")
+    page.locator("table.inbox a[href^='/cases/']").first.click()
+    case_path = page.url.split("?")[0]
+    for tab in ("reply", "feedback", "meetings", "tasks", "handover", "access", "history"):
+        page.goto(f"{case_path}?tab={tab}")
+        check_phone_page(page, f"case, {tab}")
+    assert_accessible(page, f"case history on a phone ({lang})")

@@ -54,6 +54,10 @@ def test_investigator_handles_a_case(open_page: OpenPage, lang: str) -> None:
     saved(anna, lang)
     expect(anna.get_by_text(note)).to_be_visible()
 
+    # Status and closing sit with the feedback, one sub-page over; the thread stays beside it.
+    tabs = anna.get_by_role("navigation", name=t(lang, "Work on the case"))
+    tabs.get_by_role("link", name=t(lang, "Feedback")).click()
+    expect(anna.get_by_text(note)).to_be_visible()
     anna.get_by_label(t(lang, "Set status")).select_option(label=t(lang, "Closed"))
     anna.get_by_label(t(lang, "Outcome (when closing)")).select_option(
         label=t(lang, "Not substantiated")

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import accounts, administration, audit, notify, numbers, routing
+from whistle import accounts, administration, audit, leavers, notify, numbers, routing
 from whistle.i18n import N_
 from whistle.models import Category, Unit, User
 from whistle.web import security, uploads
@@ -282,18 +282,20 @@ async def account_confirm(request: Request) -> Response:
     staff = await require_staff(request, "admin")
     user_id = request.path_params["user_id"]
 
-    def load(db: Session) -> tuple[User | None, int]:
+    def load(db: Session) -> tuple[User | None, int, list[str]]:
         target = db.get(User, user_id) if len(user_id) <= 32 else None
         stranded = administration.stranded_cases(db, user_id=user_id) if target else 0
-        return target, stranded
+        # A deactivated leaver's wraps go once others read each case; these still block.
+        blocking = leavers.blocking_cases(db, leaver_id=user_id) if target else []
+        return target, stranded, blocking
 
-    target, stranded = await call(request, lambda db: load(db))
+    target, stranded, blocking = await call(request, lambda db: load(db))
     if target is None:
         return not_found(request)
     return render(
         request,
         "admin/deactivate.html",
-        {"user": staff.user, "target": target, "stranded": stranded},
+        {"user": staff.user, "target": target, "stranded": stranded, "blocking": blocking},
     )
 
 

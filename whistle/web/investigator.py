@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -10,8 +11,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import approvals, attachments, blobs, casework, deadlines, followup, numbers, records
-from whistle.cases import OUTCOMES, SETTABLE_STATUSES, CaseNotFound
+from whistle import (
+    approvals,
+    attachments,
+    blobs,
+    casework,
+    deadlines,
+    followup,
+    records,
+    workbench,
+)
+from whistle import inbox as inbox_query
+from whistle.cases import OUTCOMES, SETTABLE_STATUSES, STATUSES, CaseNotFound
 from whistle.i18n import N_
 from whistle.models import Category, Unit, User
 from whistle.web import security, uploads
@@ -19,6 +30,33 @@ from whistle.web.context import call, ctx, not_found, redirect, render, translat
 from whistle.web.staff import require_staff
 
 PAGE_SIZE = 50
+# The case page's sub-pages (plain links, no script): the thread stays beside them.
+TABS = {
+    "reply": N_("Reply"),
+    "feedback": N_("Feedback"),
+    "meetings": N_("Meetings & minutes"),
+    "tasks": N_("Actions & tasks"),
+    "handover": N_("Handover"),
+    "access": N_("Access"),
+    "history": N_("History"),
+}
+# Which sub-page shows the form of an action (the last part of its path, or its done code),
+# so an error or a "Saved." lands on the form that was used.
+TAB_OF = {
+    "feedback": "feedback",
+    "status": "feedback",
+    "meeting": "meetings",
+    "minutes": "meetings",
+    "action": "tasks",
+    "actions": "tasks",
+    "tasks": "tasks",
+    "labels": "tasks",
+    "triage": "tasks",
+    "handover": "handover",
+    "grant": "access",
+    "recuse": "access",
+    "lead": "access",
+}
 POST_ERRORS = {
     "empty": N_("Write something before sending."),
     "too-long": N_("This text is too long."),
@@ -34,10 +72,24 @@ POST_ERRORS = {
     "confirm-recusal": N_("Tick the box to confirm that you have a conflict of interest."),
     "not-registered": N_("This case is not in the register: its unit is not public."),
     "bad-item": N_("Choose one of the options."),
+    "bad-lead": N_("Only a reader of the case can be its lead."),
+    "bad-label": N_("Choose one of the options."),
+    "bad-task": N_("Choose one of the options."),
+    "too-many-tasks": N_("This case has too many open tasks. Mark some as done first."),
+    "bad-triage": N_("Choose one of the options."),
     "last-reader": N_(
         "You are the only reader of this case. Give a colleague access before you step aside."
     ),
 }
+
+
+def case_tab(request: Request) -> str:
+    chosen = request.query_params.get("tab", "")
+    if chosen in TABS:
+        return chosen
+    parts = request.url.path.rstrip("/").split("/")
+    action = parts[3] if len(parts) > 3 else request.query_params.get("done", "")
+    return TAB_OF.get(action, "reply")
 
 
 def _labels(db: Session) -> dict[str, dict[int, Category | Unit]]:
@@ -47,9 +99,20 @@ def _labels(db: Session) -> dict[str, dict[int, Category | Unit]]:
     }
 
 
-def _inbox(db: Session, *, user_id: str, page: int) -> dict[str, object]:
+def _inbox(
+    db: Session, *, user_id: str, query: inbox_query.InboxQuery, today: dt.date
+) -> dict[str, object]:
+    found = inbox_query.inbox(db, user_id=user_id, query=query, page_size=PAGE_SIZE, today=today)
+    leads = {row.lead_id for row in found.rows if row.lead_id}
     return {
-        "inbox": casework.inbox(db, user_id=user_id, page=page, page_size=PAGE_SIZE),
+        "inbox": found,
+        "counts": inbox_query.counts(db, user_id=user_id, today=today),
+        "tags": {t.id: t for t in workbench.labels(db) if t.id is not None},
+        "leads": {
+            u.id: u.display_name for u in db.exec(select(User).where(col(User.id).in_(leads)))
+        }
+        if leads
+        else {},
         # Four eyes: every investigator notices new readers and changes to who reads.
         "readers": approvals.notice(db),
         **_labels(db),
@@ -58,13 +121,20 @@ def _inbox(db: Session, *, user_id: str, page: int) -> dict[str, object]:
 
 async def inbox(request: Request) -> Response:
     staff = await require_staff(request, "investigator")
-    raw_page = request.query_params.get("page", "1")
-    page = numbers.parse(raw_page, max_digits=6) or 1
-    data = await call(request, _inbox, user_id=staff.user.id, page=page)
+    query = inbox_query.InboxQuery.parse(request.query_params)
+    today = deadlines.today()
+    data = await call(request, _inbox, user_id=staff.user.id, query=query, today=today)
     return render(
         request,
         "investigator/inbox.html",
-        {**data, "user": staff.user, "today": deadlines.today(), "soon_days": 3},
+        {
+            **data,
+            "query": query,
+            "statuses": STATUSES,
+            "user": staff.user,
+            "today": today,
+            "soon_days": 3,
+        },
     )
 
 
@@ -74,7 +144,7 @@ async def case_page(
     staff = await require_staff(request, "investigator")
     settings = ctx(request).settings
     try:
-        view, kept = await call(
+        view, kept, bench = await call(
             request,
             _case_view,
             case_id=request.path_params["case_id"],
@@ -101,6 +171,12 @@ async def case_page(
             "drafts": drafts or {},
             "done": request.query_params.get("done", ""),
             "records": kept,
+            "bench": bench,
+            "tabs": TABS,
+            "tab": case_tab(request),
+            "priorities": workbench.PRIORITIES,
+            "risks": workbench.RISKS,
+            "checklist": workbench.CHECKLIST,
             "public_retention": records.unit_type(view.unit, default=settings.retention_policy)
             == "public",
         },
@@ -110,13 +186,18 @@ async def case_page(
 
 def _case_view(
     db: Session, *, case_id: str, user_id: str, private_key: bytes, config: records.RecordsConfig
-) -> tuple[casework.CaseView, records.CaseRecords]:
+) -> tuple[casework.CaseView, records.CaseRecords, workbench.CaseBench]:
     view = casework.view(db, case_id=case_id, user_id=user_id, private_key=private_key)
     kept = records.case_records(db, case_id=case_id, config=config)
-    markers = {m.marked_by for m in kept.markings.values() if m.marked_by} - set(view.names)
+    bench = workbench.for_case(db, case=view.case, items=view.items)
+    markers = {m.marked_by for m in kept.markings.values() if m.marked_by}
+    markers |= {t.created_by for t in bench.tasks if t.created_by}
+    markers -= set(view.names)
     for user in db.exec(select(User).where(col(User.id).in_(markers))) if markers else ():
         view.names[user.id] = user.display_name
-    return view, kept
+    for reader in view.readers:
+        view.names.setdefault(reader.id, reader.display_name)
+    return view, kept, bench
 
 
 async def case_view(request: Request) -> Response:
