@@ -18,13 +18,14 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from whistle import crypto, db, i18n, jobs
+from whistle import blobstore, crypto, db, i18n, jobs
 from whistle.derivation import Deriver, Overloaded
 from whistle.keys import Keys, load_keys
 from whistle.settings import Settings
 from whistle.web import (
     admin,
     followup,
+    health,
     investigator,
     pages,
     readers,
@@ -115,6 +116,9 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             queue_seconds=settings.argon2_queue_seconds,
         ),
         templates=make_templates(),
+        blob_store=blobstore.open_store(
+            kind=settings.effective_blob_store, blob_dir=settings.blob_dir, engine=engine
+        ),
     )
 
     @asynccontextmanager
@@ -126,6 +130,7 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
                     tasks.start_soon(_job_loop, engine, settings, client)
                 yield
                 tasks.cancel_scope.cancel()
+        context.blob_store.close()
         engine.dispose()
 
     app = Starlette(
@@ -141,6 +146,7 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             *statistics.routes,
             *texts.routes,
             *pages.routes,
+            *health.routes,
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[

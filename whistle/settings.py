@@ -56,6 +56,13 @@ PLACEHOLDERS = ("changeme", "change-me", "change_me", "placeholder", "example", 
 
 SPECS: tuple[Spec, ...] = (
     Spec("WHISTLE_DATA_DIR", "data_dir", Path, "Database (SQLite) and encrypted blobs. `./data`"),
+    Spec(
+        "WHISTLE_BLOB_STORE",
+        "blob_store",
+        str,
+        "Where sealed attachments live: `files` (the data dir) or `database` (chunk rows; "
+        "PostgreSQL only). Default: `database` on PostgreSQL, `files` on SQLite",
+    ),
     Spec("WHISTLE_KEYS_DIR", "keys_dir", Path, "Key directory (pepper, continuity key). `./keys`"),
     Spec(
         "WHISTLE_DATABASE_URL",
@@ -282,6 +289,7 @@ class Settings:
     remind_feedback_days: int = 14
     jobs_interval_minutes: int = 0
     demo: bool = False
+    blob_store: str = ""  # "" = the database's default: see effective_blob_store
 
     @property
     def argon2(self) -> Argon2Params:
@@ -294,6 +302,13 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'whistle.db'}"
+
+    @property
+    def effective_blob_store(self) -> str:
+        """``database`` on PostgreSQL (hosts share nothing but the database), else ``files``."""
+        if self.blob_store:
+            return self.blob_store
+        return "files" if self.effective_database_url.startswith("sqlite") else "database"
 
     @property
     def blob_dir(self) -> Path:
@@ -328,6 +343,14 @@ class Settings:
             raise SettingsError("WHISTLE_RETENTION_POLICY must be private or public")
         if self.disposal not in {"archive", "dispose"}:
             raise SettingsError("WHISTLE_DISPOSAL must be archive or dispose")
+        if self.blob_store not in {"", "files", "database"}:
+            raise SettingsError("WHISTLE_BLOB_STORE must be files or database")
+        if self.effective_blob_store == "database" and self.effective_database_url.startswith(
+            "sqlite"
+        ):
+            # The chunks are written in the upload's transaction; on SQLite that would hold
+            # the single write lock for as long as a file takes to arrive.
+            raise SettingsError("WHISTLE_BLOB_STORE=database needs PostgreSQL")
         if self.argon2_concurrency < 1 or self.argon2_memory_kib < 8 * self.argon2_parallelism:
             raise SettingsError("Argon2 settings out of range")
         # Zero or less would start a service that fails at the first login (Argon2 refuses it),

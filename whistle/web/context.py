@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from whistle import audit, i18n
+from whistle import audit, blobstore, i18n
 from whistle.db import session_scope
 from whistle.derivation import Deriver
 from whistle.keys import Keys
@@ -44,6 +44,7 @@ class AppContext:
     keys: Keys
     deriver: Deriver
     templates: jinja2.Environment
+    blob_store: blobstore.Store
 
 
 def _local_datetime(value: dt.datetime | None) -> str:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import attachments, attempts, blobs, casecode, cases, crypto, reports, sessions
+from whistle import attachments, attempts, casecode, cases, crypto, reports, sessions
 from whistle.i18n import N_
 from whistle.keys import Keys
 from whistle.models import Case
@@ -162,7 +162,7 @@ async def case_reply(request: Request) -> Response:
     app = ctx(request)
     used = await call(request, attachments.case_bytes, case_id=session.case_id)
     upload = uploads.Upload(
-        blobs.BlobBatch(app.settings.blob_dir),
+        app.blob_store.batch(),
         session.payload,
         session.case_id,
         app.settings.max_case_bytes,
@@ -212,7 +212,7 @@ async def case_file(request: Request) -> Response:
         )
     except attachments.AttachmentNotFound:
         return not_found(request)
-    return uploads.download(found, key=session.payload)
+    return uploads.download(found, key=session.payload, store=ctx(request).blob_store)
 
 
 async def case_minutes(request: Request) -> Response:

@@ -3,9 +3,10 @@ disk, stopping at a limit, and sending a file back decrypted while it streams.
 
 Starlette's ``request.form()`` spools files to a plaintext temporary file, so upload routes never
 call it for multipart bodies: python-multipart's streaming parser runs over ``request.stream()``
-and every file byte goes straight into a :class:`whistle.blobs.BlobWriter` (sealed 64 KiB at a
-time). Text fields come first in every form (the file input is last), so when a file breaks a
-limit the handler stops reading and still has every typed field to show again.
+and every file byte goes straight into a blob writer of the configured store
+(``whistle.blobstore``: a file or chunk rows, sealed 64 KiB at a time). Text fields come first
+in every form (the file input is last), so when a file breaks a limit the handler stops reading
+and still has every typed field to show again.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import StreamingResponse
 
-from whistle import attachments, blobs, crypto
-from whistle.db import session_scope
+from whistle import attachments, blobstore, crypto
 from whistle.i18n import N_
 from whistle.models import new_id
 from whistle.settings import Settings
@@ -74,7 +74,7 @@ def megabytes(n: int) -> str:
 @dataclass
 class Received:
     fields: security.FormFields
-    files: list[tuple[blobs.BlobWriter, str]] = field(default_factory=list)
+    files: list[tuple[blobstore.Writer, str]] = field(default_factory=list)
     error: LimitExceeded | None = None
 
 
@@ -82,13 +82,13 @@ class _Parts:
     """The parser's callbacks: collects text fields, streams file parts into sealed blobs."""
 
     def __init__(
-        self, *, open_file: Callable[[], blobs.BlobWriter], limits: Limits, csrf_cookie: str
+        self, *, open_file: Callable[[], blobstore.Writer], limits: Limits, csrf_cookie: str
     ) -> None:
         self.open_file = open_file
         self.limits = limits
         self.csrf_cookie = csrf_cookie
         self.fields = security.FormFields()
-        self.files: list[tuple[blobs.BlobWriter, str]] = []
+        self.files: list[tuple[blobstore.Writer, str]] = []
         self.total = 0
         self.text_bytes = 0
         self.ended = False
@@ -97,7 +97,7 @@ class _Parts:
         self._headers: dict[bytes, bytes] = {}
         self._name = ""
         self._value: bytearray | None = None
-        self._writer: blobs.BlobWriter | None = None
+        self._writer: blobstore.Writer | None = None
 
     def callbacks(self) -> dict[str, Callable[..., None]]:
         return {
@@ -180,7 +180,7 @@ def is_multipart(request: Request) -> bool:
 
 
 async def receive(
-    request: Request, *, open_file: Callable[[], blobs.BlobWriter], limits: Limits
+    request: Request, *, open_file: Callable[[], blobstore.Writer], limits: Limits
 ) -> Received:
     """Read a form, streaming its files into sealed blobs made by ``open_file``.
 
@@ -222,13 +222,13 @@ async def receive(
 class Upload:
     """The files of one request, sealed under the key of the case they will belong to."""
 
-    batch: blobs.BlobBatch
+    batch: blobstore.Batch
     key: bytes
     case_id: str
     max_case_bytes: int
     files: list[attachments.Prepared] = field(default_factory=list)
 
-    def open_file(self) -> blobs.BlobWriter:
+    def open_file(self) -> blobstore.Writer:
         return self.batch.open(key=self.key, case_id=self.case_id, item_id=new_id())
 
 
@@ -272,7 +272,7 @@ async def receive_files(
 
 
 async def prepare_all(
-    batch: blobs.BlobBatch,
+    batch: blobstore.Batch,
     received: Received,
     *,
     key: bytes,
@@ -282,7 +282,7 @@ async def prepare_all(
 ) -> list[attachments.Prepared]:
     """Finish every received file and clean it (in a worker thread: decoding is CPU work)."""
 
-    def one(writer: blobs.BlobWriter, name: str) -> attachments.Prepared:
+    def one(writer: blobstore.Writer, name: str) -> attachments.Prepared:
         with slots:
             return attachments.prepare(
                 batch,
@@ -301,7 +301,7 @@ async def prepare_all(
 
 async def commit(
     request: Request,
-    batch: blobs.BlobBatch,
+    batch: blobstore.Batch,
     fn: Callable[..., T],
     /,
     *,
@@ -313,7 +313,7 @@ async def commit(
     engine = ctx(request).engine
 
     def run() -> T:
-        with session_scope(engine) as db:
+        with blobstore.transaction(batch, engine) as db:
             result = fn(db=db, **kw)
         batch.keep()
         return result
@@ -334,10 +334,10 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{_ascii_name(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def download(found: attachments.Found, *, key: bytes) -> StreamingResponse:
+def download(found: attachments.Found, *, key: bytes, store: blobstore.Store) -> StreamingResponse:
     """The file, decrypted chunk by chunk as it is sent; never shown inline."""
-    chunks: Iterator[bytes] = blobs.read(
-        found.path, key=key, case_id=found.case_id, item_id=found.item_id
+    chunks: Iterator[bytes] = store.read(
+        found.blob_id, key=key, case_id=found.case_id, item_id=found.item_id
     )
     headers: dict[str, Any] = {
         "content-disposition": content_disposition(found.name),
