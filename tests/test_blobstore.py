@@ -13,8 +13,8 @@ from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
 from tests.conftest import PG_URL, World, csrf, login_reporter, login_staff, submit_report
-from tests.test_backup import whistle_cli
-from whistle import blobmigration, blobstore, crypto, db, readiness
+from tests.test_backup import fresh_url, whistle_cli  # noqa: F401 - fresh_url: a fixture
+from whistle import backup, blobmigration, blobstore, crypto, db, readiness
 from whistle.app import create_app
 from whistle.keys import Keys
 from whistle.settings import Settings, SettingsError
@@ -288,3 +288,39 @@ def test_investigator_download_reads_the_database_store(
     assert _download(anna, url) == data
     in_rows = _rows(engine) > 0
     assert in_rows == (settings.effective_blob_store == "database")
+
+
+@needs_pg
+def test_backup_and_restore_carry_database_blobs(
+    world: World,
+    settings: Settings,
+    engine: Engine,
+    keys: Keys,
+    tmp_path: Path,
+    fresh_url: str,  # noqa: F811
+) -> None:
+    data = os.urandom(180_000)
+    app = create_app(settings, engine=engine, keys=keys)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as reporter:
+        code = submit_report(reporter, world.bribery)
+        login_reporter(reporter, code)
+        sent = reporter.post(
+            "/case/reply",
+            data={"csrf_token": csrf(reporter), "text": ""},
+            files=[("files", ("kept.bin", data))],
+        )
+        assert sent.status_code == 303
+    manifest = backup.backup(settings=settings, dest=tmp_path / "bk")
+    assert not any(name.startswith("blobs/") for name in manifest.files)  # all in the dump
+    target = settings.replace(data_dir=tmp_path / "restored", database_url=fresh_url)
+    backup.restore(settings=target, src=tmp_path / "bk")
+    copy = db.make_engine(fresh_url)
+    try:
+        restored = create_app(target, engine=copy, keys=keys)
+        with TestClient(restored, base_url="https://testserver", follow_redirects=False) as again:
+            login_reporter(again, code)
+            [(url, _)] = FILE_LINK.findall(again.get("/case").text)
+            assert _download(again, url) == data
+        assert _rows(copy) == _rows(engine) > 0
+    finally:
+        copy.dispose()
