@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, col
 
@@ -39,9 +39,13 @@ from whistle.models import BlobChunk, new_id
 
 FILES = "files"
 DATABASE = "database"
-# Sealed chunks sent to, and read from, the database at once: about 1 MiB.
+# Sealed chunks sent to the database at once (about 1 MiB), batches in flight before waiting
+# for PostgreSQL (about 4 MiB), and chunks read at once (about 2 MiB).
 ROWS_PER_WRITE = 16
-ROWS_PER_READ = 16
+SYNC_EVERY = 4
+ROWS_PER_READ = 32
+INSERT_CHUNK = "INSERT INTO blob_chunks (blob_id, seq, data) VALUES (%s, %s, %s)"
+SELECT_PAGE = "SELECT data FROM blob_chunks WHERE blob_id = %s AND seq >= %s ORDER BY seq LIMIT %s"
 # Uploads in progress per process, each on a connection of its own outside the pool of every
 # other request (opened for the upload, closed after it: NullPool), so slow uploads can only
 # exhaust each other's slots, never the connections other requests or hosts need.
@@ -95,12 +99,12 @@ class ChunkWriter:
             key, purpose=blobs.PURPOSE, case_id=case_id, item_id=item_id
         )
         self._buffer = bytearray()
-        self._rows: list[dict[str, object]] = []
+        self._rows: list[tuple[str, int, bytes]] = []
         self._seq = 0
         self._emit(self._sealer.header)
 
     def _emit(self, data: bytes) -> None:
-        self._rows.append({"blob_id": self.blob_id, "seq": self._seq, "data": data})
+        self._rows.append((self.blob_id, self._seq, data))
         self._seq += 1
         self.sealed_size += len(data)
         if len(self._rows) >= ROWS_PER_WRITE:
@@ -145,6 +149,12 @@ class ChunkBatch:
         self._lock = threading.Lock()
         self._conn: Connection | None = None
         self._closed = False
+        # psycopg's pipeline mode while chunks stream in: PostgreSQL stores one batch while the
+        # next is parsed and sealed; a sync every few batches bounds what is in flight.
+        self._pipeline: Any = None
+        self._pipeline_cm: Any = None
+        self._cursor: Any = None
+        self._unsynced = 0
 
     def _connection(self) -> Connection:
         if self._closed:
@@ -154,6 +164,7 @@ class ChunkBatch:
                 raise UploadsBusy()
             try:
                 self._conn = self._engine.connect()
+                self._conn.begin()
             except BaseException:
                 self._slots.release()
                 raise
@@ -164,14 +175,34 @@ class ChunkBatch:
             self._connection()
         return ChunkWriter(self, key=key, case_id=case_id, item_id=item_id, blob_id=new_id())
 
-    def insert(self, rows: list[dict[str, object]]) -> None:
+    def insert(self, rows: list[tuple[str, int, bytes]]) -> None:
         with self._lock:
-            self._connection().execute(insert(BlobChunk), rows)
+            conn = self._connection()
+            if self._pipeline is None:
+                raw: Any = conn.connection.dbapi_connection  # psycopg's own connection
+                self._pipeline_cm = raw.pipeline()
+                self._pipeline = self._pipeline_cm.__enter__()
+                self._cursor = raw.cursor()
+            self._cursor.executemany(INSERT_CHUNK, rows)
+            self._unsynced += 1
+            if self._unsynced >= SYNC_EVERY:
+                self._pipeline.sync()  # raises here if PostgreSQL refused a row
+                self._unsynced = 0
+
+    def _settle(self) -> None:
+        """Wait for every queued insert and leave pipeline mode (under the lock)."""
+        cm, cursor = self._pipeline_cm, self._cursor
+        self._pipeline = self._pipeline_cm = self._cursor = None
+        self._unsynced = 0
+        if cm is not None:
+            cm.__exit__(None, None, None)
+            cursor.close()
 
     def drop(self, writer: Any) -> None:
         """Remove one blob now (it was replaced by a cleaned copy)."""
         writer.close()
         with self._lock:
+            self._settle()
             self._connection().execute(
                 delete(BlobChunk).where(col(BlobChunk.blob_id) == writer.blob_id)
             )
@@ -186,6 +217,7 @@ class ChunkBatch:
             seq = 0
             while True:
                 with self._lock:
+                    self._settle()
                     page = _page(self._connection(), writer.blob_id, seq)
                 yield from page
                 if len(page) < ROWS_PER_READ:
@@ -202,6 +234,8 @@ class ChunkBatch:
                 yield session
             return
         conn = self._conn
+        with self._lock:
+            self._settle()
         # rollback_only: the session's commit only flushes; the connection commits below.
         with Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only") as s:
             try:
@@ -217,6 +251,8 @@ class ChunkBatch:
         with self._lock:
             self._closed = True
             conn, self._conn = self._conn, None
+            with suppress(Exception):  # a refused insert: the rollback below undoes all
+                self._settle()
         if conn is not None:
             try:
                 conn.rollback()  # a no-op after a commit; otherwise every chunk goes
@@ -252,7 +288,13 @@ def transaction(batch: Batch, engine: Engine) -> Iterator[Session]:
             yield session
 
 
-def _page(conn: Connection | Session, blob_id: str, seq: int) -> list[bytes]:
+def _page(conn: Connection, blob_id: str, seq: int) -> list[bytes]:
+    if conn.dialect.name == "postgresql":
+        # Binary results: bytea in text format would arrive hex-encoded, twice its size.
+        raw: Any = conn.connection.dbapi_connection  # psycopg's own connection
+        with raw.cursor(binary=True) as cursor:
+            cursor.execute(SELECT_PAGE, (blob_id, seq, ROWS_PER_READ))
+            return [bytes(row[0]) for row in cursor.fetchall()]
     query = (
         select(BlobChunk.data)  # type: ignore[call-overload]
         .where(col(BlobChunk.blob_id) == blob_id, col(BlobChunk.seq) >= seq)
@@ -340,13 +382,18 @@ class Store:
         return blobs.BlobBatch(self.blob_dir)
 
     def read(self, blob_id: str, *, key: bytes, case_id: str, item_id: str) -> Iterator[bytes]:
-        """The plaintext of a blob, decrypted chunk by chunk, from wherever it is."""
+        """The plaintext of a blob, decrypted chunk by chunk, from wherever it is.
+
+        A generator: nothing is queried until the response iterates it (in a worker thread),
+        so the event loop never waits for the database."""
         with self.engine.connect() as conn:
             stored = in_database(conn, blob_id)
         if stored:
             pieces = sealed_rows(self.engine, blob_id)
-            return open_stream(pieces, key=key, case_id=case_id, item_id=item_id)
-        return blobs.read(self.blob_dir / blob_id, key=key, case_id=case_id, item_id=item_id)
+            yield from open_stream(pieces, key=key, case_id=case_id, item_id=item_id)
+        else:
+            path = self.blob_dir / blob_id
+            yield from blobs.read(path, key=key, case_id=case_id, item_id=item_id)
 
     def close(self) -> None:
         if self.upload_engine is not None:
