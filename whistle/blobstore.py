@@ -44,6 +44,7 @@ DATABASE = "database"
 ROWS_PER_WRITE = 16
 SYNC_EVERY = 4
 ROWS_PER_READ = 32
+SEND_BYTES = 1024 * 1024
 INSERT_CHUNK = "INSERT INTO blob_chunks (blob_id, seq, data) VALUES (%s, %s, %s)"
 SELECT_PAGE = "SELECT data FROM blob_chunks WHERE blob_id = %s AND seq >= %s ORDER BY seq LIMIT %s"
 # Uploads in progress per process, each on a connection of its own outside the pool of every
@@ -390,10 +391,19 @@ class Store:
             stored = in_database(conn, blob_id)
         if stored:
             pieces = sealed_rows(self.engine, blob_id)
-            yield from open_stream(pieces, key=key, case_id=case_id, item_id=item_id)
+            plain = open_stream(pieces, key=key, case_id=case_id, item_id=item_id)
         else:
             path = self.blob_dir / blob_id
-            yield from blobs.read(path, key=key, case_id=case_id, item_id=item_id)
+            plain = blobs.read(path, key=key, case_id=case_id, item_id=item_id)
+        # Handed on 1 MiB at a time: each piece the response takes costs a worker-thread hop.
+        out = bytearray()
+        for chunk in plain:
+            out += chunk
+            if len(out) >= SEND_BYTES:
+                yield bytes(out)
+                out.clear()
+        if out:
+            yield bytes(out)
 
     def close(self) -> None:
         if self.upload_engine is not None:
