@@ -324,3 +324,36 @@ def test_backup_and_restore_carry_database_blobs(
         assert _rows(copy) == _rows(engine) > 0
     finally:
         copy.dispose()
+
+
+@needs_pg
+def test_when_every_upload_connection_is_busy_the_upload_gets_503(
+    world: World, settings: Settings, engine: Engine, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(settings, engine=engine, keys=keys)
+    store: blobstore.Store = app.state.ctx.blob_store
+    taken = 0
+    while store.slots.acquire(blocking=False):  # as if 32 slow uploads were in progress
+        taken += 1
+    assert taken == blobstore.UPLOAD_CONNECTIONS
+    monkeypatch.setattr(blobstore, "UPLOAD_WAIT_SECONDS", 0.2)  # shorter wait, same limit
+    try:
+        with TestClient(app, base_url="https://testserver", follow_redirects=False) as reporter:
+            login_reporter(reporter, submit_report(reporter, world.bribery))
+            busy = reporter.post(
+                "/case/reply",
+                data={"csrf_token": csrf(reporter), "text": "later"},
+                files=[("files", ("x.bin", os.urandom(100_000)))],
+            )
+            assert busy.status_code == 503 and "retry-after" in busy.headers
+            store.slots.release()
+            sent = reporter.post(
+                "/case/reply",
+                data={"csrf_token": csrf(reporter), "text": "now"},
+                files=[("files", ("x.bin", os.urandom(100_000)))],
+            )
+            assert sent.status_code == 303
+    finally:
+        for _ in range(taken - 1):
+            store.slots.release()
+    assert _rows(engine) > 0

@@ -35,6 +35,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session, col
 
 from whistle import blobs, crypto, db
+from whistle.derivation import Overloaded
 from whistle.models import BlobChunk, new_id
 
 FILES = "files"
@@ -54,8 +55,12 @@ UPLOAD_CONNECTIONS = 32
 UPLOAD_WAIT_SECONDS = 30.0
 
 
-class UploadsBusy(RuntimeError):
-    """Every upload connection of this process is in use (see ``UPLOAD_CONNECTIONS``)."""
+class UploadsBusy(Overloaded):
+    """Every upload connection of this process is in use (see ``UPLOAD_CONNECTIONS``): the
+    request gets 503 with Retry-After, like a full derivation queue."""
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=int(UPLOAD_WAIT_SECONDS))
 
 
 class Writer(Protocol):
