@@ -30,8 +30,10 @@ USER whistle
 VOLUME ["/data", "/keys"]
 EXPOSE 8000
 
+# /readyz, not /healthz: a container whose database is gone or at a newer schema, or whose
+# keys or blob store are missing, must not count as healthy (docs/deploy.md, section 4).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
+  CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4).status == 200 else 1)"]
 
 # `serve` runs the migrations before it listens.
 CMD ["whistle", "serve", "--host", "0.0.0.0", "--port", "8000"]

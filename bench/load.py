@@ -121,6 +121,28 @@ def upload(spec: dict[str, Any]) -> dict[str, Any]:
     return {"times": times}
 
 
+FILE_LINK = re.compile(r'href="(/case/files/[0-9a-f]{32})"')
+
+
+def download(spec: dict[str, Any]) -> dict[str, Any]:
+    """The logged-in reporter downloads every file of the case, streaming (nothing is kept)."""
+    cookies = spec["cookies"]
+    total, seconds = 0, 0.0
+    with httpx.Client(base_url=spec["url"], timeout=TIMEOUT, cookies=cookies) as client:
+        links = FILE_LINK.findall(client.get("/case").text)
+        if not links:
+            raise RuntimeError("no files to download")
+        for link in links:
+            started = time.perf_counter()
+            with client.stream("GET", link) as response:
+                if response.status_code != 200:
+                    raise RuntimeError(f"download refused: {response.status_code}")
+                for piece in response.iter_raw():
+                    total += len(piece)
+            seconds += time.perf_counter() - started
+    return {"bytes": total, "seconds": seconds, "files": len(links)}
+
+
 def _staff_client(url: str, username: str, password: str, totp_hex: str) -> httpx.Client:
     """A logged-in staff browser: password, then the TOTP code (the next step's when the
     current one was used already: codes are single-use)."""
@@ -394,6 +416,7 @@ JOBS = {
     "kdf_followup": kdf_followup,
     "pages": pages,
     "upload": upload,
+    "download": download,
     "flood": lambda spec: asyncio.run(_flood(spec)),
     "bomb_flood": lambda spec: asyncio.run(_bomb_flood(spec)),
     "throughput": lambda spec: asyncio.run(_throughput(spec)),

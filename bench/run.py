@@ -31,6 +31,7 @@ def scenarios(log: list[str]) -> dict[str, Callable[[], list[Result]]]:
         "report_form": lambda: [pages.report_form_vs_bare()],
         "inbox": lambda: pages.inbox_sqlite(log) + pages.inbox_postgres(PG_SERVER, log),
         "upload": upload.uploads,
+        "upload_db": lambda: upload.uploads_database(PG_SERVER),
         "flood": flood.flood,
         "scale": kdf.scale_2workers,
         "scrub": scrub.scrub,

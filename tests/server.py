@@ -83,7 +83,8 @@ class RealServer:
             self.root / f"{self.name}.{self._starts}.stderr",
         )
 
-    def start(self) -> RealServer:
+    def start(self, *, wait: bool = True) -> RealServer:
+        """Start the process; with ``wait`` (the default) return once it answers /healthz."""
         self._starts += 1
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("WHISTLE_")}
@@ -100,10 +101,11 @@ class RealServer:
         out, err = self._log_paths()
         with out.open("wb") as stdout, err.open("wb") as stderr:
             self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
-        self._wait_ready()
+        if wait:
+            self.wait_ready()
         return self
 
-    def _wait_ready(self) -> None:
+    def wait_ready(self) -> None:
         assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

@@ -92,6 +92,7 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("GET", "/info/accessibility"): Check(PUBLIC),
     ("GET", "/lang/{code}"): Check(dict.fromkeys(ROLES, 303)),
     ("GET", "/healthz"): Check(PUBLIC),
+    ("GET", "/readyz"): Check(PUBLIC),
     ("GET", "/staff/login"): Check(PUBLIC),
     ("POST", "/staff/login"): Check(dict.fromkeys(ROLES, 400), {"username": "x", "password": ""}),
     ("GET", "/staff/second-factor"): Check(dict.fromkeys(ROLES, LOGIN)),

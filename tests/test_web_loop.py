@@ -206,6 +206,14 @@ def test_plaintext_never_stored(
     )
     login_reporter(reporter, code)
     post(reporter, "/case/reply", {"text": f"reply {MARKER}"})
+    # A file: its bytes are chunk rows (PostgreSQL) or a blob file (SQLite); both are searched.
+    evidence = f"ledger {MARKER}\n".encode() * 5000
+    sent = reporter.post(
+        "/case/reply",
+        data={"csrf_token": csrf(reporter), "text": ""},
+        files=[("files", ("evidence.txt", evidence))],
+    )
+    assert sent.status_code == 303
     anna = new_client()
     login_staff(anna, "anna")
     [case_id] = case_ids_in_inbox(anna)
@@ -226,7 +234,10 @@ def test_plaintext_never_stored(
     assert code.replace(" ", "") not in caplog.text
     with Session(engine) as s:
         kinds = sorted(i.kind for i in s.execute(select(CaseItem)).scalars())
-    assert kinds == ["identity", "message", "message", "note", "report"]
+    assert kinds == ["attachment", "identity", "message", "message", "note", "report"]
+    with engine.connect() as conn:
+        chunks = conn.execute(text("SELECT count(*) FROM blob_chunks")).scalar_one()
+    assert (chunks > 0) == (settings.effective_blob_store == "database")
 
 
 def test_reporter_pages_have_no_script_and_work_with_forms_alone(

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from whistle import audit, crypto, db, i18n, jobs
+from whistle import audit, blobstore, crypto, db, i18n, jobs
 from whistle.derivation import Deriver, Overloaded
 from whistle.keys import Keys, load_keys
 from whistle.sandbox import Sandbox
@@ -28,6 +28,7 @@ from whistle.web import (
     admin,
     disclosure,
     followup,
+    health,
     investigator,
     package,
     pages,
@@ -131,6 +132,9 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             memory_bytes=settings.scrub_memory_mib * 1024 * 1024,
             seconds=settings.scrub_seconds,
         ),
+        blob_store=blobstore.open_store(
+            kind=settings.effective_blob_store, blob_dir=settings.blob_dir, engine=engine
+        ),
     )
 
     @asynccontextmanager
@@ -143,6 +147,7 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
                 yield
                 tasks.cancel_scope.cancel()
         context.sandbox.close()
+        context.blob_store.close()
         engine.dispose()
 
     app = Starlette(
@@ -165,6 +170,7 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             *poster.routes,
             *registrar.routes,
             *pages.routes,
+            *health.routes,
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[

@@ -2,7 +2,8 @@
 
 Each file is one case item of kind ``attachment`` whose sealed content holds its name, type,
 size, what was removed and its blob id; the bytes are a blob (``whistle.blobs``) sealed under
-the case key and bound to (``attachment``, case id, item id). The ``attachments`` row only ties
+the case key and bound to (``attachment``, case id, item id), kept in the configured store
+(``whistle.blobstore``: files, or chunk rows in the database). The ``attachments`` row only ties
 the random blob id to its case and item, so a download must name a blob *of that case*.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from whistle import audit, blobs, cases, casework, crypto, reports, sandbox, scrub
+from whistle import audit, blobs, blobstore, cases, casework, crypto, reports, sandbox, scrub
 from whistle.i18n import N_
 from whistle.models import Attachment, Case, CaseItem, utcnow
 
@@ -41,7 +42,7 @@ class AttachmentNotFound(LookupError):
 class Prepared:
     """A received file, cleaned if it could be, sealed under its temporary name."""
 
-    writer: blobs.BlobWriter
+    writer: blobstore.Writer
     name: str
     kind: str | None
     size: int
@@ -57,8 +58,8 @@ def clean_name(raw: str) -> str:
 
 
 def prepare(
-    batch: blobs.BlobBatch,
-    writer: blobs.BlobWriter,
+    batch: blobstore.Batch,
+    writer: blobstore.Writer,
     *,
     name: str,
     key: bytes,
@@ -82,7 +83,7 @@ def prepare(
     clean = batch.open(key=key, case_id=writer.case_id, item_id=writer.item_id)
     try:
         result = cleaner.clean(
-            blobs.read(writer.part_path, key=key, case_id=writer.case_id, item_id=writer.item_id),
+            blobstore.read_back(batch, writer, key=key),
             size=writer.size,
             kind=kind,
             out=clean.write,
@@ -119,7 +120,7 @@ def attach(
     case: Case,
     case_key: bytes,
     files: list[Prepared],
-    batch: blobs.BlobBatch,
+    batch: blobstore.Batch,
     author: str,
     max_case_bytes: int,
     author_user_id: str | None = None,
@@ -165,7 +166,7 @@ def attach(
 
 @dataclass(frozen=True)
 class Found:
-    path: Path
+    blob_id: str
     name: str
     size: int
     case_id: str
@@ -201,10 +202,11 @@ def find(
     except crypto.CryptoError:
         raise AttachmentNotFound() from None
     content = json.loads(plain)
-    path = blob_dir / blob_id
-    if content.get("blob") != blob_id or not path.is_file():
+    if content.get("blob") != blob_id or not blobstore.exists(
+        db, blob_dir=blob_dir, blob_id=blob_id
+    ):
         raise AttachmentNotFound()
-    return Found(path, content["name"], content["size"], case_id, item.id)
+    return Found(blob_id, content["name"], content["size"], case_id, item.id)
 
 
 def find_for_investigator(
@@ -229,7 +231,7 @@ def reporter_reply(
     case_key: bytes,
     text: str,
     files: list[Prepared],
-    batch: blobs.BlobBatch,
+    batch: blobstore.Batch,
     max_case_bytes: int,
     now: dt.datetime | None = None,
 ) -> None:
@@ -265,7 +267,7 @@ def investigator_post(
     kind: str,
     text: str,
     files: list[Prepared],
-    batch: blobs.BlobBatch,
+    batch: blobstore.Batch,
     max_case_bytes: int,
     now: dt.datetime | None = None,
 ) -> None:

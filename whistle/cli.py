@@ -469,6 +469,29 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_blobs_migrate(args: argparse.Namespace) -> int:
+    from whistle import blobmigration
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    if args.to == "database" and settings.effective_database_url.startswith("sqlite"):
+        print("error: the database blob store needs PostgreSQL", file=sys.stderr)
+        return 2
+    try:
+        report = blobmigration.migrate(engine=engine, blob_dir=settings.blob_dir, to=args.to)
+    except blobmigration.MigrationFailed as exc:
+        print(f"error: {exc}; its source is kept, run the command again", file=sys.stderr)
+        return 1
+    print(f"blobs moved to {args.to}: {report.moved}; already there: {report.already}")
+    if report.missing:
+        print(f"error: {len(report.missing)} blobs are in neither store:", file=sys.stderr)
+        print("\n".join(report.missing), file=sys.stderr)
+        return 1
+    if settings.effective_blob_store != args.to:
+        print(f"note: set WHISTLE_BLOB_STORE={args.to}, or new files still go to the other store")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whistle", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -552,6 +575,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", type=Path, metavar="PACKAGE")
     p.add_argument("--public-key", required=True, help="the published public key (hex)")
     p.set_defaults(func=cmd_verify_package)
+    blobs = sub.add_parser("blobs", help="the attachment blob store")
+    blob_sub = blobs.add_subparsers(dest="blobs_command", required=True)
+    p = blob_sub.add_parser("migrate", help="move every blob to the other store, verified")
+    p.add_argument("--to", required=True, choices=("database", "files"))
+    p.set_defaults(func=cmd_blobs_migrate)
 
     p = sub.add_parser("backup", help="copy the database and blobs (not the keys) to DEST_DIR")
     p.add_argument("dest", type=Path, metavar="DEST_DIR")
@@ -568,7 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)
-    except (SettingsError, KeysError) as exc:
+    except (SettingsError, KeysError, db.SchemaTooNew) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

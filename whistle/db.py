@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from collections.abc import Iterator
@@ -11,10 +12,16 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlmodel import Session
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The PostgreSQL advisory lock key that serialises migrations ("whis" in ASCII).
+MIGRATION_LOCK = 0x77686973
+log = logging.getLogger("whistle")
 
 
 PRIVATE_FILE = 0o600
@@ -40,8 +47,10 @@ def private_sqlite_file(url: str) -> None:
             continue
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the pragmas the service relies on (foreign keys, WAL, busy timeout)."""
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine with the pragmas the service relies on (foreign keys, WAL, busy timeout).
+
+    ``options`` replace PostgreSQL's pool settings (the upload engine of ``whistle.blobstore``)."""
     if url.startswith("sqlite"):
         private_sqlite_file(url)
         engine = create_engine(
@@ -71,9 +80,8 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
-    )
+    pool = options or {"pool_size": 10, "max_overflow": 10}
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool)
 
 
 @contextmanager
@@ -95,11 +103,66 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by newer code than this: this host must not serve it."""
+
+
+def _check_not_newer(conn: Connection, url: str) -> None:
+    script = ScriptDirectory.from_config(alembic_config(url))
+    for revision in MigrationContext.configure(conn).get_current_heads():
+        try:
+            known = script.get_revision(revision)
+        except CommandError:
+            known = None
+        if known is None:
+            raise SchemaTooNew(
+                f"the database schema is at revision {revision}, which this version of whistle "
+                "does not know: it was migrated by a newer version. Upgrade this host; it will "
+                "not serve an unknown schema"
+            )
+
+
 def migrate(url: str) -> None:
-    """Bring the database to the newest schema (``alembic upgrade heads``: every branch)."""
+    """Bring the database to the newest schema (``alembic upgrade heads``: every branch).
+
+    On PostgreSQL the migration runs under a session advisory lock, so of several hosts
+    starting at once exactly one migrates and the others wait, then find the schema at head.
+    Refuses (:class:`SchemaTooNew`) a schema that newer code migrated.
+    """
     if url.startswith("sqlite"):
         private_sqlite_file(url)  # before Alembic's connection creates it world-readable
-    command.upgrade(alembic_config(url), "heads")
+    config = alembic_config(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            postgres = conn.dialect.name == "postgresql"
+            if postgres:
+                key = {"key": MIGRATION_LOCK}
+                if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar():
+                    log.info("another process is migrating the database; waiting for it")
+                    conn.execute(text("SELECT pg_advisory_lock(:key)"), key)
+                conn.commit()  # the lock is the session's; the migration has its transaction
+            try:
+                _check_not_newer(conn, url)
+                conn.commit()
+                if postgres:
+                    config.attributes["connection"] = conn
+                command.upgrade(config, "heads")
+            finally:
+                if postgres:
+                    conn.rollback()
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+                    conn.commit()
+    finally:
+        engine.dispose()
+
+
+def schema_at_head(engine: Engine) -> bool:
+    """True when the database is at exactly the revisions this code's migrations end in."""
+    script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(False)))
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current == set(script.get_heads())
 
 
 def is_empty(engine: Engine) -> bool:

@@ -496,3 +496,20 @@ class CaseTask(SQLModel, table=True):
     due_on: dt.date
     done_on: dt.date | None = None
     created_by: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+
+
+class BlobChunk(SQLModel, table=True):
+    """One piece of a sealed attachment blob kept in the database (``WHISTLE_BLOB_STORE=database``).
+
+    Row 0 is the ``crypto.StreamSealer`` header, rows 1… its sealed 64 KiB chunks, exactly the
+    bytes a blob file holds, in order: ciphertext only, bound to (``attachment``, case, item).
+    The chunks are written in the upload's own transaction, the one that also writes the
+    ``attachments`` row naming the blob, so a blob is visible only once that row commits and an
+    aborted upload leaves nothing (see ``whistle.blobstore``). No foreign key: the chunks are
+    written before the row that names them, in the same transaction.
+    """
+
+    __tablename__ = "blob_chunks"
+    blob_id: str = Field(primary_key=True, max_length=32)
+    seq: int = Field(primary_key=True)
+    data: bytes = Field(sa_column=_blob(False))

@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 from whistle import (
     attachments,
     audit,
-    blobs,
+    blobstore,
     casework,
     crypto,
     deadlines,
@@ -141,7 +141,10 @@ def build(
         total += row.size
         if total > max_bytes:
             raise PackageError("too-large")
-        data = b"".join(blobs.read(blob_dir / row.id, key=key, case_id=case.id, item_id=item.id))
+        plain = blobstore.read_in(
+            db, blob_dir=blob_dir, blob_id=row.id, key=key, case_id=case.id, item_id=item.id
+        )
+        data = b"".join(plain)
         name = attachments.clean_name(str(item.content.get("name") or "file"))
         if markers:
             name = masking.render(name, identity_spans(name, markers))

@@ -4,9 +4,10 @@ An investigator replaces an item by a masked version (the rule of :mod:`whistle.
 deletes an attachment, giving a reason. The item is sealed again under the same id, so the old
 ciphertext is overwritten in its row, not kept beside the new one (SQLite runs with
 ``secure_delete``, so the freed page is zeroed too); a deleted attachment's blob file is
-unlinked. The reason is sealed into the item; the audit log records that it happened, the
-grounds' codes and who did it, never what was removed. Backups taken earlier still hold the old
-ciphertext until they are rotated out (docs/threat-model.md).
+unlinked, or its chunk rows deleted (database store). The reason is sealed into the item; the
+audit log records that it happened, the grounds' codes and who did it, never what was removed.
+Backups taken earlier still hold the old ciphertext until they are rotated out
+(docs/threat-model.md).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from whistle import audit, casework, crypto, deadlines, disclosure, masking
+from whistle import audit, blobstore, casework, crypto, deadlines, disclosure, masking
 from whistle.cases import CaseNotFound
 from whistle.models import Attachment, CaseItem
 
@@ -130,7 +131,8 @@ def delete_attachment(
     blob_dir: Path,
     now: dt.datetime | None = None,
 ) -> None:
-    """Delete an attached file: its blob is unlinked and its item keeps only a mark and why."""
+    """Delete an attached file: its blob goes (file or chunk rows) and its item keeps only a
+    mark and why."""
     item, key, _old = _load(
         db, case_id=case_id, item_id=item_id, user_id=user_id, private_key=private_key
     )
@@ -157,6 +159,7 @@ def delete_attachment(
     )  # fmt: skip
     db.flush()
     # Last, once the rows are gone in this transaction: a failed commit leaves a row whose
-    # file is missing (a 404 on download), never a file that no row names for long.
+    # file is missing (a 404 on download), never a file that no row names for long. Chunk rows
+    # (WHISTLE_BLOB_STORE=database) go in this same transaction.
     for row in rows:
-        (blob_dir / row.id).unlink(missing_ok=True)
+        blobstore.delete_blob(db, blob_dir=blob_dir, blob_id=row.id)

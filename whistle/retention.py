@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, Table, delete, func, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from whistle import audit, crypto, records, statistics
+from whistle import audit, blobstore, crypto, records, statistics
 from whistle.models import Attachment, Case, CaseItem, CaseStatistic, Unit, WebSession, metadata
 from whistle.settings import Settings
 
@@ -100,18 +100,18 @@ class RetentionReport:
 def delete_case_blobs(db: Session, *, blob_dir: Path, case_id: str, dry_run: bool) -> int:
     """Delete the attachment files of a case; return how many there were.
 
-    A blob is named by its attachment row's random id (``blob_dir/<id>``, see
+    A blob is named by its attachment row's random id (``blob_dir/<id>`` or its chunk rows, see
     :class:`whistle.models.Attachment`). Called before the rows go: afterwards nothing would name
     the files. If the transaction then fails, the case stays and the next run finishes it.
     """
     ids = db.exec(select(Attachment.id).where(col(Attachment.case_id) == case_id)).all()
     count = 0
     for blob_id in ids:
-        path = blob_dir / blob_id
-        if path.exists():
-            count += 1
-            if not dry_run:
-                path.unlink(missing_ok=True)
+        if dry_run:
+            count += blobstore.exists(db, blob_dir=blob_dir, blob_id=blob_id)
+        else:
+            # Chunk rows (WHISTLE_BLOB_STORE=database) go in this transaction, files at once.
+            count += blobstore.delete_blob(db, blob_dir=blob_dir, blob_id=blob_id)
     return count
 
 

@@ -79,6 +79,13 @@ PLACEHOLDERS = ("changeme", "change-me", "change_me", "placeholder", "example", 
 
 SPECS: tuple[Spec, ...] = (
     Spec("WHISTLE_DATA_DIR", "data_dir", Path, "Database (SQLite) and encrypted blobs. `./data`"),
+    Spec(
+        "WHISTLE_BLOB_STORE",
+        "blob_store",
+        str,
+        "Where sealed attachments live: `files` (the data dir) or `database` (chunk rows; "
+        "PostgreSQL only). Default: `database` on PostgreSQL, `files` on SQLite",
+    ),
     Spec("WHISTLE_KEYS_DIR", "keys_dir", Path, "Key directory (pepper, continuity key). `./keys`"),
     Spec(
         "WHISTLE_DATABASE_URL",
@@ -416,6 +423,7 @@ class Settings:
     jobs_interval_minutes: int = 0
     audit_head_hours: int = 24
     demo: bool = False
+    blob_store: str = ""  # "" = the database's default: see effective_blob_store
 
     @property
     def argon2(self) -> Argon2Params:
@@ -428,6 +436,13 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'whistle.db'}"
+
+    @property
+    def effective_blob_store(self) -> str:
+        """``database`` on PostgreSQL (hosts share nothing but the database), else ``files``."""
+        if self.blob_store:
+            return self.blob_store
+        return "files" if self.effective_database_url.startswith("sqlite") else "database"
 
     @property
     def blob_dir(self) -> Path:
@@ -468,6 +483,14 @@ class Settings:
             raise SettingsError(f"WHISTLE_REGISTER_FORMAT: {exc}") from None
         if len(self.register_title) > 200 or not 0 < len(self.secrecy_ground.strip()) <= 200:
             raise SettingsError("WHISTLE_REGISTER_TITLE/WHISTLE_SECRECY_GROUND: 1–200 characters")
+        if self.blob_store not in {"", "files", "database"}:
+            raise SettingsError("WHISTLE_BLOB_STORE must be files or database")
+        if self.effective_blob_store == "database" and self.effective_database_url.startswith(
+            "sqlite"
+        ):
+            # The chunks are written in the upload's transaction; on SQLite that would hold
+            # the single write lock for as long as a file takes to arrive.
+            raise SettingsError("WHISTLE_BLOB_STORE=database needs PostgreSQL")
         if self.argon2_concurrency < 1 or self.argon2_memory_kib < 8 * self.argon2_parallelism:
             raise SettingsError("Argon2 settings out of range")
         if self.scrub_memory_mib < MIN_SCRUB_MEMORY_MIB:

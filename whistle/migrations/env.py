@@ -21,6 +21,13 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
+    given = config.attributes.get("connection")
+    if given is not None:
+        # whistle.db.migrate's connection, which holds the migration lock (PostgreSQL).
+        context.configure(connection=given, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
     url = config.get_main_option("sqlalchemy.url")
     engine = make_engine(url)
     with engine.connect() as connection:

@@ -54,7 +54,7 @@ async def overview(request: Request) -> Response:
     free_mb = uploads.free_bytes(settings) // (1024 * 1024)
     # Shown only when low: attachments are being refused (reports' text is still filed).
     disk = {"free_mb": free_mb, "min_mb": settings.min_free_disk_mb}
-    low = free_mb < settings.min_free_disk_mb
+    low = uploads.disk_low(settings)  # never with the database store (files are not here)
     return render(
         request,
         "admin/overview.html",

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from whistle import audit, i18n, scrub_labels
+from whistle import audit, blobstore, i18n, scrub_labels
 from whistle.db import session_scope
 from whistle.derivation import Deriver
 from whistle.keys import Keys
@@ -46,6 +46,7 @@ class AppContext:
     deriver: Deriver
     templates: jinja2.Environment
     sandbox: Sandbox  # the worker processes that remove hidden data from attached files
+    blob_store: blobstore.Store
 
 
 def _local_datetime(value: dt.datetime | None) -> str:

@@ -14,7 +14,6 @@ from starlette.routing import Route
 from whistle import (
     approvals,
     attachments,
-    blobs,
     casework,
     deadlines,
     followup,
@@ -220,9 +219,7 @@ async def case_post(request: Request) -> Response:
     except CaseNotFound:
         return not_found(request)
     settings = ctx(request).settings
-    upload = uploads.Upload(
-        blobs.BlobBatch(settings.blob_dir), key, case_id, settings.max_case_bytes
-    )
+    upload = uploads.Upload(ctx(request).blob_store.batch(), key, case_id, settings.max_case_bytes)
     kind, text = "", ""
     try:
         form, too_large = await uploads.receive_files(request, upload, used=used)
@@ -271,7 +268,7 @@ async def case_file(request: Request) -> Response:
         )
     except (CaseNotFound, attachments.AttachmentNotFound):
         return not_found(request)
-    return uploads.download(found, key=key)
+    return uploads.download(found, key=key, store=ctx(request).blob_store)
 
 
 def _form_fields(form: security.FormFields, names: tuple[str, ...]) -> dict[str, str]:

@@ -18,7 +18,6 @@ from starlette.routing import Route
 
 from whistle import (
     attachments,
-    blobs,
     casecode,
     crypto,
     names,
@@ -241,7 +240,7 @@ async def submit_report(request: Request) -> Response:
     # The case key and id exist before the body is read: files are sealed to them as they arrive.
     app = ctx(request)
     upload = uploads.Upload(
-        blobs.BlobBatch(app.settings.blob_dir),
+        app.blob_store.batch(),
         crypto.random_key(),
         new_id(),
         app.settings.max_case_bytes,

@@ -17,7 +17,6 @@ from starlette.routing import Route
 from whistle import (
     attachments,
     attempts,
-    blobs,
     casecode,
     cases,
     crypto,
@@ -238,7 +237,7 @@ async def case_reply(request: Request) -> Response:
     app = ctx(request)
     used = await call(request, attachments.case_bytes, case_id=session.case_id)
     upload = uploads.Upload(
-        blobs.BlobBatch(app.settings.blob_dir),
+        app.blob_store.batch(),
         session.payload,
         session.case_id,
         app.settings.max_case_bytes,
@@ -291,7 +290,7 @@ async def case_file(request: Request) -> Response:
         )
     except attachments.AttachmentNotFound:
         return not_found(request)
-    return uploads.download(found, key=session.payload)
+    return uploads.download(found, key=session.payload, store=ctx(request).blob_store)
 
 
 async def case_minutes(request: Request) -> Response:

@@ -3,9 +3,10 @@ disk, stopping at a limit, and sending a file back decrypted while it streams.
 
 Starlette's ``request.form()`` spools files to a plaintext temporary file, so upload routes never
 call it for multipart bodies: python-multipart's streaming parser runs over ``request.stream()``
-and every file byte goes straight into a :class:`whistle.blobs.BlobWriter` (sealed 64 KiB at a
-time). Text fields come first in every form (the file input is last), so when a file breaks a
-limit the handler stops reading and still has every typed field to show again.
+and every file byte goes straight into a blob writer of the configured store
+(``whistle.blobstore``: a file or chunk rows, sealed 64 KiB at a time). Text fields come first
+in every form (the file input is last), so when a file breaks a limit the handler stops reading
+and still has every typed field to show again.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import StreamingResponse
 
-from whistle import attachments, blobs, crypto, sandbox
-from whistle.db import session_scope
+from whistle import attachments, blobstore, crypto, sandbox
 from whistle.i18n import N_
 from whistle.models import new_id
 from whistle.settings import Settings
@@ -76,7 +76,7 @@ def megabytes(n: int) -> str:
 @dataclass
 class Received:
     fields: security.FormFields
-    files: list[tuple[blobs.BlobWriter, str]] = field(default_factory=list)
+    files: list[tuple[blobstore.Writer, str]] = field(default_factory=list)
     error: LimitExceeded | None = None
     refused: int = 0  # files dropped unread because the disk is nearly full
 
@@ -87,7 +87,7 @@ class _Parts:
     def __init__(
         self,
         *,
-        open_file: Callable[[], blobs.BlobWriter],
+        open_file: Callable[[], blobstore.Writer],
         limits: Limits,
         csrf_cookie: str,
         refuse_files: bool = False,
@@ -98,7 +98,7 @@ class _Parts:
         self.refuse_files = refuse_files
         self.refused = 0
         self.fields = security.FormFields()
-        self.files: list[tuple[blobs.BlobWriter, str]] = []
+        self.files: list[tuple[blobstore.Writer, str]] = []
         self.total = 0
         self.text_bytes = 0
         self.ended = False
@@ -107,7 +107,7 @@ class _Parts:
         self._headers: dict[bytes, bytes] = {}
         self._name = ""
         self._value: bytearray | None = None
-        self._writer: blobs.BlobWriter | None = None
+        self._writer: blobstore.Writer | None = None
 
     def callbacks(self) -> dict[str, Callable[..., None]]:
         return {
@@ -195,7 +195,7 @@ def is_multipart(request: Request) -> bool:
 async def receive(
     request: Request,
     *,
-    open_file: Callable[[], blobs.BlobWriter],
+    open_file: Callable[[], blobstore.Writer],
     limits: Limits,
     refuse_files: bool = False,
 ) -> Received:
@@ -246,7 +246,7 @@ async def text_only(request: Request) -> tuple[security.FormFields, bool]:
     if not is_multipart(request):
         return await security.read_form(request), False
 
-    def refuse() -> blobs.BlobWriter:
+    def refuse() -> blobstore.Writer:
         raise AssertionError("no file is opened without a key")  # files=0 stops before this
 
     none = Limits(file_bytes=0, request_bytes=0, case_bytes=0, case_bytes_left=0, files=0)
@@ -258,14 +258,14 @@ async def text_only(request: Request) -> tuple[security.FormFields, bool]:
 class Upload:
     """The files of one request, sealed under the key of the case they will belong to."""
 
-    batch: blobs.BlobBatch
+    batch: blobstore.Batch
     key: bytes
     case_id: str
     max_case_bytes: int
     files: list[attachments.Prepared] = field(default_factory=list)
     refused: str = ""  # a translated note when files were refused for lack of disk space
 
-    def open_file(self) -> blobs.BlobWriter:
+    def open_file(self) -> blobstore.Writer:
         return self.batch.open(key=self.key, case_id=self.case_id, item_id=new_id())
 
 
@@ -273,7 +273,13 @@ def disk_low(settings: Settings) -> bool:
     """True when the blob store's disk has less free space than the setting asks to keep.
 
     Unlimited reports could otherwise fill the disk, and a full disk stops the database too;
-    attachments are refused, never the text (it is small and always filed)."""
+    attachments are refused, never the text (it is small and always filed).
+
+    Only for the files store: with ``WHISTLE_BLOB_STORE=database`` no file reaches this host's
+    disk (the chunks are rows on the database server, whose disk is watched where it runs),
+    so nothing is checked here."""
+    if settings.effective_blob_store != blobstore.FILES:
+        return False
     return free_bytes(settings) < settings.min_free_disk_mb * 1024 * 1024
 
 
@@ -325,7 +331,7 @@ async def receive_files(
 
 
 async def prepare_all(
-    batch: blobs.BlobBatch,
+    batch: blobstore.Batch,
     received: Received,
     *,
     key: bytes,
@@ -361,7 +367,7 @@ async def prepare_all(
 
 async def commit(
     request: Request,
-    batch: blobs.BlobBatch,
+    batch: blobstore.Batch,
     fn: Callable[..., T],
     /,
     **kw: Any,
@@ -372,7 +378,7 @@ async def commit(
     engine = ctx(request).engine
 
     def run() -> T:
-        with session_scope(engine) as db:
+        with blobstore.transaction(batch, engine) as db:
             result = fn(db=db, **kw)
         batch.keep()
         return result
@@ -391,10 +397,10 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{_ascii_name(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def download(found: attachments.Found, *, key: bytes) -> StreamingResponse:
+def download(found: attachments.Found, *, key: bytes, store: blobstore.Store) -> StreamingResponse:
     """The file, decrypted chunk by chunk as it is sent; never shown inline."""
-    chunks: Iterator[bytes] = blobs.read(
-        found.path, key=key, case_id=found.case_id, item_id=found.item_id
+    chunks: Iterator[bytes] = store.read(
+        found.blob_id, key=key, case_id=found.case_id, item_id=found.item_id
     )
     headers: dict[str, Any] = {
         "content-disposition": content_disposition(found.name),
