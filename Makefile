@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test lint format bench translations messages screenshots clean
+.PHONY: help run test lint format bench translations messages screenshots clean
+
+## List the targets with what they do (the `## ` line above each).
+help:
+	@awk '/^## /{doc=(doc ? doc " " : "") substr($$0,4); next} /^[a-z][a-z-]*:/{if (doc) {sub(/:.*/, "", $$1); printf "  %-13s %s\n", $$1, doc}; doc=""}' $(MAKEFILE_LIST)
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +30,13 @@ run: translations
 test: translations
 	./scripts/test.sh
 
+## Lint and type-check only (ruff, ruff format --check, mypy --strict).
 lint: $(INSTALLED)
 	$(BIN)/ruff check whistle tests bench
 	$(BIN)/ruff format --check whistle tests bench
 	$(BIN)/mypy
 
+## Apply ruff's fixes and formatting.
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix whistle tests bench
 	$(BIN)/ruff format whistle tests bench
@@ -45,8 +51,10 @@ messages: $(INSTALLED)
 screenshots: translations
 	$(BIN)/python scripts/screenshots.py
 
+## Benchmarks (not part of the tests): docs/performance.md.
 bench: translations
 	$(BIN)/python bench/run.py
 
+## Remove the virtual environment and tool caches.
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
