@@ -13,13 +13,14 @@ WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
-COPY pyproject.toml README.md babel.cfg ./
+COPY pyproject.toml README.md babel.cfg constraints.txt ./
 COPY whistle ./whistle
 COPY templates ./templates
 COPY static ./static
-# Installed in place (-e) so the package finds templates/ and static/ beside it; the
-# translations are compiled here because .mo files are build products, not committed.
-RUN pip install -e . \
+# Installed in place (-e), at the versions of the lock file constraints.txt, so the package
+# finds templates/ and static/ beside it; the translations are compiled here because .mo
+# files are build products, not committed.
+RUN pip install -c constraints.txt -e . \
  && pybabel compile -d whistle/translations -D messages \
  && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin whistle \
  && mkdir -p /data /keys \

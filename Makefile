@@ -5,17 +5,28 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: help run test lint format bench translations messages screenshots clean
+.PHONY: help run test lint format bench translations messages screenshots clean lock
 
 ## List the targets with what they do (the `## ` line above each).
 help:
 	@awk '/^## /{doc=(doc ? doc " " : "") substr($$0,4); next} /^[a-z][a-z-]*:/{if (doc) {sub(/:.*/, "", $$1); printf "  %-13s %s\n", $$1, doc}; doc=""}' $(MAKEFILE_LIST)
 
-$(INSTALLED): pyproject.toml
+# Installs exactly the versions in constraints.txt (the lock file), so every machine and CI
+# test the same set; `make lock` refreshes it after a dependency changes in pyproject.toml.
+$(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
+
+## Re-resolve every dependency (runtime and test) into constraints.txt, in a scratch environment.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[test]'
+	{ echo "# The lock file: every package whistle and its tests install, pinned (make lock)."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > constraints.txt
+	rm -rf .lock-venv
 
 ## Compile the Babel catalogues (.po -> .mo); the .mo files are build products, not committed.
 translations: $(INSTALLED)
