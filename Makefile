@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: help run test lint format bench translations messages screenshots clean lock
+.PHONY: help run test lint format bench translations messages screenshots clean lock migration
 
 ## List the targets with what they do (the `## ` line above each).
 help:
@@ -27,6 +27,11 @@ lock:
 	{ echo "# The lock file: every package whistle and its tests install, pinned (make lock)."; \
 	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > constraints.txt
 	rm -rf .lock-venv
+
+## Start a new migration after changing models.py: make migration NAME=what_it_does
+## (writes whistle/migrations/versions/NNNN_what_it_does.py from autogenerate; finish it by hand).
+migration: $(INSTALLED)
+	$(BIN)/python scripts/new_migration.py $(NAME)
 
 ## Compile the Babel catalogues (.po -> .mo); the .mo files are build products, not committed.
 translations: $(INSTALLED)

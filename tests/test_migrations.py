@@ -68,3 +68,11 @@ def test_one_linear_history() -> None:
     revisions = list(script.walk_revisions())
     assert revisions[-1].down_revision is None
     assert all(len(r.nextrev) <= 1 for r in revisions)
+
+
+def test_migration_files_list_in_chain_order() -> None:
+    """File NNNN_*.py is the NNNth step from the base, so `ls` shows the history in order."""
+    script = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
+    in_order = [Path(r.path).name for r in reversed(list(script.walk_revisions()))]
+    numbered = [f"{n:04d}_" for n in range(1, len(in_order) + 1)]
+    assert [name[:5] for name in in_order] == numbered, in_order
