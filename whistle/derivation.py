@@ -67,11 +67,6 @@ class Deriver:
         self._staff_limiter: anyio.CapacityLimiter | None = None
 
     @property
-    def memory_bound_kib(self) -> int:
-        """Upper bound of memory spent on derivations at any moment."""
-        return self.concurrency * self.params.memory_kib
-
-    @property
     def reporter_reserved(self) -> int:
         """Slots that staff derivations can never take."""
         return self.concurrency - self.staff_slots
