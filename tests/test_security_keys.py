@@ -547,3 +547,22 @@ def test_only_security_key_pages_may_run_a_script(client: TestClient, world: Wor
         response = client.get(other)
         assert "script-src" not in response.headers["content-security-policy"]
         assert "<script" not in response.text
+
+
+def test_reloading_a_page_keeps_only_a_few_challenges(
+    anna: TestClient, world: World, engine: Engine
+) -> None:
+    first = options_in(anna.get("/staff/security-keys").text)
+    for _ in range(3 * security_keys.OPEN_CHALLENGES):
+        anna.get("/staff/security-keys")
+    with Session(engine) as s:
+        rows = s.exec(select(SecurityKeyChallenge)).all()
+    assert len(rows) == security_keys.OPEN_CHALLENGES
+    # The oldest went first: an answer to it is refused.
+    credential, prf = SoftKey().create(first)
+    response = post(
+        anna,
+        "/staff/security-keys/add",
+        {"name": "k", "password": PASSWORD, "credential": credential, "prf": prf},
+    )
+    assert text(web.ERRORS["expired"]) in response.text

@@ -49,6 +49,7 @@ from whistle import crypto
 from whistle.models import SecurityKey, SecurityKeyChallenge, User, utcnow
 
 CHALLENGE_LIFETIME = dt.timedelta(minutes=5)
+OPEN_CHALLENGES = 5  # unanswered challenges per account and purpose (several open tabs)
 MAX_KEYS = 10  # per account
 MAX_NAME = 64
 MAX_RESPONSE = 16 * 1024  # a credential's JSON; attestation certificates fit easily
@@ -107,7 +108,18 @@ def prf_locked(user: User) -> bool:
 
 
 def _new_challenge(db: Session, *, user_id: str, purpose: str, now: dt.datetime) -> bytes:
+    """A fresh challenge, stored until answered or expired. Every page that offers a ceremony
+    makes one; expired ones go, and an account keeps at most OPEN_CHALLENGES unanswered ones
+    per purpose (the oldest go first), so reloading a page cannot grow the table."""
     db.exec(delete(SecurityKeyChallenge).where(col(SecurityKeyChallenge.expires_at) <= now))
+    kept = db.exec(
+        select(SecurityKeyChallenge.id)
+        .where(SecurityKeyChallenge.user_id == user_id, SecurityKeyChallenge.purpose == purpose)
+        .order_by(col(SecurityKeyChallenge.id).desc())
+        .offset(OPEN_CHALLENGES - 1)
+    ).all()
+    if kept:
+        db.exec(delete(SecurityKeyChallenge).where(col(SecurityKeyChallenge.id).in_(kept)))
     challenge = crypto.random_key()
     db.add(
         SecurityKeyChallenge(
