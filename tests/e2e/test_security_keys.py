@@ -21,7 +21,10 @@ from sqlmodel import Session, select
 
 from tests.e2e.a11y import axe_violations, describe
 from tests.e2e.flows import DEMO_PASSWORDS, login_staff, second_factor_code, submit_password, t
-from tests.e2e.harness import DemoServer, demo_server
+from tests.e2e.harness import CHEAP_ARGON2_ENV, DemoServer, demo_server
+from whistle import crypto
+from whistle.crypto import Argon2Params
+from whistle.keys import load_keys
 from whistle.models import SecurityKey, User
 from whistle.web.security_keys import ERRORS
 from whistle.web.staff import E_KEY_REQUIRED
@@ -75,6 +78,34 @@ def _no_violations(page: Page) -> None:
     assert not violations, describe(violations)
 
 
+def _thief_opens_nothing(server: DemoServer, username: str, user: User, key: SecurityKey) -> None:
+    """The database, keys/ and the password, tried with the crypto functions directly: the
+    password's key opens the outer layer only, and no output of the key is stored."""
+    pepper_keys = load_keys(server.workdir / "keys", create=False)
+    params = Argon2Params(
+        time_cost=int(CHEAP_ARGON2_ENV["WHISTLE_ARGON2_TIME_COST"]),
+        memory_kib=int(CHEAP_ARGON2_ENV["WHISTLE_ARGON2_MEMORY_KIB"]),
+        parallelism=1,
+    )
+    assert user.password_salt is not None and key.private_key_sealed is not None
+    kek = crypto.derive_login_keys(
+        DEMO_PASSWORDS[username], user.password_salt, params, password_key=pepper_keys.password_key
+    ).current.kek
+    for guess in (bytes(32), key.prf_salt or b"", crypto.digest(key.credential_id)):
+        with pytest.raises(crypto.CryptoError):
+            crypto.open_with_security_key(
+                key.private_key_sealed, kek=kek, prf_output=guess, user_id=user.id, key_id=key.id
+            )
+    inner = crypto.open_sealed(
+        kek,
+        key.private_key_sealed,
+        purpose="private-key-security-key-outer",
+        case_id=user.id,
+        item_id=key.id,
+    )
+    assert len(inner) > crypto.PRIVATE_KEY_LEN  # still sealed: the password gave ciphertext
+
+
 def _register(page: Page, lang: str, username: str, name: str) -> None:
     page.goto("/staff/security-keys")
     expect(page.locator("h1")).to_have_text(t(lang, "Security keys"))
@@ -110,6 +141,8 @@ def test_register_log_out_and_log_in_with_a_key(
         # without, the key is a second factor and the password still opens the private key.
         assert (key.private_key_sealed is not None) is prf
         assert (user.private_key_sealed is None) is prf
+        if prf:
+            _thief_opens_nothing(localhost, username, user, key)
         page.get_by_role("button", name=t(lang, "Log out"), exact=True).click()
         page.wait_for_url(re.compile(r"/staff/login$"))
 
