@@ -435,6 +435,13 @@ def test_recovery_code_recovers_and_forgets_every_key(
         {"username": "anna", "recovery_code": code, "password": new, "confirm": new},
     )
     assert response.status_code == 200, response.text
+    assert (
+        text(
+            "Any security keys of your account have been removed: register them again on the "
+            "security keys page once you are logged in."
+        )
+        in response.text
+    )
     assert _keys(engine, world.anna) == []
     with Session(engine) as s:
         assert s.exec(select(SecurityKeyChallenge)).all() == []
