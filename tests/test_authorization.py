@@ -105,6 +105,13 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("POST", "/staff/password"): Check(
         ANY_STAFF_POST, {"current": "wrong", "password": "x", "confirm": "y"}
     ),
+    ("GET", "/staff/security-keys"): Check(ANY_STAFF_GET),
+    ("POST", "/staff/security-keys/add"): Check(ANY_STAFF_POST, {"name": "k", "password": "x"}),
+    ("POST", "/staff/security-keys/{key_id}/remove"): Check(ANY_STAFF_POST, {"password": "x"}),
+    # Without a pending login (the password step), back to the login page, whoever asks.
+    ("POST", "/staff/security-key/login"): Check(dict.fromkeys(ROLES, LOGIN), {"credential": ""}),
+    ("GET", "/staff/security-key/enrol"): Check(dict.fromkeys(ROLES, LOGIN)),
+    ("POST", "/staff/security-key/enrol"): Check(dict.fromkeys(ROLES, LOGIN), {"name": "k"}),
     ("GET", "/staff/recover"): Check(PUBLIC),
     ("POST", "/staff/recover"): Check(
         dict.fromkeys(ROLES, 400), {"username": "nobody", "password": "x", "confirm": "x"}
@@ -294,6 +301,7 @@ def actors(
         "kind": "pdf",
         "task_id": "nothing",
         "label_id": "999999",
+        "key_id": "nokey",
     }
     return clients, params
 

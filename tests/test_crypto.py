@@ -618,3 +618,102 @@ def test_audit_chain_key_and_mac_known_answers() -> None:
     assert crypto.audit_chain_key(bytes(32)) != KAT_AUDIT_KEY != KAT_PEPPER
     with pytest.raises(ValueError):
         crypto.mac(b"short", b"x")
+
+
+# Security keys (WebAuthn PRF): the PRF key and a two-layer wrap, both frozen.
+KAT_PRF_OUTPUT = bytes([7]) * 32
+KAT_SK_USER = "u" * 32
+KAT_SK_KEY = "k" * 32
+KAT_SK_KEK = bytes.fromhex("ebd735ad9bdbb61777311147cc24917614b13bb967ed7d64d40828df921f1556")
+# Sealing is randomised (fresh nonces), so only opening can be a KAT.
+KAT_SK_SEALED = bytes.fromhex(
+    "01708f7797bbef0341f89d929e1d58f6df949927b8a4a3190607d9ee98e7147a262730810d73d75e31472e8ef4"
+    "0ee9866ad18c060d949be94cbc590168ed47a579c5e969e0899fcd09df819e030a7cf93c09a7f3da3b92c64935"
+    "2c98501e6e392e6fdaa51aba56323afb359a947a53b4cbbdd71f7e0cd9b916321f6c75a26ea6b4b3cf5c5325d1"
+    "bd483903aab15604097f97f5b50097c66e590f"
+)
+
+
+def _sk_open(sealed: bytes, *, kek: bytes = KAT_KEY, prf: bytes = KAT_PRF_OUTPUT) -> bytes:
+    return crypto.open_with_security_key(
+        sealed, kek=kek, prf_output=prf, user_id=KAT_SK_USER, key_id=KAT_SK_KEY
+    )
+
+
+def test_security_key_kek_known_answer() -> None:
+    assert crypto.security_key_kek(KAT_PRF_OUTPUT, user_id=KAT_SK_USER, key_id=KAT_SK_KEY) == (
+        KAT_SK_KEK
+    )
+    # Re-derived from the primitives: HKDF-SHA256, no salt, info bound to account and key.
+    info = b"whistle/v1/security-key-kek\x00" + b"\x00\x20" + b"u" * 32 + b"\x00\x20" + b"k" * 32
+    expected = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info)
+    assert expected.derive(KAT_PRF_OUTPUT) == KAT_SK_KEK
+    with pytest.raises(ValueError):
+        crypto.security_key_kek(b"short", user_id=KAT_SK_USER, key_id=KAT_SK_KEY)
+
+
+def test_security_key_wrap_known_answer_and_round_trip() -> None:
+    assert _sk_open(KAT_SK_SEALED) == KAT_PRIVATE
+    sealed = crypto.seal_with_security_key(
+        KAT_PRIVATE, kek=KAT_KEY, prf_output=KAT_PRF_OUTPUT, user_id=KAT_SK_USER, key_id=KAT_SK_KEY
+    )
+    assert sealed != KAT_SK_SEALED  # fresh nonces
+    assert _sk_open(sealed) == KAT_PRIVATE
+
+
+def test_security_key_wrap_needs_the_password_and_the_key() -> None:
+    """The thief with the database and the password, or with the key's output but not the
+    password, opens nothing; nor does a wrap moved to another account or key."""
+    with pytest.raises(CryptoError):
+        _sk_open(KAT_SK_SEALED, prf=bytes(32))  # password right, PRF wrong
+    with pytest.raises(CryptoError):
+        _sk_open(KAT_SK_SEALED, kek=bytes(32))  # PRF right, password wrong
+    with pytest.raises(CryptoError):
+        _sk_open(KAT_SK_SEALED, prf=b"")  # no PRF at all
+    with pytest.raises(CryptoError):
+        crypto.open_with_security_key(
+            KAT_SK_SEALED,
+            kek=KAT_KEY,
+            prf_output=KAT_PRF_OUTPUT,
+            user_id="v" * 32,
+            key_id=KAT_SK_KEY,
+        )
+    with pytest.raises(CryptoError):
+        crypto.open_with_security_key(
+            KAT_SK_SEALED,
+            kek=KAT_KEY,
+            prf_output=KAT_PRF_OUTPUT,
+            user_id=KAT_SK_USER,
+            key_id="l" * 32,
+        )
+    # The password's kek opens the outer layer only: what it gives is still sealed.
+    inner = crypto.open_sealed(
+        KAT_KEY,
+        KAT_SK_SEALED,
+        purpose="private-key-security-key-outer",
+        case_id=KAT_SK_USER,
+        item_id=KAT_SK_KEY,
+    )
+    assert KAT_PRIVATE not in inner
+    with pytest.raises(CryptoError):
+        crypto.open_sealed(
+            KAT_KEY,
+            inner,
+            purpose="private-key-security-key",
+            case_id=KAT_SK_USER,
+            item_id=KAT_SK_KEY,
+        )
+    tampered = bytearray(KAT_SK_SEALED)
+    tampered[-1] ^= 1
+    with pytest.raises(CryptoError):
+        _sk_open(bytes(tampered))
+
+
+def test_security_key_wrap_follows_a_password_change() -> None:
+    new_kek = bytes(range(1, 33))
+    moved = crypto.reseal_security_key_wrap(
+        KAT_SK_SEALED, old_kek=KAT_KEY, new_kek=new_kek, user_id=KAT_SK_USER, key_id=KAT_SK_KEY
+    )
+    assert _sk_open(moved, kek=new_kek) == KAT_PRIVATE
+    with pytest.raises(CryptoError):
+        _sk_open(moved)  # the old password opens it no more

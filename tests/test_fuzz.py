@@ -29,8 +29,10 @@ from whistle.web import reporter as reporter_web
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
-# Tables whose purpose is to record refused attempts (failure budgets, the audit trail).
-RECORDS_REFUSALS = {"rate_counters", "audit_entries", "audit_head"}
+# Tables whose purpose is to record refused attempts (failure budgets, the audit trail), and
+# the WebAuthn challenges every page with a ceremony hands out (a form answered with a 400
+# offers the ceremony again, with a fresh challenge; at most a few per account are kept).
+RECORDS_REFUSALS = {"rate_counters", "audit_entries", "audit_head", "security_key_challenges"}
 
 
 def template_field_names() -> list[str]:

@@ -6,7 +6,8 @@ is never stored; its Argon2id output, keyed with the password key from ``keys/``
 gives a verifier (stored) and the key-encryption key (not). Accounts from before the pepper
 (scheme 1) are upgraded at their next login. Administrators and registrars get a verifier only:
 they hold no key and can open no case.
-The second factor is in :mod:`whistle.second_factor`.
+The second factor is in :mod:`whistle.second_factor` (TOTP) and :mod:`whistle.security_keys`
+(WebAuthn); a PRF security key can take over the password-only wrap of the private key.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from whistle import crypto, names, passwords
+from whistle import crypto, names, passwords, security_keys
 from whistle.models import User, utcnow
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -325,8 +326,9 @@ def check_login(user: User | None, keys: crypto.LoginKeys) -> Authenticated:
         raise LoginFailed()
     try:
         private = b""
-        if user.role == "investigator":
-            assert user.private_key_sealed is not None
+        # An account whose key was sealed to a PRF security key has no password-only wrap:
+        # the password step gives nothing to unlock, and the security key step opens it.
+        if user.role == "investigator" and user.private_key_sealed is not None:
             private = crypto.open_sealed(
                 scheme.kek,
                 user.private_key_sealed,
@@ -400,6 +402,9 @@ def change_password(
     check_password_rules(password, confirm)
     prepared = prepared or prepare(password, params, password_key=password_key, recovery=False)
     _reseal(user, password=prepared.password, private=who.private_key, totp=who.totp_secret)
+    security_keys.reseal_for_password(
+        db, user_id=user.id, old_kek=who.kek, new_kek=prepared.password.keys.kek
+    )
     db.add(user)
 
 
@@ -414,7 +419,9 @@ def _seal_credentials(
     """Store the verifier and seal the private key and TOTP secret under ``keys`` (scheme 2)."""
     user.password_verifier = keys.verifier
     user.password_scheme = PASSWORD_SCHEME
-    if user.role == "investigator":
+    # No private key at hand: the account's key is sealed to its PRF security keys only
+    # (whistle/security_keys.py), and stays so.
+    if user.role == "investigator" and private:
         user.private_key_sealed = crypto.seal(
             keys.kek, private, purpose="private-key", case_id="", item_id=user.id
         )
@@ -455,6 +462,9 @@ def recover(
     assert prepared.recovery is not None
     _reseal(user, password=prepared.password, private=private, totp=None)
     user.totp_last_step = 0
+    # Security keys go too: they may be what was lost, and their wraps were sealed under the
+    # old password. The password-only wrap is back (above) until a PRF key is registered.
+    security_keys.forget_all(db, user_id=user.id)
     # The lost factor is enrolled again, so its account-wide lock goes too.
     user.factor_failures = 0
     user.factor_locked_until = None

@@ -25,6 +25,10 @@ The scheme (see docs/threat-model.md for the reasoning):
   chain that verifies, so rewriting the log takes the key directory as well as the database.
 * **Handover packages** carry a manifest of SHA-256 sums signed with an Ed25519 key from
   ``keys/`` (RFC 8032), checkable offline with the published public key.
+* A **security key** with the WebAuthn PRF extension returns 32 secret bytes for a per-key salt.
+  Where it does, the private key is sealed twice: inside under ``HKDF(PRF output)``, outside
+  under the password's key-encryption key (:func:`seal_with_security_key`). The password-only
+  wrap is then dropped, so a stolen database plus the password (or plus the key) opens nothing.
 * **Sessions** keep the unlocked private key (or, for a reporter, CK) sealed under a random secret
   that lives only in the user's cookie; the database holds only a digest of the session id.
 
@@ -75,13 +79,18 @@ __all__ = [
     "generate_keypair",
     "mac",
     "open_sealed",
+    "open_with_security_key",
     "password_key",
     "public_key_of",
     "random_digits",
     "random_key",
     "random_string",
     "random_token",
+    "reseal_security_key_wrap",
     "seal",
+    "seal_with_security_key",
+    "security_key_kek",
+    "security_key_prf_salt",
     "sha256_hex",
     "sign",
     "signing_keypair",
@@ -594,3 +603,65 @@ def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> boo
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# security keys: the private key wrapped under the password AND a WebAuthn PRF output
+
+PRF_SALT_LEN = 32  # the input the browser passes to the key (``prf.eval.first``)
+PRF_OUTPUT_LEN = 32  # WebAuthn PRF results are 32 bytes (hmac-secret, SHA-256)
+_SK_INNER = "private-key-security-key"
+_SK_OUTER = "private-key-security-key-outer"
+
+
+def security_key_prf_salt() -> bytes:
+    """A fresh PRF input for one registered key; stored in clear (it is not a secret: without
+    the authenticator's own secret nobody can compute the output from it)."""
+    return os.urandom(PRF_SALT_LEN)
+
+
+def security_key_kek(prf_output: bytes, *, user_id: str, key_id: str) -> bytes:
+    """The key a PRF output gives: HKDF-SHA256(PRF output, info bound to account and key), so
+    the raw output is used for nothing else and a wrap cannot be moved to another row."""
+    if len(prf_output) != PRF_OUTPUT_LEN:
+        raise ValueError("a PRF output is 32 bytes")
+    return _hkdf(prf_output, info=b"security-key-kek\x00" + _encode_fields(user_id, key_id))
+
+
+def seal_with_security_key(
+    private_key: bytes, *, kek: bytes, prf_output: bytes, user_id: str, key_id: str
+) -> bytes:
+    """Seal the private key under the security key's PRF key, then under the password's kek.
+
+    Two layers rather than one key from both: a password change re-seals the outer layer
+    (:func:`reseal_security_key_wrap`) without the security key at hand, and neither the
+    password alone nor the PRF output alone opens the inner one.
+    """
+    inner = seal(
+        security_key_kek(prf_output, user_id=user_id, key_id=key_id),
+        private_key,
+        purpose=_SK_INNER,
+        case_id=user_id,
+        item_id=key_id,
+    )
+    return seal(kek, inner, purpose=_SK_OUTER, case_id=user_id, item_id=key_id)
+
+
+def open_with_security_key(
+    sealed: bytes, *, kek: bytes, prf_output: bytes, user_id: str, key_id: str
+) -> bytes:
+    """Reverse :func:`seal_with_security_key`; :class:`CryptoError` unless both are right."""
+    inner = open_sealed(kek, sealed, purpose=_SK_OUTER, case_id=user_id, item_id=key_id)
+    try:
+        prf_kek = security_key_kek(prf_output, user_id=user_id, key_id=key_id)
+    except ValueError:
+        raise CryptoError("cannot open") from None
+    return open_sealed(prf_kek, inner, purpose=_SK_INNER, case_id=user_id, item_id=key_id)
+
+
+def reseal_security_key_wrap(
+    sealed: bytes, *, old_kek: bytes, new_kek: bytes, user_id: str, key_id: str
+) -> bytes:
+    """Move a security-key wrap to a new password: only the outer layer changes."""
+    inner = open_sealed(old_kek, sealed, purpose=_SK_OUTER, case_id=user_id, item_id=key_id)
+    return seal(new_kek, inner, purpose=_SK_OUTER, case_id=user_id, item_id=key_id)

@@ -104,6 +104,44 @@ class User(SQLModel, table=True):
     factor_locked_until: dt.datetime | None = None
 
 
+class SecurityKey(SQLModel, table=True):
+    """A WebAuthn credential (security key or passkey) of a staff account.
+
+    The public key, the signature counter and the backup-eligibility flag check its
+    assertions. Where the key gave a PRF output at registration, ``private_key_sealed`` holds
+    the investigator's private key sealed under the password AND that output
+    (crypto.seal_with_security_key); the output itself is never stored.
+    """
+
+    __tablename__ = "security_keys"
+    __table_args__ = (Index("uq_security_keys_credential_id", "credential_id", unique=True),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", max_length=32, index=True)
+    name: str = Field(max_length=64)
+    credential_id: bytes = Field(sa_column=_blob())
+    public_key: bytes = Field(sa_column=_blob())
+    sign_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # Backup eligibility cannot change over a credential's life (WebAuthn §6.1.3): a change
+    # means another authenticator answers for it.
+    backup_eligible: bool = False
+    prf_salt: bytes | None = Field(default=None, sa_column=_blob(True))
+    private_key_sealed: bytes | None = Field(default=None, sa_column=_blob(True))
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    last_used_at: dt.datetime | None = None
+
+
+class SecurityKeyChallenge(SQLModel, table=True):
+    """A WebAuthn challenge handed out and not yet answered: each is answered at most once
+    (deleted when used), so a recorded assertion cannot be played again."""
+
+    __tablename__ = "security_key_challenges"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(foreign_key="users.id", max_length=32, index=True)
+    purpose: str = Field(max_length=16)  # register | login | confirm
+    challenge: bytes = Field(sa_column=_blob())
+    expires_at: dt.datetime
+
+
 class Designation(SQLModel, table=True):
     """One line of the route table (7 kap. 6 §): who reads reports of a category in a unit.
 
@@ -238,6 +276,9 @@ class WebSession(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
     last_seen_at: dt.datetime = Field(default_factory=utcnow)
     expires_at: dt.datetime = Field(index=True)
+    # How a staff login passed its second step ("totp", or "key:" and the security key's id):
+    # removing a key needs a recent login with another factor.
+    factor: str | None = Field(default=None, max_length=40)
 
 
 class AuditEntry(SQLModel, table=True):

@@ -1,4 +1,5 @@
-"""The staff second factor (TOTP, RFC 6238): enrolment, checking, and the account's budget.
+"""The staff second factor (TOTP, RFC 6238): enrolment, checking, and the account's budget,
+which security keys (whistle/security_keys.py) share.
 
 The TOTP secret is stored only sealed under the password's key-encryption key, so a stolen
 database does not give it; the last accepted time step stops a code being used twice.
@@ -60,6 +61,39 @@ def enrol_second_factor(
     return True
 
 
+def count_try(db: Session, *, user_id: str, now: dt.datetime) -> User | None:
+    """Count a second-factor try against the account before it is checked (TOTP code or
+    security key alike); raises :class:`SecondFactorLocked` while the budget is used up.
+
+    One UPDATE counts and takes the row's write lock: tries sent in parallel queue behind
+    each other and each one is counted."""
+    unlocked = or_(col(User.factor_locked_until).is_(None), col(User.factor_locked_until) <= now)
+    counted = db.exec(
+        update(User)
+        .where(col(User.id) == user_id, unlocked)
+        .values(factor_failures=User.factor_failures + 1)
+        .execution_options(synchronize_session=False)
+    )
+    user = db.get(User, user_id)
+    if user is None:
+        return None
+    db.refresh(user)
+    if counted.rowcount == 0:
+        raise SecondFactorLocked(user.factor_locked_until or now)
+    return user
+
+
+def settle_try(db: Session, *, user: User, ok: bool, now: dt.datetime) -> None:
+    """After :func:`count_try`: a right answer clears the count, a wrong one may lock."""
+    if ok:
+        user.factor_failures = 0
+        user.factor_locked_until = None
+    elif user.factor_failures % FACTOR_BUDGET == 0:
+        rounds = min(user.factor_failures // FACTOR_BUDGET, 16)
+        user.factor_locked_until = now + min(FACTOR_LOCK * 2 ** (rounds - 1), FACTOR_LOCK_MAX)
+    db.add(user)
+
+
 def check_second_factor(
     db: Session,
     *,
@@ -76,27 +110,9 @@ def check_second_factor(
     it, only a correct code does.
     """
     moment = now or utcnow()
-    # The try is counted before it is checked, in one UPDATE that also takes the row's write
-    # lock: tries sent in parallel queue behind each other and each one is counted.
-    unlocked = or_(col(User.factor_locked_until).is_(None), col(User.factor_locked_until) <= moment)
-    counted = db.exec(
-        update(User)
-        .where(col(User.id) == user_id, unlocked)
-        .values(factor_failures=User.factor_failures + 1)
-        .execution_options(synchronize_session=False)
-    )
-    user = db.get(User, user_id)
+    user = count_try(db, user_id=user_id, now=moment)
     if user is None:
         return False
-    db.refresh(user)
-    if counted.rowcount == 0:
-        raise SecondFactorLocked(user.factor_locked_until or moment)
-    if _accept_code(db, user_id=user_id, secret=secret, code=code, at=at) is not None:
-        user.factor_failures = 0
-        user.factor_locked_until = None
-        return True
-    if user.factor_failures % FACTOR_BUDGET == 0:
-        rounds = min(user.factor_failures // FACTOR_BUDGET, 16)
-        user.factor_locked_until = moment + min(FACTOR_LOCK * 2 ** (rounds - 1), FACTOR_LOCK_MAX)
-    db.add(user)
-    return False
+    ok = _accept_code(db, user_id=user_id, secret=secret, code=code, at=at) is not None
+    settle_try(db, user=user, ok=ok, now=moment)
+    return ok

@@ -29,6 +29,9 @@ class LoadedSession:
     case_id: str | None
     payload: bytes
     id_digest: bytes
+    # How a staff login passed its second step, and when it began (see models.WebSession).
+    factor: str | None = None
+    created_at: dt.datetime | None = None
 
 
 def _b64(raw: bytes) -> str:
@@ -41,9 +44,10 @@ def _unb64(text: str) -> bytes:
 
 def _bound(row: WebSession) -> dict[str, str]:
     """The AEAD binding of a row's payload: kind, user and case, and the id digest. Ids are
-    hex, so "user/case" in one length-prefixed field is unambiguous."""
+    hex, so "user/case" in one length-prefixed field is unambiguous. A login's factor is bound
+    too (rows without one keep the binding they always had)."""
     return {
-        "purpose": "session/" + row.kind,
+        "purpose": "session/" + row.kind + (f"/{row.factor}" if row.factor else ""),
         "case_id": f"{row.user_id or ''}/{row.case_id or ''}",
         "item_id": row.id_digest.hex(),
     }
@@ -57,6 +61,7 @@ def create(
     lifetime: dt.timedelta,
     user_id: str | None = None,
     case_id: str | None = None,
+    factor: str | None = None,
     now: dt.datetime | None = None,
 ) -> str:
     """Store a new session and return the cookie value (shown to nobody but the browser)."""
@@ -71,6 +76,7 @@ def create(
         kind=kind,
         user_id=user_id,
         case_id=case_id,
+        factor=factor,
         sealed=b"",
         created_at=moment,
         last_seen_at=moment,
@@ -124,7 +130,9 @@ def load(
     if moment - row.last_seen_at > dt.timedelta(minutes=1):
         row.last_seen_at = moment
         db.add(row)
-    return LoadedSession(row.kind, row.user_id, row.case_id, payload, id_digest)
+    return LoadedSession(
+        row.kind, row.user_id, row.case_id, payload, id_digest, row.factor, row.created_at
+    )
 
 
 def destroy(db: Session, cookie: str | None) -> None:

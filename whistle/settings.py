@@ -153,6 +153,13 @@ SPECS: tuple[Spec, ...] = (
         int,
         "Investigator/admin session absolute lifetime. `12`",
     ),
+    Spec(
+        "WHISTLE_REQUIRE_SECURITY_KEY",
+        "require_security_key",
+        _bool,
+        "Investigators must log in with a security key (WebAuthn); TOTP is then off and the "
+        "recovery code is the way back in. `false`; ignored in demo mode",
+    ),
     Spec("WHISTLE_MAX_FORM_BYTES", "max_form_bytes", int, "Largest accepted form body. `1048576`"),
     Spec(
         "WHISTLE_MAX_FILE_BYTES",
@@ -385,6 +392,7 @@ class Settings:
     reporter_idle_minutes: int = 15
     staff_idle_minutes: int = 30
     staff_absolute_hours: int = 12
+    require_security_key: bool = False
     max_form_bytes: int = 1024 * 1024
     max_file_bytes: int = 100 * 1024 * 1024
     max_upload_bytes: int = 200 * 1024 * 1024
@@ -432,6 +440,12 @@ class Settings:
             memory_kib=self.argon2_memory_kib,
             parallelism=self.argon2_parallelism,
         )
+
+    @property
+    def security_key_required(self) -> bool:
+        """Whether investigators need a security key; never in demo mode, whose published TOTP
+        secret is how visitors try the staff side."""
+        return self.require_security_key and not self.demo
 
     @property
     def effective_database_url(self) -> str:

@@ -76,14 +76,14 @@ def free_port() -> int:
         return port
 
 
-def _server_env(workdir: Path, port: int) -> dict[str, str]:
+def _server_env(workdir: Path, port: int, host: str = "127.0.0.1") -> dict[str, str]:
     # Inherited WHISTLE_* settings (a developer's database URL, say) must not leak into the demo.
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHISTLE_")}
     env.update(CHEAP_ARGON2_ENV)
     env.update(
         WHISTLE_DATA_DIR=str(workdir / "data"),
         WHISTLE_KEYS_DIR=str(workdir / "keys"),
-        WHISTLE_BASE_URL=f"http://127.0.0.1:{port}",
+        WHISTLE_BASE_URL=f"http://{host}:{port}",
         WHISTLE_COOKIE_SECURE="false",
     )
     return env
@@ -104,16 +104,19 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None
 
 
 @contextmanager
-def demo_server(workdir: Path) -> Iterator[DemoServer]:
-    """Run ``whistle serve --demo`` on a free port; yield its base URL; stop it afterwards."""
+def demo_server(workdir: Path, host: str = "127.0.0.1") -> Iterator[DemoServer]:
+    """Run ``whistle serve --demo`` on a free port; yield its base URL; stop it afterwards.
+
+    ``host`` names the server in its URL (it listens on 127.0.0.1 either way): WebAuthn needs
+    a domain as its RP ID, and browsers accept ``localhost`` but no IP address."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     log = workdir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "whistle", "serve", "--demo", "--port", str(port)],
-            env=_server_env(workdir, port),
+            env=_server_env(workdir, port, host),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

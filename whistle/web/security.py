@@ -28,11 +28,23 @@ CSRF_COOKIE = "whistle_csrf"
 CSRF_HOST_COOKIE = "__Host-" + CSRF_COOKIE
 CSRF_FIELD = "csrf_token"
 
-# No script-src at all: no page of whistle runs JavaScript. Images may be inline data (QR codes).
+# No script-src at all: no page of whistle runs JavaScript, except the staff pages of the
+# WebAuthn ceremonies (a browser API with no HTML form), which may run same-origin files only:
+# never inline code, never another origin, never a reporter page. Images may be inline data
+# (QR codes).
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+CSP_WITH_SCRIPT = CSP + "; script-src 'self'"
+# The pages (and the form posts that answer with them) that load /static/webauthn.js.
+SCRIPT_PATHS = re.compile(r"/staff/second-factor|/staff/security-keys?(/[a-z0-9/-]*)?")
+
+
+def allows_script(path: str) -> bool:
+    return SCRIPT_PATHS.fullmatch(path) is not None
+
+
 BASE_HEADERS = {
     "content-security-policy": CSP,
     "referrer-policy": "no-referrer",
@@ -81,6 +93,8 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in BASE_HEADERS.items():
                     headers[name] = value
+                if allows_script(path):
+                    headers["content-security-policy"] = CSP_WITH_SCRIPT
                 if path.startswith("/static/") and message.get("status") == 200:
                     headers["cache-control"] = "public, max-age=3600"
                 else:

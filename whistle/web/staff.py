@@ -1,5 +1,6 @@
-"""Staff accounts on the web: activation, two-step login (password, then TOTP), enrolment of
-the second factor, password change, recovery, logout (here or everywhere).
+"""Staff accounts on the web: two-step login (password, then a TOTP code or a security key),
+enrolment of the TOTP second factor, logout (here or everywhere). Security keys' own pages are
+in :mod:`whistle.web.security_keys`.
 
 A full staff session's payload is the investigator's unlocked private key (empty for
 administrators), sealed under the secret in the cookie. Between the password and the second
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import accounts, attempts, audit, crypto, sessions
+from whistle import accounts, attempts, audit, crypto, security_keys, sessions
 from whistle import second_factor as factor
 from whistle.i18n import N_
 from whistle.models import User
@@ -41,6 +42,10 @@ E_FACTOR_LOCKED = N_(
     "code; try again later. The wait grows with each further wrong code."
 )
 E_CODE = N_("That code is not right, or it was already used. Enter the current code from your app.")
+E_KEY_REQUIRED = N_(
+    "This account logs in with a security key, not with a code. Use your key, or the recovery "
+    "code if you have lost it."
+)
 
 
 # Where each role lands after logging in.
@@ -56,6 +61,9 @@ class Staff:
     user: User
     private_key: bytes
     cookie: str
+    # How this login passed its second step ("totp", "key:<id>") and when it began.
+    factor: str | None = None
+    since: dt.datetime | None = None
 
 
 def _load_staff(db: Session, *, cookie: str | None, idle: dt.timedelta) -> Staff | None:
@@ -65,7 +73,13 @@ def _load_staff(db: Session, *, cookie: str | None, idle: dt.timedelta) -> Staff
     user = db.get(User, loaded.user_id)
     if user is None or user.status != "active":
         return None
-    return Staff(user=user, private_key=loaded.payload, cookie=cookie)
+    return Staff(
+        user=user,
+        private_key=loaded.payload,
+        cookie=cookie,
+        factor=loaded.factor,
+        since=loaded.created_at,
+    )
 
 
 async def require_staff(request: Request, role: str) -> Staff:
@@ -141,11 +155,21 @@ def _login_account(db: Session, *, username: str) -> tuple[bool, User | None, by
     return locked, user, salt
 
 
+def totp_allowed(user: User, *, required: bool) -> bool:
+    """Whether a TOTP code may finish this account's login: not for an investigator when
+    WHISTLE_REQUIRE_SECURITY_KEY is on, nor for one whose private key opens only with a PRF
+    security key (a code could not unlock it)."""
+    if security_keys.prf_locked(user):
+        return False
+    return not (required and user.role == "investigator")
+
+
 def _password_step(
-    db: Session, *, username: str, user: User | None, keys: crypto.LoginKeys
+    db: Session, *, username: str, user: User | None, keys: crypto.LoginKeys, required: bool
 ) -> tuple[str, str]:
-    """Finish the password step; return (outcome, pending cookie). Outcomes: failed, totp,
-    enrol. An account still on the unpeppered scheme is upgraded here."""
+    """Finish the password step; return (outcome, pending cookie). Outcomes: failed, totp (the
+    second step: code or key), enrol (TOTP), key-enrol (a first security key, when required).
+    An account still on the unpeppered scheme is upgraded here."""
     try:
         who = accounts.upgrade_password_scheme(db, who=accounts.check_login(user, keys), keys=keys)
     except accounts.LoginFailed:
@@ -155,7 +179,12 @@ def _password_step(
         if user is not None:
             audit.record(db, action="login_failed", subject_id=user.id)
         return "failed", ""
-    enrol = crypto.totp_new_secret() if who.totp_secret is None else None
+    has_keys = bool(security_keys.keys_of(db, who.user.id))
+    allowed = totp_allowed(who.user, required=required)
+    outcome = "totp" if has_keys or (allowed and who.totp_secret) else "enrol"
+    if outcome == "enrol" and not allowed:
+        outcome = "key-enrol"
+    enrol = crypto.totp_new_secret() if outcome == "enrol" else None
     cookie = sessions.create(
         db,
         kind="pending",
@@ -163,7 +192,7 @@ def _password_step(
         user_id=who.user.id,
         lifetime=PENDING_LIFETIME,
     )
-    return ("enrol" if enrol else "totp"), cookie
+    return outcome, cookie
 
 
 async def login_form(request: Request) -> Response:
@@ -189,25 +218,37 @@ async def login(request: Request) -> Response:
             password_key=app.keys.password_key,
         )
         outcome, cookie = await call(
-            request, _password_step, username=username, user=user, keys=keys
+            request,
+            _password_step,
+            username=username,
+            user=user,
+            keys=keys,
+            required=app.settings.security_key_required,
         )
     if outcome in {"failed", "locked"}:
         error = E_LOGIN if outcome == "failed" else E_LOCKED
         return render(
             request, "staff/login.html", {"error": error, "username": username}, status=400
         )
-    response = redirect("/staff/enrol" if outcome == "enrol" else "/staff/second-factor")
+    target = {"enrol": "/staff/enrol", "key-enrol": "/staff/security-key/enrol"}
+    response = redirect(target.get(outcome, "/staff/second-factor"))
     security.set_cookie(response, request, PENDING_COOKIE, cookie)
     return response
 
 
 def _finish_login(
-    db: Session, *, pending_cookie: str, user: User, private_key: bytes, lifetime: dt.timedelta
+    db: Session,
+    *,
+    pending_cookie: str,
+    user: User,
+    private_key: bytes,
+    lifetime: dt.timedelta,
+    factor: str = "totp",
 ) -> str:
     sessions.destroy(db, pending_cookie)
     audit.record(db, action="login", actor_id=user.id)
     return sessions.create(
-        db, kind="staff", payload=private_key, user_id=user.id, lifetime=lifetime
+        db, kind="staff", payload=private_key, user_id=user.id, lifetime=lifetime, factor=factor
     )
 
 
@@ -223,11 +264,20 @@ def _factor_failed(db: Session, *, pending_cookie: str, user_id: str) -> bool:
 
 
 def _second_factor_step(
-    db: Session, *, pending_cookie: str, code: str, lifetime: dt.timedelta, enrol: bool
+    db: Session,
+    *,
+    pending_cookie: str,
+    code: str,
+    lifetime: dt.timedelta,
+    enrol: bool,
+    required: bool,
 ) -> tuple[str, str]:
     pending = _load_pending(db, cookie=pending_cookie)
     if pending is None:
         return "expired", ""
+    if not totp_allowed(pending.user, required=required):
+        # Refused before the code is even looked at: a right code would not do either.
+        return "key-required", ""
     if enrol:
         ok = pending.enrol is not None and factor.enrol_second_factor(
             db,
@@ -268,14 +318,54 @@ def _qr_svg(uri: str) -> str:
     return out.getvalue().decode()
 
 
-async def second_factor_form(request: Request, *, error: str = "", status: int = 200) -> Response:
+@dataclass(frozen=True)
+class SecondStep:
+    """What the second step offers: a TOTP code, the account's security keys (with the
+    options of a fresh challenge), or neither yet."""
+
+    totp: bool
+    key_options: str
+
+
+def _second_step(
+    db: Session, *, pending: Pending, required: bool, rp: security_keys.RelyingParty
+) -> SecondStep:
+    has_keys = bool(security_keys.keys_of(db, pending.user.id))
+    options = security_keys.login_options(db, user_id=pending.user.id, rp=rp) if has_keys else ""
+    return SecondStep(totp=totp_allowed(pending.user, required=required), key_options=options)
+
+
+def relying_party(request: Request) -> security_keys.RelyingParty:
+    settings = ctx(request).settings
+    return security_keys.relying_party(settings.base_url, name=settings.organisation)
+
+
+async def second_factor_form(
+    request: Request, *, error: str = "", status: int = 200, key_error: str = ""
+) -> Response:
     pending = await call(request, _load_pending, cookie=request.cookies.get(PENDING_COOKIE))
     if pending is None:
         return redirect("/staff/login")
     enrol = request.url.path == "/staff/enrol"
-    if enrol != (pending.totp is None):
-        return redirect("/staff/second-factor" if pending.totp else "/staff/enrol")
-    context: dict[str, object] = {"error": error, "enrol": enrol}
+    required = ctx(request).settings.security_key_required
+    step = await call(
+        request, _second_step, pending=pending, required=required, rp=relying_party(request)
+    )
+    if not step.totp and not step.key_options:
+        return redirect("/staff/security-key/enrol")
+    if enrol and not step.totp:
+        return redirect("/staff/second-factor")
+    if not enrol and not step.key_options and pending.totp is None:
+        return redirect("/staff/enrol")
+    if enrol and pending.totp is not None:
+        return redirect("/staff/second-factor")
+    context: dict[str, object] = {
+        "error": error,
+        "key_error": key_error,
+        "enrol": enrol,
+        "totp": step.totp and (enrol or pending.totp is not None),
+        "key_options": "" if enrol else step.key_options,
+    }
     if enrol and pending.enrol:
         uri = crypto.totp_uri(pending.enrol, account=pending.user.username, issuer="whistle")
         secret_text = base64.b32encode(pending.enrol).decode().rstrip("=")
@@ -296,7 +386,10 @@ async def second_factor(request: Request) -> Response:
         code=form.get("code", ""),
         lifetime=dt.timedelta(hours=settings.staff_absolute_hours),
         enrol=request.url.path == "/staff/enrol",
+        required=settings.security_key_required,
     )
+    if outcome == "key-required":
+        return await second_factor_form(request, error=E_KEY_REQUIRED, status=400)
     if outcome == "expired":
         response = redirect("/staff/login")
         security.clear_cookie(response, request, PENDING_COOKIE)

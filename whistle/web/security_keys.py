@@ -1,0 +1,379 @@
+"""Security keys on the web: the login step with a key, a first key at login (when keys are
+required), and the account page that lists, adds and removes keys.
+
+These are the only pages that load a script (``/static/webauthn.js``): the WebAuthn ceremony
+is a browser API with no HTML form. Each is in :data:`whistle.web.security.SCRIPT_PATHS`, the
+one place where the CSP allows ``script-src 'self'``. The script fills hidden fields and sends
+an ordinary form, so CSRF, the answer and its check stay as on every other form. A PRF output
+arrives in a hidden field, is used in memory and is never stored or logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from whistle import accounts, audit, crypto, security_keys
+from whistle import second_factor as factor
+from whistle.i18n import N_
+from whistle.models import User, utcnow
+from whistle.security_keys import SecurityKeyError
+from whistle.web import security
+from whistle.web.context import call, ctx, derive_staff, redirect, render
+from whistle.web.staff import (
+    E_FACTOR_LOCKED,
+    HOME,
+    PENDING_COOKIE,
+    STAFF_COOKIE,
+    Staff,
+    _factor_failed,
+    _finish_login,
+    _load_pending,
+    relying_party,
+    require_any_staff,
+    second_factor_form,
+)
+from whistle.web.staff_account import ACCOUNT_ERRORS
+
+# A key is removed only within this long after a login with another factor.
+FRESH_LOGIN = dt.timedelta(minutes=10)
+
+ERRORS = {
+    "cancelled": N_(
+        "The security key did not answer: the request was cancelled, timed out, or the "
+        "browser cannot use security keys. Try again."
+    ),
+    "invalid": N_(
+        "The security key's answer could not be accepted (it was meant for another web "
+        "address, or it was damaged). Try again."
+    ),
+    "expired": N_("That security key request has expired or was already used. Try again."),
+    "unknown-key": N_("That security key is not registered to this account."),
+    "cloned": N_(
+        "That security key's answer looks like one from a copied key, so it was refused. Use "
+        "another key or the recovery code, and tell your administrator."
+    ),
+    "needs-prf-key": N_(
+        "Your private key opens only with a security key that unlocks it. Use that key, or "
+        "the recovery code if you have lost it."
+    ),
+    "duplicate": N_("That security key is registered already."),
+    "too-many": N_("An account can have at most 10 security keys. Remove one first."),
+    "invalid-name": N_("Give the key a name, at most 64 characters."),
+    "wrong-password": ACCOUNT_ERRORS["wrong-password"],
+    "not-fresh": N_(
+        "To remove a key, log out and log in again with another factor (another key or your "
+        "code app), then remove it within 10 minutes."
+    ),
+    "last-key": N_(
+        "Investigators must log in with a security key here, so the last one cannot be "
+        "removed. Add another key first."
+    ),
+    "key-exists": N_("This account has a security key already: log in with it."),
+}
+
+
+def _prf(text: str) -> bytes | None:
+    return security_keys.decode_prf(text[:100])
+
+
+# --- the login step --------------------------------------------------------------------------
+
+
+def _key_login_step(
+    db: Session,
+    *,
+    pending_cookie: str,
+    rp: security_keys.RelyingParty,
+    response: str,
+    prf: str,
+    outcome: str,
+    lifetime: dt.timedelta,
+) -> tuple[str, str]:
+    """(outcome, staff cookie): the role when the key was right, else an error code. A wrong,
+    replayed, foreign or cancelled answer counts against the account like a wrong code."""
+    pending = _load_pending(db, cookie=pending_cookie)
+    if pending is None:
+        return "expired-login", ""
+    moment = utcnow()
+    try:
+        user = factor.count_try(db, user_id=pending.user.id, now=moment)
+    except factor.SecondFactorLocked:
+        return "locked", ""
+    if user is None:
+        return "expired-login", ""
+    try:
+        if outcome:
+            raise SecurityKeyError("cancelled")
+        key = security_keys.authenticate(db, user_id=user.id, rp=rp, response=response, now=moment)
+        private = security_keys.unlock(key, user=user, kek=pending.kek, prf_output=_prf(prf))
+    except SecurityKeyError as exc:
+        factor.settle_try(db, user=user, ok=False, now=moment)
+        if _factor_failed(db, pending_cookie=pending_cookie, user_id=user.id):
+            return "expired-login", ""
+        return exc.code, ""
+    factor.settle_try(db, user=user, ok=True, now=moment)
+    cookie = _finish_login(
+        db,
+        pending_cookie=pending_cookie,
+        user=user,
+        private_key=private or pending.private_key,
+        lifetime=lifetime,
+        factor="key:" + key.id,
+    )
+    return "role:" + user.role, cookie
+
+
+def _logged_in(request: Request, role: str, cookie: str) -> Response:
+    response = redirect(HOME.get(role, "/inbox"))
+    security.clear_cookie(response, request, PENDING_COOKIE)
+    security.set_cookie(response, request, STAFF_COOKIE, cookie)
+    return response
+
+
+def _back_to_login(request: Request) -> Response:
+    response = redirect("/staff/login")
+    security.clear_cookie(response, request, PENDING_COOKIE)
+    return response
+
+
+async def key_login(request: Request) -> Response:
+    form = await security.read_form(request)
+    settings = ctx(request).settings
+    outcome, cookie = await call(
+        request,
+        _key_login_step,
+        pending_cookie=request.cookies.get(PENDING_COOKIE, ""),
+        rp=relying_party(request),
+        response=form.get("credential", ""),
+        prf=form.get("prf", ""),
+        outcome=form.get("outcome", "")[:20],
+        lifetime=dt.timedelta(hours=settings.staff_absolute_hours),
+    )
+    if outcome.startswith("role:"):
+        return _logged_in(request, outcome[5:], cookie)
+    if outcome == "expired-login":
+        return _back_to_login(request)
+    if outcome == "locked":
+        return await second_factor_form(request, key_error=E_FACTOR_LOCKED, status=429)
+    return await second_factor_form(request, key_error=ERRORS[outcome], status=400)
+
+
+# --- a first key at login (WHISTLE_REQUIRE_SECURITY_KEY) ----------------------------------
+
+
+def _enrol_view(db: Session, *, pending_cookie: str, rp: security_keys.RelyingParty) -> str | None:
+    """Registration options for a pending login's first key; None without a pending login,
+    "" when the account has keys already (someone with only the password must not add one)."""
+    pending = _load_pending(db, cookie=pending_cookie)
+    if pending is None:
+        return None
+    if security_keys.keys_of(db, pending.user.id):
+        return ""
+    return security_keys.registration_options(db, user=pending.user, rp=rp)
+
+
+async def enrol_form(request: Request, *, error: str = "", status: int = 200) -> Response:
+    options = await call(
+        request,
+        _enrol_view,
+        pending_cookie=request.cookies.get(PENDING_COOKIE, ""),
+        rp=relying_party(request),
+    )
+    if options is None:
+        return redirect("/staff/login")
+    if not options:
+        return redirect("/staff/second-factor")
+    context = {"options": options, "error": error, "name": ""}
+    return render(request, "staff/security_key_enrol.html", context, status=status)
+
+
+def _enrol_step(
+    db: Session,
+    *,
+    pending_cookie: str,
+    rp: security_keys.RelyingParty,
+    name: str,
+    response: str,
+    prf: str,
+    outcome: str,
+    lifetime: dt.timedelta,
+) -> tuple[str, str]:
+    pending = _load_pending(db, cookie=pending_cookie)
+    if pending is None:
+        return "expired-login", ""
+    if security_keys.keys_of(db, pending.user.id):
+        return "key-exists", ""
+    try:
+        if outcome:
+            raise SecurityKeyError("cancelled")
+        key = security_keys.register(
+            db,
+            user_id=pending.user.id,
+            rp=rp,
+            name=name,
+            response=response,
+            prf_output=_prf(prf),
+            kek=pending.kek,
+            private_key=pending.private_key,
+        )
+    except SecurityKeyError as exc:
+        if _factor_failed(db, pending_cookie=pending_cookie, user_id=pending.user.id):
+            return "expired-login", ""
+        return exc.code, ""
+    audit.record(db, action="security_key_added", actor_id=pending.user.id)
+    cookie = _finish_login(
+        db,
+        pending_cookie=pending_cookie,
+        user=pending.user,
+        private_key=pending.private_key,
+        lifetime=lifetime,
+        factor="key:" + key.id,
+    )
+    return "role:" + pending.user.role, cookie
+
+
+async def enrol(request: Request) -> Response:
+    form = await security.read_form(request)
+    settings = ctx(request).settings
+    outcome, cookie = await call(
+        request,
+        _enrol_step,
+        pending_cookie=request.cookies.get(PENDING_COOKIE, ""),
+        rp=relying_party(request),
+        name=form.get("name", "")[:200],
+        response=form.get("credential", ""),
+        prf=form.get("prf", ""),
+        outcome=form.get("outcome", "")[:20],
+        lifetime=dt.timedelta(hours=settings.staff_absolute_hours),
+    )
+    if outcome.startswith("role:"):
+        return _logged_in(request, outcome[5:], cookie)
+    if outcome == "expired-login":
+        return _back_to_login(request)
+    if outcome == "key-exists":
+        return redirect("/staff/second-factor")
+    return await enrol_form(request, error=ERRORS[outcome], status=400)
+
+
+# --- the account page ------------------------------------------------------------------------
+
+
+def _page(db: Session, *, user: User, rp: security_keys.RelyingParty) -> dict[str, object]:
+    return {
+        "keys": security_keys.keys_of(db, user.id),
+        "options": security_keys.registration_options(db, user=user, rp=rp),
+        "locked": security_keys.prf_locked(user),
+    }
+
+
+async def keys_page(
+    request: Request,
+    *,
+    staff: Staff | None = None,
+    error: str = "",
+    done: str = "",
+    status: int = 200,
+    name: str = "",
+) -> Response:
+    staff = staff or await require_any_staff(request)
+    context = await call(request, _page, user=staff.user, rp=relying_party(request))
+    context.update(user=staff.user, error=error, done=done, name=name)
+    return render(request, "staff/security_keys.html", context, status=status)
+
+
+async def _password_kek(request: Request, staff: Staff, password: str) -> bytes:
+    """The password's key-encryption key, or ``wrong-password``: adding a key seals the private
+    key under it, and removing one is confirmed with it."""
+    app = ctx(request)
+    proof = await derive_staff(
+        request,
+        crypto.derive_login_keys,
+        password[: accounts.MAX_PASSWORD],
+        staff.user.password_salt or b"",
+        app.settings.argon2,
+        password_key=app.keys.password_key,
+    )
+    try:
+        return accounts.check_login(staff.user, proof).kek
+    except accounts.LoginFailed:
+        raise SecurityKeyError("wrong-password") from None
+
+
+def _add(db: Session, *, user_id: str, **kwargs: object) -> None:
+    security_keys.register(db, user_id=user_id, **kwargs)  # type: ignore[arg-type]
+    audit.record(db, action="security_key_added", actor_id=user_id)
+
+
+async def add_key(request: Request) -> Response:
+    staff = await require_any_staff(request)
+    form = await security.read_form(request)
+    name = form.get("name", "")[:200]
+    try:
+        if form.get("outcome", ""):
+            raise SecurityKeyError("cancelled")
+        kek = await _password_kek(request, staff, form.get("password", ""))
+        await call(
+            request,
+            _add,
+            user_id=staff.user.id,
+            rp=relying_party(request),
+            name=name,
+            response=form.get("credential", ""),
+            prf_output=_prf(form.get("prf", "")),
+            kek=kek,
+            private_key=staff.private_key,
+        )
+    except SecurityKeyError as exc:
+        return await keys_page(
+            request, staff=staff, error=ERRORS[exc.code], status=400, name=name[:64]
+        )
+    return await keys_page(request, staff=await require_any_staff(request), done="added")
+
+
+def _remove(
+    db: Session, *, staff: Staff, key_id: str, kek: bytes, required: bool, now: dt.datetime
+) -> None:
+    user = db.get(User, staff.user.id)
+    assert user is not None
+    fresh = staff.since is not None and staff.since + FRESH_LOGIN > now
+    if not fresh or staff.factor == "key:" + key_id:
+        raise SecurityKeyError("not-fresh")
+    keys = security_keys.keys_of(db, user.id)
+    if required and user.role == "investigator" and len(keys) <= 1:
+        raise SecurityKeyError("last-key")
+    security_keys.remove(db, user=user, key_id=key_id, kek=kek, private_key=staff.private_key)
+    audit.record(db, action="security_key_removed", actor_id=user.id)
+
+
+async def remove_key(request: Request) -> Response:
+    staff = await require_any_staff(request)
+    form = await security.read_form(request)
+    try:
+        kek = await _password_kek(request, staff, form.get("password", ""))
+        await call(
+            request,
+            _remove,
+            staff=staff,
+            key_id=request.path_params["key_id"][:32],
+            kek=kek,
+            required=ctx(request).settings.security_key_required,
+            now=utcnow(),
+        )
+    except SecurityKeyError as exc:
+        return await keys_page(request, staff=staff, error=ERRORS[exc.code], status=400)
+    return await keys_page(request, staff=await require_any_staff(request), done="removed")
+
+
+routes = [
+    Route("/staff/security-key/login", key_login, methods=["POST"]),
+    Route("/staff/security-key/enrol", enrol_form, methods=["GET"]),
+    Route("/staff/security-key/enrol", enrol, methods=["POST"]),
+    Route("/staff/security-keys", keys_page, methods=["GET"]),
+    Route("/staff/security-keys/add", add_key, methods=["POST"]),
+    Route("/staff/security-keys/{key_id}/remove", remove_key, methods=["POST"]),
+]
