@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+from functools import cache
 from pathlib import Path
 
 from babel import Locale
@@ -64,6 +65,7 @@ def get_locale() -> str:
     return _current.get()
 
 
+@cache
 def direction(locale: str) -> str:
     """``rtl`` for a right-to-left language (Arabic), else ``ltr`` (from Babel's locale data)."""
     return "rtl" if Locale.parse(locale).character_order == "right-to-left" else "ltr"
