@@ -169,3 +169,11 @@ def test_organisation_texts_show_in_swedish_marked_as_swedish(
     (text,) = _html(english).xpath("//div[@class='organisation-text']")
     assert text.get("lang") is None and "Our routine in English" in english
     assert html.escape(note) not in english
+
+
+@pytest.mark.parametrize("locale", ["en", "ar"])
+def test_authorities_swedish_names_are_marked_swedish(client: TestClient, locale: str) -> None:
+    client.get(f"/lang/{locale}")
+    cells = _html(client.get("/info/external").text).xpath("//tbody//th|//tbody//td")
+    assert cells and all(cell.get("lang") == "sv" for cell in cells)
+    assert all(cell.get("dir") == ("ltr" if locale == "ar" else None) for cell in cells)
