@@ -1,7 +1,7 @@
 """Arabic, right to left, in Chromium with JavaScript off: every reporter page runs right to
 left (dir="rtl", the layout mirrored), passes axe, fits a 360 px phone without sideways
-scrolling, and the case code still reads left to right. The language switch works without
-JavaScript, and the staff side stays Swedish/English."""
+scrolling, and the case code still reads left to right; the same pages in Finnish fit too.
+The language switch works without JavaScript, and the staff side stays Swedish/English."""
 
 from __future__ import annotations
 
@@ -58,28 +58,34 @@ CODE_ORDER = """() => {
 }"""
 
 
-def check_rtl_page(page: Page, checker: Page, where: str, problems: list[str]) -> None:
+def check_page(page: Page, checker: Page, lang: str, where: str, problems: list[str]) -> None:
+    """Language and direction, no sideways scrolling, mirrored (right to left only), axe."""
+    rtl = i18n.direction(lang) == "rtl"
     html = page.locator("html")
-    expect(html).to_have_attribute("lang", "ar")
-    expect(html).to_have_attribute("dir", "rtl")
+    expect(html).to_have_attribute("lang", lang)
+    if rtl:
+        expect(html).to_have_attribute("dir", "rtl")
     box = page.evaluate(GEOMETRY)
-    if box["dir"] != "rtl":
+    if box["dir"] != i18n.direction(lang):
         problems.append(f"{where}: direction {box['dir']}")
     if box["scroll"] > box["inner"]:
         problems.append(f"{where}: scrolls sideways ({box['scroll']} > {box['inner']})")
-    # Mirrored: the heading's text starts at the right edge.
-    if box["startGap"] >= 1 or box["endGap"] < box["startGap"]:
-        problems.append(f"{where}: heading not aligned to the right ({box})")
-    wrong_side = [box for box in page.evaluate(START_BORDERS) if box["right"] <= box["left"]]
-    if wrong_side:
-        problems.append(f"{where}: start border on the left: {wrong_side}")
+    if rtl:
+        # Mirrored: the heading's text starts at the right edge, the start borders are right.
+        if box["startGap"] >= 1 or box["endGap"] < box["startGap"]:
+            problems.append(f"{where}: heading not aligned to the right ({box})")
+        wrong_side = [b for b in page.evaluate(START_BORDERS) if b["right"] <= b["left"]]
+        if wrong_side:
+            problems.append(f"{where}: start border on the left: {wrong_side}")
     violations = axe_violations(page, checker)
     if violations:
         problems.append(f"axe on {where}:\n{describe(violations)}")
 
 
-def test_arabic_reporter_pages_run_right_to_left(open_page: OpenPage) -> None:
-    page = open_page(lang="ar", js=False, phone=True)
+@pytest.mark.parametrize("lang", ["ar", "fi"])
+def test_reporter_pages_in_arabic_and_finnish_fit_360_px(open_page: OpenPage, lang: str) -> None:
+    """Arabic runs right to left; Finnish, with its long compound words, must still fit."""
+    page = open_page(lang=lang, js=False, phone=True)
     page.set_viewport_size(NARROW)
     browser = page.context.browser
     assert browser is not None
@@ -89,18 +95,18 @@ def test_arabic_reporter_pages_run_right_to_left(open_page: OpenPage) -> None:
     try:
         for path in PAGES:
             page.goto(path)
-            check_rtl_page(page, checker, path, problems)
+            check_page(page, checker, lang, path, problems)
         page.goto("/report")
-        send_report(page, "ar")
-        check_rtl_page(page, checker, "form with errors", problems)
+        send_report(page, lang)
+        check_page(page, checker, lang, "form with errors", problems)
         assert page.evaluate(START_BORDERS), "no bordered box to check on the form with errors"
-        code = file_report(page, "ar", what=f"من الهاتف. {marker()}")
-        check_rtl_page(page, checker, "receipt", problems)
+        code = file_report(page, lang, what=f"من الهاتف / puhelimesta. {marker()}")
+        check_page(page, checker, lang, "receipt", problems)
         order = page.evaluate(CODE_ORDER)
         assert order["direction"] == "ltr", order
         assert order["first"] < order["last"], f"the case code reads right to left: {order}"
-        login_reporter(page, "ar", code)
-        check_rtl_page(page, checker, "case", problems)
+        login_reporter(page, lang, code)
+        check_page(page, checker, lang, "case", problems)
     finally:
         axe_context.close()
     assert not problems, "\n".join(problems)
