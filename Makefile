@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT ?= 8000
+# Every catalogue in whistle/translations (whistle/i18n.py LOCALES).
+LOCALES := sv en fi ar
 
 .PHONY: help run test lint format bench translations messages screenshots clean lock migration
 
@@ -59,7 +61,6 @@ format: $(INSTALLED)
 
 ## Re-extract message ids and merge them into the .po files of every locale (sv, en, fi, ar;
 ## then translate the new ones).
-LOCALES := sv en fi ar
 messages: $(INSTALLED)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --omit-header -o whistle/translations/messages.pot .
 	for locale in $(LOCALES); do \
