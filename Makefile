@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT ?= 8000
+# Every catalogue in whistle/translations (whistle/i18n.py LOCALES).
+LOCALES := sv en fi ar
 
 .PHONY: help run test lint format bench translations messages screenshots clean lock migration
 
@@ -36,7 +38,7 @@ migration: $(INSTALLED)
 ## Compile the Babel catalogues (.po -> .mo); the .mo files are build products, not committed.
 translations: $(INSTALLED)
 	$(BIN)/pybabel compile --statistics -d whistle/translations -D messages 2>&1 | grep -v '^compiling' || true
-	@test -f whistle/translations/sv/LC_MESSAGES/messages.mo
+	@for locale in $(LOCALES); do test -f whistle/translations/$$locale/LC_MESSAGES/messages.mo || exit 1; done
 
 ## Start the service with SQLite, generated keys and the demo configuration.
 run: translations
@@ -57,10 +59,13 @@ format: $(INSTALLED)
 	$(BIN)/ruff check --fix whistle tests bench
 	$(BIN)/ruff format whistle tests bench
 
-## Re-extract message ids and merge them into the .po files (then translate the new ones).
+## Re-extract message ids and merge them into the .po files of every locale (sv, en, fi, ar;
+## then translate the new ones).
 messages: $(INSTALLED)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --omit-header -o whistle/translations/messages.pot .
-	$(BIN)/pybabel update -i whistle/translations/messages.pot -d whistle/translations -D messages --no-fuzzy-matching --width 100
+	for locale in $(LOCALES); do \
+		$(BIN)/pybabel update -i whistle/translations/messages.pot -d whistle/translations -D messages -l $$locale --no-fuzzy-matching --width 100 || exit 1; \
+	done
 
 ## PNGs of the main pages, Swedish and English, desktop and phone, into docs/screenshots/
 ## (starts its own demo server; needs Debian's chromium, as the browser tests do).

@@ -1,8 +1,10 @@
-"""Translations: every message id in the code and templates is translated in sv and en, the
-compiled catalogues match the .po files, and every public page renders in both languages."""
+"""Translations: every message id in the code and templates is translated in every locale, the
+compiled catalogues match the .po files, and every public page renders in each language (the
+staff side in Swedish or English)."""
 
 from __future__ import annotations
 
+import gettext
 import html
 import re
 from collections.abc import Callable, Iterator
@@ -25,6 +27,21 @@ from whistle import i18n
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "whistle" / "translations"
 MessageId = str | tuple[str, ...]
+
+
+def placeholder(locale: str) -> bool:
+    """The rtl branch's stand-in catalogue (msgstr = msgid) until the translators' one is merged:
+    the tests that need a real translation are expected to fail on it, and only on it."""
+    po = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
+    return "PLACEHOLDER" in po.read_text(encoding="utf-8").split("msgid", 1)[0]
+
+
+def _languages(locales: tuple[str, ...] | list[str]) -> list[object]:
+    reason = "placeholder catalogue: msgstr copied from the English msgid"
+    return [
+        pytest.param(code, marks=pytest.mark.xfail(placeholder(code), reason=reason, strict=True))
+        for code in locales
+    ]
 
 
 @cache
@@ -81,31 +98,41 @@ def test_compiled_catalogue_matches_the_po_file(locale: str) -> None:
     """The .mo the app loads says what the .po says (`make translations` was run)."""
     with (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.mo").open("rb") as fh:
         compiled = Translations(fh)
+    catalogue = _catalogue(locale)
+    # Which form each count takes (Arabic has six: 0, 1, 2, 3-10, 11-99, 100-102 ...).
+    form_of = gettext.c2py(catalogue.plural_expr)
     stale = []
-    for message in _catalogue(locale):
+    for message in catalogue:
         if not message.id or not message.string:
             continue
         if isinstance(message.id, tuple | list):
             singular, plural = message.id[0], message.id[1]
             forms = list(message.string)
-            got = [compiled.ngettext(singular, plural, 1), compiled.ngettext(singular, plural, 2)]
-            if got != forms[:2]:
+            counts = (0, 1, 2, 3, 11, 100)
+            got = [compiled.ngettext(singular, plural, n) for n in counts]
+            if got != [forms[form_of(n)] for n in counts]:
                 stale.append(singular)
         elif compiled.gettext(message.id) != message.string:
             stale.append(message.id)
     assert stale == [], f"{locale}: run `make translations`: {stale[:5]}"
 
 
-def test_english_catalogue_is_identity_and_swedish_is_not() -> None:
+def test_english_catalogue_is_identity() -> None:
     english = {m.id: m.string for m in _catalogue("en") if m.id}
     assert all(string == msgid for msgid, string in english.items()), "en msgstr must = msgid"
-    swedish = {m.id: m.string for m in _catalogue("sv") if m.id and isinstance(m.id, str)}
-    translated = sum(1 for msgid, string in swedish.items() if string != msgid)
-    assert translated > 0.9 * len(swedish)
+
+
+@pytest.mark.parametrize("locale", _languages([code for code in i18n.LOCALES if code != "en"]))
+def test_catalogue_is_translated_not_copied_from_english(locale: str) -> None:
+    """A msgstr copied from the English msgid counts as translated for pybabel, not for a
+    reader: nine in ten must differ (the rest are codes and names: "GDPR", "%(size)s")."""
+    strings = {m.id: m.string for m in _catalogue(locale) if m.id and isinstance(m.id, str)}
+    translated = sum(1 for msgid, string in strings.items() if string != msgid)
+    assert translated > 0.9 * len(strings), f"{locale}: {translated} of {len(strings)} translated"
 
 
 # ---------------------------------------------------------------------------------------------
-# pages in both languages
+# pages in every language
 
 PUBLIC_PAGES = [
     "/",
@@ -117,8 +144,9 @@ PUBLIC_PAGES = [
     "/info/privacy",
     "/info/accessibility",
     "/info/signing-key",
-    "/staff/login",
 ]
+# The staff side speaks Swedish and English only: in another language it comes in Swedish.
+STAFF_PAGES = ["/staff/login"]
 
 
 def _plain(text: str) -> str:
@@ -126,24 +154,32 @@ def _plain(text: str) -> str:
 
 
 @cache
-def _foreign_phrases() -> dict[str, list[str]]:
-    """Long sentences that differ between the languages: on an English page no Swedish one may
-    appear, and on a Swedish page no English one (an untranslated or stale string)."""
-    phrases: dict[str, list[str]] = {"sv": [], "en": []}
-    for message in _catalogue("sv"):
-        if not isinstance(message.id, str) or not message.id or not message.string:
+def _foreign_phrases(locale: str) -> tuple[str, ...]:
+    """Long sentences of the other languages that differ from this language's: none may show on
+    a page in this language (an untranslated or stale string)."""
+    own = {m.id: m.string for m in _catalogue(locale) if isinstance(m.id, str) and m.id}
+    phrases: set[str] = set()
+    for other in i18n.LOCALES:
+        if other == locale:
             continue
-        if message.string == message.id or "%" in message.id or len(message.id) < 25:
-            continue
-        phrases["sv"].append(message.id)  # English text must not show on Swedish pages
-        phrases["en"].append(message.string)  # Swedish text must not show on English pages
-    return phrases
+        for message in _catalogue(other):
+            if not isinstance(message.id, str) or not message.id or not message.string:
+                continue
+            if "%" in message.id or len(message.string) < 25:
+                continue
+            if message.string != own.get(message.id):
+                phrases.add(message.string)
+    return tuple(sorted(phrases))
+
+
+def _html_tag(locale: str) -> str:
+    return f'<html lang="{locale}"' + (' dir="rtl">' if locale == "ar" else ">")
 
 
 def _check_language(text: str, locale: str, url: str) -> None:
-    assert f'<html lang="{locale}">' in text, url
+    assert _html_tag(locale) in text, url
     page = _plain(text)
-    leaked = [phrase for phrase in _foreign_phrases()[locale] if phrase in page]
+    leaked = [phrase for phrase in _foreign_phrases(locale) if phrase in page]
     assert leaked == [], (locale, url, leaked[:3])
 
 
@@ -173,12 +209,17 @@ def test_public_pages_render_in_each_language(
         response = client.get(url)
         assert response.status_code == 200, url
         _check_language(response.text, locale, url)
+    staff_locale = locale if locale in i18n.STAFF_LOCALES else "sv"
+    for url in STAFF_PAGES:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        _check_language(response.text, staff_locale, url)
     missing = client.get("/no-such-page")
     assert missing.status_code == 404
     _check_language(missing.text, locale, "404")
     invalid = client.get("/activate/not-a-valid-token")
     assert invalid.status_code == 404
-    _check_language(invalid.text, locale, "activate")
+    _check_language(invalid.text, staff_locale, "activate")
     # The receipt (with the case code) and the reporter's case page.
     receipt = client.post(
         "/report",
@@ -210,3 +251,15 @@ def test_language_cookie_with_an_unknown_value_falls_back_to_swedish(
 ) -> None:
     client.cookies.set("whistle_lang", "de")
     assert '<html lang="sv">' in client.get("/").text
+
+
+def test_every_locale_has_a_catalogue_that_make_updates() -> None:
+    """`make messages` and `make translations` cover the same locales as the code."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    found = re.search(r"^LOCALES := (.+)$", makefile, re.MULTILINE)
+    assert found and tuple(found.group(1).split()) == i18n.LOCALES
+    assert (
+        set(i18n.STAFF_LOCALES) <= set(i18n.LOCALES) and i18n.DEFAULT_LOCALE in i18n.STAFF_LOCALES
+    )
+    for locale in i18n.LOCALES:
+        assert (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po").exists(), locale

@@ -1,9 +1,11 @@
 """No word of another language on a reporter page: the visible text of every reporter page, in
-Swedish and in English, is made only of words that the page's own catalogue uses, names the
+Swedish, English, Finnish and Arabic, is made only of words that the page's own catalogue uses
+(in its translations: a msgstr left as a copy of the English msgid lends no words), names the
 organisation configured (units, categories, the organisation) and a short allowlist of names
 and codes. A template literal that bypasses the catalogue, or an English technical name on a
 Swedish page, fails here. Text marked with another ``lang`` (the authorities' Swedish names on
-the English page, the folded technical list) is what it says it is, and is left out."""
+the English page, the folded technical list, the organisation's Swedish texts on a Finnish or
+Arabic page) is what it says it is, and is left out."""
 
 from __future__ import annotations
 
@@ -21,10 +23,28 @@ from PIL import ExifTags, Image
 from starlette.testclient import TestClient
 
 from tests.conftest import World, csrf, login_reporter, post, submit_report
+from whistle import i18n
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "whistle" / "translations"
 DATA = TRANSLATIONS.parent / "data"
 WORD = re.compile(r"[^\W\d_]+")
+
+
+def placeholder(locale: str) -> bool:
+    """The rtl branch's stand-in catalogue (msgstr = msgid) until the translators' one is merged:
+    the tests that need a real translation are expected to fail on it, and only on it."""
+    po = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
+    return "PLACEHOLDER" in po.read_text(encoding="utf-8").split("msgid", 1)[0]
+
+
+def _languages(locales: tuple[str, ...] | list[str]) -> list[object]:
+    reason = "placeholder catalogue: msgstr copied from the English msgid"
+    return [
+        pytest.param(code, marks=pytest.mark.xfail(placeholder(code), reason=reason, strict=True))
+        for code in locales
+    ]
+
+
 # Names and codes that are the same in every language.
 ALLOWED = {
     "testkommunen",
@@ -66,7 +86,10 @@ def vocabulary(locale: str) -> frozenset[str]:
     words: set[str] = set()
     for message in catalogue:
         strings = message.string if isinstance(message.string, tuple | list) else [message.string]
+        ids = message.id if isinstance(message.id, tuple | list) else [message.id]
         for string in strings:
+            if locale != "en" and string in ids:
+                continue  # English left standing is not a word of this language
             # Placeholders are filled in; their names are not shown.
             shown = re.sub(r"%\(\w+\)s", " ", string or "")
             words.update(w.lower() for w in WORD.findall(shown))
@@ -76,7 +99,8 @@ def vocabulary(locale: str) -> frozenset[str]:
 def configured(locale: str) -> set[str]:
     """What the deployment and the statute supply, not the catalogue: the test world's units
     and categories, the annex's areas and authorities, month names from Babel's locale data."""
-    names = {"sv": "Mutor Annat Norr", "en": "Bribery Other North"}[locale]
+    # In Finnish and Arabic the units and categories are shown in Swedish, marked lang="sv".
+    names = {"sv": "Mutor Annat Norr", "en": "Bribery Other North"}.get(locale, "")
     data = " ".join(path.read_text(encoding="utf-8") for path in DATA.glob("external-*.tsv"))
     months = " ".join(
         [
@@ -141,7 +165,7 @@ def _pages(world: World, new_client: Callable[[], TestClient], locale: str) -> d
     return pages
 
 
-@pytest.mark.parametrize("locale", ["sv", "en"])
+@pytest.mark.parametrize("locale", _languages(i18n.REPORTER_LOCALES))
 def test_reporter_pages_speak_only_their_language(
     world: World, new_client: Callable[[], TestClient], locale: str
 ) -> None:
@@ -149,6 +173,7 @@ def test_reporter_pages_speak_only_their_language(
     problems = {}
     for where, page in _pages(world, new_client, locale).items():
         assert f'<html lang="{locale}"' in page, where
+        assert ('dir="rtl"' in page.split(">", 2)[1]) == (locale == "ar"), where
         foreign = visible_words(page, locale) - allowed
         if foreign:
             problems[where] = sorted(foreign)

@@ -16,10 +16,11 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from tests.conftest import World, login_staff
-from whistle import poster
+from whistle import i18n, poster
 from whistle.app import create_app
 from whistle.keys import Keys
 from whistle.settings import Settings
+from whistle.web import poster as poster_page
 
 ONION = "http://" + "a" * 56 + ".onion"
 
@@ -34,6 +35,16 @@ def _sample(url: str = "https://visselblasning.kommun.se/", onion: str = "") -> 
         onion_label="Med Tor Browser" if onion else "",
         onion=onion,
     )
+
+
+def _first_step(locale: str) -> bytes:
+    """The first words of the poster's first step in a language, as the PDF's text shows them."""
+    token = i18n.set_locale(locale)
+    try:
+        step = poster_page._poster(locale, organisation="", url="", onion="").steps[0]
+    finally:
+        i18n._current.reset(token)
+    return step.split(",")[0][:12].encode("latin-1")
 
 
 def _decode(image: Image.Image) -> list[str]:
@@ -88,7 +99,12 @@ def test_admin_gets_the_poster_in_each_language_others_do_not(
         overview = admin.get("/admin").text
         assert 'href="/admin/poster.pdf?lang=sv"' in overview
         assert 'href="/admin/poster.png?lang=en"' in overview
-        for lang, step in (("sv", b"Skanna koden"), ("en", b"Scan the code")):
+        assert 'href="/admin/poster.pdf?lang=fi"' in overview
+        for lang, step in (
+            ("sv", b"Skanna koden"),
+            ("en", b"Scan the code"),
+            ("fi", _first_step("fi")),
+        ):
             pdf = admin.get(f"/admin/poster.pdf?lang={lang}")
             assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
             with pikepdf.open(BytesIO(pdf.content)) as doc:

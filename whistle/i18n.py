@@ -1,21 +1,41 @@
-"""Languages: Swedish (default) and English, from Babel catalogues in whistle/translations.
+"""Languages, from Babel catalogues in whistle/translations.
+
+The reporter side and the information pages speak Swedish (default), English, Finnish (the
+Finnish administrative area, lag 2009:724) and Arabic (right to left); the staff side speaks
+Swedish and English. The texts the organisation edits itself (routine, introduction, privacy
+notice; unit and category names) exist in Swedish and English only.
 
 Message ids are English. The current locale lives in a context variable that the web layer
-sets per request, so the one Jinja environment can render either language.
+sets per request, so the one Jinja environment can render any language.
+
+Numbers, sizes and dates are formatted by Babel in the Latin digits (0-9) in every locale:
+Babel's ``ar`` uses them by default (CLDR), and :func:`filesize` pins ``numbering_system`` so
+a case code, a size and a date read the same as on the poster and in the staff's messages.
 """
 
 from __future__ import annotations
 
 import contextvars
 import datetime as dt
+from functools import cache
 from pathlib import Path
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
-LOCALES = ("sv", "en")
+# Every locale with a catalogue: what a reporter can choose.
+LOCALES = ("sv", "en", "fi", "ar")
+REPORTER_LOCALES = LOCALES
+# The staff side (investigators, administrators, registrars) and its exports.
+STAFF_LOCALES = ("sv", "en")
+# The languages of the texts the organisation edits (body_sv/body_en, name_sv/name_en).
+TEXT_LOCALES = ("sv", "en")
 DEFAULT_LOCALE = "sv"
+# Each language's name in itself, for the language switch.
+NATIVE_NAMES = {"sv": "Svenska", "en": "English", "fi": "Suomi", "ar": "العربية"}
+NUMBERING_SYSTEM = "latn"
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("locale", default=DEFAULT_LOCALE)
@@ -45,6 +65,18 @@ def get_locale() -> str:
     return _current.get()
 
 
+@cache
+def direction(locale: str) -> str:
+    """``rtl`` for a right-to-left language (Arabic), else ``ltr`` (from Babel's locale data)."""
+    return "rtl" if Locale.parse(locale).character_order == "right-to-left" else "ltr"
+
+
+def text_locale(locale: str) -> str:
+    """The language in which an organisation-edited text is shown: the reader's own when the
+    organisation writes in it, else Swedish (the organisation's language)."""
+    return locale if locale in TEXT_LOCALES else DEFAULT_LOCALE
+
+
 def _catalogue() -> NullTranslations:
     if not _catalogues:
         load()
@@ -71,12 +103,15 @@ _UNITS = ((1000**3, "GB"), (1000**2, "MB"), (1000, "kB"))
 
 
 def filesize(size: int) -> str:
-    """A file size for people, in the locale's digits: "516 byte", "1,4 kB" (sv); decimal
-    units, one decimal below ten, as file managers show them."""
+    """A file size for people, in the locale's separators and Latin digits: "516 byte",
+    "1,4 kB" (sv); decimal units, one decimal below ten, as file managers show them."""
     locale = _current.get()
     for factor, unit in _UNITS:
         if size >= factor:
             value = size / factor
             pattern = "#,##0.#" if value < 10 else "#,##0"
-            return f"{format_decimal(value, format=pattern, locale=locale)}\N{NO-BREAK SPACE}{unit}"
+            number = format_decimal(
+                value, format=pattern, locale=locale, numbering_system=NUMBERING_SYSTEM
+            )
+            return f"{number}\N{NO-BREAK SPACE}{unit}"
     return ngettext("%(num)s byte", "%(num)s bytes", size)

@@ -42,7 +42,8 @@ class Version:
     decision_ref: str = ""  # e.g. "KS 2026/123 § 45"
 
     def body(self, locale: str) -> str:
-        return self.body_sv if locale == "sv" else self.body_en
+        """The English text in English, the Swedish one in every other language."""
+        return self.body_en if locale == "en" else self.body_sv
 
 
 def _clean(body: str) -> str:

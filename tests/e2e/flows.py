@@ -29,7 +29,8 @@ def t(lang: str, message: str, **variables: object) -> str:
 
 def category_name(lang: str, index: int = 0) -> str:
     sv, en, _dsv, _den = demo.CATEGORIES[index]
-    return sv if lang == "sv" else en
+    # The organisation's names exist in Swedish and English; other languages show the Swedish.
+    return en if lang == "en" else sv
 
 
 def marker() -> str:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 import jinja2
+import markupsafe
 from babel.dates import format_datetime
 from sqlalchemy import Engine
 from starlette.requests import Request
@@ -35,6 +36,12 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = ROOT / "static"
 LANG_COOKIE = "whistle_lang"
+# The modules of the reporter side and the information pages: their pages speak every
+# language a reporter can choose; every other page is the staff side (Swedish and English).
+REPORTER_MODULES = frozenset(
+    {"whistle.web.reporter", "whistle.web.reporter_case", "whistle.web.pages"}
+)
+INFORMATION_PATHS = "/info/"
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
@@ -56,6 +63,15 @@ def _local_datetime(value: dt.datetime | None) -> str:
     return format_datetime(aware, format="short", locale=i18n.get_locale())
 
 
+@jinja2.pass_context
+def _left_to_right(context: jinja2.runtime.Context, value: object) -> object:
+    """A code or reference kept left to right inside right-to-left text (a case code, a
+    decision reference "KS 2026/12 § 4"); elsewhere the value as it is."""
+    if context.get("direction") != "rtl":
+        return value
+    return markupsafe.Markup('<bdi dir="ltr">%s</bdi>') % value
+
+
 def make_templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -67,9 +83,11 @@ def make_templates() -> jinja2.Environment:
         i18n.gettext, i18n.ngettext, newstyle=True
     )
     env.globals["audit_labels"] = audit.LABELS
+    env.globals["direction_of"] = i18n.direction
     env.filters["date"] = i18n.date
     env.filters["datetime"] = _local_datetime
     env.filters["filesize"] = i18n.filesize
+    env.filters["ltr"] = _left_to_right
     env.filters["hidden_groups"] = scrub_labels.groups
     return env
 
@@ -79,9 +97,25 @@ def ctx(request: Request) -> AppContext:
     return context
 
 
+def for_reporters(request: Request) -> bool:
+    """Whether the request is for the reporter side or an information page: by the module of
+    the route it matched, or by its path (/info/signing-key is served by the package module);
+    a request that matched no route (a 404) gets the public page too."""
+    endpoint = request.scope.get("endpoint")
+    if endpoint is None or request.url.path.startswith(INFORMATION_PATHS):
+        return True
+    return getattr(endpoint, "__module__", "") in REPORTER_MODULES
+
+
+def offered_locales(request: Request) -> tuple[str, ...]:
+    return i18n.REPORTER_LOCALES if for_reporters(request) else i18n.STAFF_LOCALES
+
+
 def locale_of(request: Request) -> str:
+    """The language chosen with the switch, if this side of the service speaks it: a staff page
+    asked for in Finnish or Arabic comes in the default language (Swedish)."""
     chosen = request.cookies.get(LANG_COOKIE, "")
-    return chosen if chosen in i18n.LOCALES else ctx(request).settings.default_locale
+    return chosen if chosen in offered_locales(request) else ctx(request).settings.default_locale
 
 
 def render(
@@ -94,7 +128,12 @@ def render(
         html = page.render(
             request=request,
             locale=locale,
-            other_locale="en" if locale == "sv" else "sv",
+            direction=i18n.direction(locale),
+            # The language switch: the other languages, each named in itself.
+            other_locales=[code for code in offered_locales(request) if code != locale],
+            native_names=i18n.NATIVE_NAMES,
+            # The language the organisation's own texts are shown in (sv/en only).
+            text_locale=i18n.text_locale(locale),
             csrf_token=security.csrf_token(request),
             organisation=ctx(request).settings.organisation,
             settings=ctx(request).settings,

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import texts
+from whistle import i18n, texts
 from whistle.i18n import N_
 from whistle.web import security
 from whistle.web.context import LANG_COOKIE, call, locale_of, redirect, render
@@ -58,7 +58,7 @@ def authority_websites() -> dict[str, str]:
 
 def _published(db: Session, *, name: str, locale: str) -> dict[str, Any]:
     current = texts.current(db, name=name)
-    body = current.body(locale) if current else ""
+    body = current.body(i18n.text_locale(locale)) if current else ""
     return {"text": current, "paragraphs": texts.paragraphs(body)}
 
 
@@ -99,7 +99,8 @@ async def switch_language(request: Request) -> Response:
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         target = "/"
     response = redirect(target)
-    if code in {"sv", "en"}:
+    # Any language a reporter can choose; a staff page shows it only if it speaks it.
+    if code in i18n.LOCALES:
         security.set_cookie(response, request, LANG_COOKIE, code, max_age=365 * 24 * 3600)
     return response
 
