@@ -129,7 +129,8 @@ def _plain(text: str) -> str:
 def _foreign_phrases() -> dict[str, list[str]]:
     """Long sentences that differ between the languages: on an English page no Swedish one may
     appear, and on a Swedish page no English one (an untranslated or stale string)."""
-    phrases: dict[str, list[str]] = {"sv": [], "en": []}
+    phrases: dict[str, list[str]] = {"sv": [], "en": [], "fi": []}
+    finnish = {m.id: m.string for m in _catalogue("fi") if isinstance(m.id, str)}
     for message in _catalogue("sv"):
         if not isinstance(message.id, str) or not message.id or not message.string:
             continue
@@ -137,6 +138,8 @@ def _foreign_phrases() -> dict[str, list[str]]:
             continue
         phrases["sv"].append(message.id)  # English text must not show on Swedish pages
         phrases["en"].append(message.string)  # Swedish text must not show on English pages
+        # Neither English nor Swedish text may show on Finnish pages.
+        phrases["fi"] += [p for p in (message.id, message.string) if p != finnish[message.id]]
     return phrases
 
 

@@ -13,8 +13,11 @@ from tests.e2e.harness import DemoServer
 from whistle.web.reporter_case import REPORTER_COOKIE
 
 pytestmark = pytest.mark.e2e
+# The reporter side in each language, Finnish included (the shared ``lang`` fixture is sv/en).
+LANGS = pytest.mark.parametrize("lang", ["sv", "en", "fi"])
 
 
+@LANGS
 def test_a_reply_typed_past_the_timeout_is_sent_after_the_code(
     open_page: OpenPage, lang: str, demo: DemoServer
 ) -> None:
@@ -44,6 +47,7 @@ def test_a_reply_typed_past_the_timeout_is_sent_after_the_code(
     expect(reporter.get_by_text(secret)).to_have_count(1)
 
 
+@LANGS
 def test_a_meeting_request_typed_past_the_timeout_is_sent_after_the_code(
     open_page: OpenPage, lang: str, demo: DemoServer
 ) -> None:
