@@ -124,3 +124,129 @@ def test_a_forged_late_reply_is_refused(
             files=[("files", ("x.txt", b"data"))],
         )
     assert forged.status_code == 403 and REPLY not in forged.text
+
+
+MEETING = "Helst kvällar <i>efter</i> 18 & inte på kontoret"
+
+
+def _kept_meeting(page: str) -> str:
+    match = re.search(
+        r'<textarea id="field-pending_meeting" name="pending_meeting"[^>]*>(.*?)</textarea>',
+        page,
+        re.S,
+    )
+    assert match, "the typed meeting request is not in the page"
+    assert 'name="pending_meeting_asked" value="1"' in page
+    return html.unescape(match.group(1))
+
+
+def _meeting_requests(engine: Engine) -> int:
+    with Session(engine) as s:
+        query = select(func.count()).select_from(CaseItem).where(CaseItem.kind == "meeting_request")
+        return s.execute(query).scalar_one()
+
+
+def test_a_meeting_request_after_the_timeout_is_kept_in_the_page_and_sent_after_the_code(
+    world: World, new_client: Callable[[], TestClient], engine: Engine, settings: Settings
+) -> None:
+    reporter = new_client()
+    code = submit_report(reporter, world.bribery)
+    login_reporter(reporter, code)
+    before = _counts(engine)
+    with _after_idle(settings):
+        late = post(reporter, "/case/meeting", {"text": MEETING})
+        assert late.status_code == 401 and "har du loggats ut" in late.text
+        assert _kept_meeting(late.text) == MEETING
+        assert "<i>efter</i>" not in late.text  # escaped, never markup
+        assert "Öppna mitt ärende och be om mötet" in late.text
+        assert 'name="pending_text"' not in late.text  # no reply was pending
+        # Nothing of it was stored while the session was gone.
+        assert _counts(engine) == before
+        assert MEETING.split()[0].encode() not in _dump_tables(engine)
+
+        wrong = post(
+            reporter,
+            "/followup",
+            {
+                "code": "0000 0000 0000 0000",
+                "pending_meeting_asked": "1",
+                "pending_meeting": MEETING,
+            },
+        )
+        assert wrong.status_code == 400 and _kept_meeting(wrong.text) == MEETING
+
+        sent = post(
+            reporter,
+            "/followup",
+            {"code": code, "pending_meeting_asked": "1", "pending_meeting": MEETING},
+        )
+        assert sent.status_code == 303 and sent.headers["location"] == "/case?sent=1#thread-end"
+        page = reporter.get("/case")
+    assert page.status_code == 200 and html.escape(MEETING) in page.text
+    assert _meeting_requests(engine) == 1 and _counts(engine)[0] == before[0] + 1
+    assert MEETING.split()[0].encode() not in _dump_tables(engine)  # sealed, as every item
+
+
+def test_an_empty_meeting_request_after_the_timeout_is_still_sent(
+    world: World, new_client: Callable[[], TestClient], engine: Engine, settings: Settings
+) -> None:
+    """The text is optional: asking for a meeting is the message, and is not lost either."""
+    reporter = new_client()
+    code = submit_report(reporter, world.bribery)
+    login_reporter(reporter, code)
+    with _after_idle(settings):
+        late = post(reporter, "/case/meeting", {"text": ""})
+        assert late.status_code == 401 and _kept_meeting(late.text) == ""
+        post(reporter, "/followup", {"code": code, "pending_meeting_asked": "1"})
+    assert _meeting_requests(engine) == 1
+
+
+def test_a_pending_meeting_request_that_is_refused_comes_back_in_the_case_page(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    reporter = new_client()
+    code = submit_report(reporter, world.bribery)
+    too_long = "Lång " + "x" * 5_001
+    response = post(
+        reporter,
+        "/followup",
+        {"code": code, "pending_meeting_asked": "1", "pending_meeting": too_long},
+    )
+    assert response.status_code == 400 and "whistle_reporter=" in response.headers["set-cookie"]
+    assert '<details class="panel" id="meeting" open>' in response.text
+    assert 'id="error-meeting" role="alert"' in response.text and "för lång" in response.text
+    assert f'aria-describedby="error-meeting">{too_long}</textarea>' in response.text
+    assert _meeting_requests(engine) == 0
+
+
+def test_a_meeting_request_refused_in_the_case_keeps_its_text(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    reporter = new_client()
+    login_reporter(reporter, submit_report(reporter, world.bribery))
+    too_long = "y" * 5_001
+    response = post(reporter, "/case/meeting", {"text": too_long})
+    assert response.status_code == 400 and "för lång" in response.text
+    assert f">{too_long}</textarea>" in response.text
+    assert _meeting_requests(engine) == 0
+
+
+def test_the_code_form_without_a_pending_meeting_request_sends_none(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    """A stray pending_meeting without the marker asks for nothing."""
+    reporter = new_client()
+    code = submit_report(reporter, world.bribery)
+    assert "pending_meeting" not in reporter.get("/followup").text
+    post(reporter, "/followup", {"code": code, "pending_meeting": "stray"})
+    assert _meeting_requests(engine) == 0
+
+
+def test_a_forged_late_meeting_request_is_refused(
+    world: World, new_client: Callable[[], TestClient], settings: Settings
+) -> None:
+    reporter = new_client()
+    login_reporter(reporter, submit_report(reporter, world.bribery))
+    with _after_idle(settings):
+        forged = reporter.post("/case/meeting", data={"csrf_token": "f" * 32, "text": MEETING})
+    assert forged.status_code == 403 and MEETING not in forged.text

@@ -13,8 +13,11 @@ from tests.e2e.harness import DemoServer
 from whistle.web.reporter_case import REPORTER_COOKIE
 
 pytestmark = pytest.mark.e2e
+# The reporter side in each language, Finnish included (the shared ``lang`` fixture is sv/en).
+LANGS = pytest.mark.parametrize("lang", ["sv", "en", "fi"])
 
 
+@LANGS
 def test_a_reply_typed_past_the_timeout_is_sent_after_the_code(
     open_page: OpenPage, lang: str, demo: DemoServer
 ) -> None:
@@ -40,5 +43,33 @@ def test_a_reply_typed_past_the_timeout_is_sent_after_the_code(
 
     reporter.get_by_label(t(lang, "Case code")).fill(code)
     reporter.get_by_role("button", name=t(lang, "Open my case and send the message")).click()
+    expect(reporter.get_by_role("status")).to_have_text(t(lang, "Your message has been sent."))
+    expect(reporter.get_by_text(secret)).to_have_count(1)
+
+
+@LANGS
+def test_a_meeting_request_typed_past_the_timeout_is_sent_after_the_code(
+    open_page: OpenPage, lang: str, demo: DemoServer
+) -> None:
+    reporter = open_page(lang=lang, js=False)
+    code = file_report(reporter, lang, what=f"Meeting timeout check {marker()}")
+    login_reporter(reporter, lang, code)
+    reporter.get_by_text(t(lang, "Ask to meet an investigator in person")).click()
+    wish = f"Evenings after six, not at the office. {marker()}"
+    reporter.get_by_label(t(lang, "When and where suits you")).fill(wish)
+    reporter.context.clear_cookies(name=REPORTER_COOKIE)
+    reporter.get_by_role("button", name=t(lang, "Ask for a meeting"), exact=True).click()
+
+    expect(reporter.locator("h1")).to_have_text(t(lang, "Follow up a report"))
+    kept = reporter.get_by_label(t(lang, "Your request to meet an investigator, not sent yet"))
+    expect(kept).to_have_value(wish)
+    assert_accessible(reporter, f"code form with a pending meeting request ({lang})")
+    secret = wish.split()[-1]
+    for path in [demo.log, *demo.data_dir.rglob("*")]:
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), f"plaintext in {path}"
+
+    reporter.get_by_label(t(lang, "Case code")).fill(code)
+    reporter.get_by_role("button", name=t(lang, "Open my case and ask for the meeting")).click()
     expect(reporter.get_by_role("status")).to_have_text(t(lang, "Your message has been sent."))
     expect(reporter.get_by_text(secret)).to_have_count(1)

@@ -8,6 +8,7 @@ reporter's cookie. Nothing here stores a time more precise than a day, or any ad
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from sqlmodel import Session
 from starlette.requests import Request
@@ -48,12 +49,29 @@ async def followup_form(request: Request) -> Response:
 
 
 def _login_page(
-    request: Request, *, error: str = "", pending: str = "", status: int = 200, **extra: object
+    request: Request,
+    *,
+    error: str = "",
+    pending: str = "",
+    meeting: str | None = None,
+    status: int = 200,
+    **extra: object,
 ) -> Response:
-    # ``pending``: a reply typed before the session expired. It lives only in this page (the
-    # browser sends it back with the code); the server never stores it.
-    context = {"error": error, "pending_text": pending[: reports.MAX_TEXT], **extra}
+    # ``pending``: a reply typed before the session expired; ``meeting``: a meeting request
+    # (its text is optional, so ``None`` means none was asked for). Both live only in this page
+    # (the browser sends them back with the code); the server never stores them.
+    context = {
+        "error": error,
+        "pending_text": pending[: reports.MAX_TEXT],
+        "pending_meeting": None if meeting is None else meeting[: reports.MAX_SHORT],
+        **extra,
+    }
     return render(request, "reporter/login.html", context, status=status)
+
+
+def _pending_meeting(form: security.FormFields) -> str | None:
+    """The meeting request carried through the code form, or None if there is none."""
+    return form.get("pending_meeting", "") if form.get("pending_meeting_asked") == "1" else None
 
 
 def _open_case(
@@ -73,13 +91,14 @@ def _open_case(
 async def followup_login(request: Request) -> Response:
     form = await security.read_form(request)
     pending = form.get("pending_text", "")
+    page = functools.partial(_login_page, request, pending=pending, meeting=_pending_meeting(form))
     app = ctx(request)
     try:
         # Malformed input is refused before any derivation and counts for nothing: it costs
         # the server nothing, so counting it would only hand an attacker a cheap lockout.
         code = casecode.normalise(form.get("code", ""))
     except casecode.MalformedCode:
-        return _login_page(request, error=E_BAD_CODE, pending=pending, status=400)
+        return page(error=E_BAD_CODE, status=400)
     # Bound to the browser's anonymous CSRF cookie, never to an address.
     browser_token = request.cookies.get(security.csrf_cookie(request), "")
     if await call(
@@ -88,7 +107,7 @@ async def followup_login(request: Request) -> Response:
         browser_token=browser_token,
         limit=app.settings.session_attempts,
     ):
-        response = _login_page(request, error=E_BUSY, pending=pending, status=429)
+        response = page(error=E_BUSY, status=429)
         response.headers["retry-after"] = "60"
         return response
     try:
@@ -97,7 +116,7 @@ async def followup_login(request: Request) -> Response:
         access = await app.deriver.case_access(code, app.keys.pepper)
     except Overloaded as exc:
         error = translate(request, E_OVERLOADED, seconds=exc.retry_after)
-        response = _login_page(request, error=error, pending=pending, status=503)
+        response = page(error=error, status=503)
         response.headers["retry-after"] = str(exc.retry_after)
         return response
     cookie = await call(
@@ -108,31 +127,37 @@ async def followup_login(request: Request) -> Response:
         lifetime=REPORTER_ABSOLUTE,
     )
     if cookie is None:
-        return _login_page(request, error=E_BAD_CODE, pending=pending, status=400)
-    done = await _send_pending(request, cookie=cookie, text=pending) if pending.strip() else None
+        return page(error=E_BAD_CODE, status=400)
+    meeting = _pending_meeting(form)
+    done: Response | None = None
+    if pending.strip() or meeting is not None:
+        done = await _send_pending(request, cookie=cookie, text=pending, meeting=meeting)
     done = done or redirect("/case")
     security.set_cookie(done, request, REPORTER_COOKIE, cookie)
     return done
 
 
-async def _send_pending(request: Request, *, cookie: str, text: str) -> Response | None:
-    """Send the reply that was typed when the session expired, now that the code is known
-    (WCAG 2.2.1: nothing typed is lost at the timeout). On an error the case page shows it
-    with the text back in the box; ``None`` when the session vanished meanwhile."""
+async def _send_pending(
+    request: Request, *, cookie: str, text: str, meeting: str | None
+) -> Response | None:
+    """Send the reply or meeting request that was typed when the session expired, now that
+    the code is known (WCAG 2.2.1: nothing typed is lost at the timeout). On an error the case
+    page shows it with the text back in its box; ``None`` when the session vanished meanwhile."""
     idle = dt.timedelta(minutes=ctx(request).settings.reporter_idle_minutes)
     session = await call(request, _load, cookie=cookie, idle=idle)
     if session is None or session.case_id is None:
         return None
+    keys = {"case_id": session.case_id, "case_key": session.payload}
     try:
-        await call(
-            request,
-            reports.reply,
-            case_id=session.case_id,
-            case_key=session.payload,
-            text=text,
-        )
+        if text.strip():
+            await call(request, reports.reply, **keys, text=text)
+            text = ""  # sent: not handed back if the meeting request below is refused
+        if meeting is not None:
+            await call(request, reports.request_meeting, **keys, text=meeting)
     except reports.InvalidReport as exc:
-        return await case_page(request, errors=exc.errors, text=text, status=400, session=session)
+        return await case_page(
+            request, errors=exc.errors, text=text, meeting=meeting, status=400, session=session
+        )
     return redirect("/case?sent=1#thread-end")
 
 
@@ -181,9 +206,20 @@ def _split_new(
     return items[last_own + 1 :], items[: last_own + 1]
 
 
-def _expired(request: Request, *, pending: str = "", files_dropped: bool = False) -> Response:
+def _expired(
+    request: Request,
+    *,
+    pending: str = "",
+    meeting: str | None = None,
+    files_dropped: bool = False,
+) -> Response:
     response = _login_page(
-        request, pending=pending, status=401, expired=True, files_dropped=files_dropped
+        request,
+        pending=pending,
+        meeting=meeting,
+        status=401,
+        expired=True,
+        files_dropped=files_dropped,
     )
     security.clear_cookie(response, request, REPORTER_COOKIE)
     return response
@@ -194,6 +230,7 @@ async def case_page(
     *,
     errors: dict[str, str] | None = None,
     text: str = "",
+    meeting: str | None = None,
     status: int = 200,
     session: sessions.LoadedSession | None = None,
 ) -> Response:
@@ -217,6 +254,7 @@ async def case_page(
             **page,
             "errors": errors or {},
             "text": text,
+            "meeting_text": meeting or "",
             "sent": request.query_params.get("sent"),
             "refused": uploads.E_DISK_FULL if request.query_params.get("nospace") else "",
         },
@@ -316,19 +354,21 @@ async def case_minutes(request: Request) -> Response:
 
 async def case_meeting(request: Request) -> Response:
     form = await security.read_form(request)
+    text = form.get("text", "")
     session = await reporter_session(request)
     if session is None or session.case_id is None:
-        return _expired(request)
+        # Kept in the code form only, and sent once the code is entered.
+        return _expired(request, meeting=text)
     try:
         await call(
             request,
             reports.request_meeting,
             case_id=session.case_id,
             case_key=session.payload,
-            text=form.get("text", ""),
+            text=text,
         )
     except reports.InvalidReport as exc:
-        return await case_page(request, errors=exc.errors, status=400)
+        return await case_page(request, errors=exc.errors, meeting=text, status=400)
     return redirect("/case?sent=1#thread-end")
 
 
