@@ -88,8 +88,10 @@ def test_compiled_catalogue_matches_the_po_file(locale: str) -> None:
         if isinstance(message.id, tuple | list):
             singular, plural = message.id[0], message.id[1]
             forms = list(message.string)
-            got = [compiled.ngettext(singular, plural, 1), compiled.ngettext(singular, plural, 2)]
-            if got != forms[:2]:
+            # One count per plural form: Arabic has six (zero, one, two, few, many, other).
+            counts = (0, 1, 2, 3, 11, 100)
+            got = {compiled.plural(n): compiled.ngettext(singular, plural, n) for n in counts}
+            if got != {compiled.plural(n): forms[compiled.plural(n)] for n in counts}:
                 stale.append(singular)
         elif compiled.gettext(message.id) != message.string:
             stale.append(message.id)
@@ -128,7 +130,8 @@ def _plain(text: str) -> str:
 @cache
 def _foreign_phrases() -> dict[str, list[str]]:
     """Long sentences that differ between the languages: on an English page no Swedish one may
-    appear, and on a Swedish page no English one (an untranslated or stale string)."""
+    appear, on a Swedish page no English one, and on a page in another language (Arabic)
+    neither (an untranslated or stale string)."""
     phrases: dict[str, list[str]] = {"sv": [], "en": []}
     for message in _catalogue("sv"):
         if not isinstance(message.id, str) or not message.id or not message.string:
@@ -137,6 +140,9 @@ def _foreign_phrases() -> dict[str, list[str]]:
             continue
         phrases["sv"].append(message.id)  # English text must not show on Swedish pages
         phrases["en"].append(message.string)  # Swedish text must not show on English pages
+    for locale in i18n.LOCALES:
+        if locale not in phrases:  # neither English nor Swedish on a page in a third language
+            phrases[locale] = phrases["sv"] + phrases["en"]
     return phrases
 
 

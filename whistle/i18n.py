@@ -14,7 +14,7 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
-LOCALES = ("sv", "en")
+LOCALES = ("sv", "en", "ar")
 DEFAULT_LOCALE = "sv"
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 

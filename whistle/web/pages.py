@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import texts
+from whistle import i18n, texts
 from whistle.i18n import N_
 from whistle.web import security
 from whistle.web.context import LANG_COOKIE, call, locale_of, redirect, render
@@ -99,7 +99,7 @@ async def switch_language(request: Request) -> Response:
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         target = "/"
     response = redirect(target)
-    if code in {"sv", "en"}:
+    if code in i18n.LOCALES:
         security.set_cookie(response, request, LANG_COOKIE, code, max_age=365 * 24 * 3600)
     return response
 
