@@ -13,6 +13,9 @@ from whistle.web.context import ctx, locale_of, not_found
 from whistle.web.staff import require_staff
 
 FORMATS = {"pdf": "application/pdf", "png": "image/png"}
+# The languages the poster can be drawn in: the PDF's core fonts are Latin-1 and the PNG draws
+# no right-to-left text, so an Arabic poster would come out as question marks or loose letters.
+POSTER_LOCALES = ("sv", "en")
 
 
 def _poster(locale: str, *, organisation: str, url: str, onion: str) -> poster.Poster:
@@ -46,7 +49,7 @@ async def poster_file(request: Request) -> Response:
     await require_staff(request, "admin")
     kind = request.path_params["kind"]
     locale = request.query_params.get("lang") or locale_of(request)
-    if kind not in FORMATS or locale not in i18n.LOCALES:
+    if kind not in FORMATS or locale not in POSTER_LOCALES:
         return not_found(request)
     settings = ctx(request).settings
     content = _poster(
