@@ -28,6 +28,22 @@ E_CASE_FULL = N_("This case cannot hold more files: together they would be over 
 CLEANED = "cleaned"  # metadata removed (the list may be empty: nothing was found)
 KEPT = "kept"  # the reporter asked to keep the original unchanged
 UNCHECKED = "unchecked"  # unknown type, too large or unreadable: stored as sent
+# A voice message (whistle.voice), always re-encoded to Ogg/Opus without the original's tags.
+DISGUISED = "disguised"  # the voice disguised
+REENCODED = "reencoded"  # the reporter kept their own voice
+VOICE_STATUSES = (DISGUISED, REENCODED)
+# The stored name of every voice message: a recorder's file name often holds the time it was
+# made ("Recording 2026-12-01 14.32.m4a"), so it is not kept.
+VOICE_NAME = "voice-message.ogg"
+E_BAD_VOICE = N_(
+    "Your voice message could not be used: it is not a recording we can read, it is longer "
+    "than %(minutes)s minutes, or it is too large. Nothing of it was kept. Record it again "
+    "(shorter), or write instead."
+)
+
+
+class BadVoice(ValueError):
+    """A voice message that could not be decoded within the bounds; nothing of it is kept."""
 
 
 class CaseFull(ValueError):
@@ -94,6 +110,53 @@ def prepare(
     clean.finish()
     batch.drop(writer)
     return Prepared(clean, name, result.kind, clean.size, CLEANED, result.removed)
+
+
+@dataclass(frozen=True)
+class VoiceBounds:
+    max_bytes: int  # the recording is decrypted whole into the worker's memory
+    max_seconds: int  # of audio, declared or decoded
+    time_limit: float  # wall-clock and CPU seconds in the worker
+
+
+def prepare_voice(
+    batch: blobstore.Batch,
+    writer: blobstore.Writer,
+    *,
+    key: bytes,
+    disguise: bool,
+    bounds: VoiceBounds,
+    cleaner: sandbox.Sandbox,
+) -> Prepared:
+    """Finish a received voice message: decoded, disguised (unless the reporter keeps their
+    own voice) and re-encoded in a worker process, the result sealed as it arrives into a new
+    blob. The original's blob is deleted either way; raises :class:`BadVoice` if the worker
+    refused it (nothing of the recording is then kept)."""
+    writer.finish()
+    if writer.size > bounds.max_bytes:
+        batch.drop(writer)
+        raise BadVoice("too large")
+    clean = batch.open(key=key, case_id=writer.case_id, item_id=writer.item_id)
+    try:
+        result = cleaner.clean(
+            blobstore.read_back(batch, writer, key=key),
+            size=writer.size,
+            kind=scrub.VOICE if disguise else scrub.OWN_VOICE,
+            out=clean.write,
+            seconds=bounds.time_limit,
+            max_audio_seconds=bounds.max_seconds,
+        )
+    except scrub.Unsupported as exc:
+        batch.drop(clean)
+        batch.drop(writer)
+        raise BadVoice(str(exc)) from None
+    batch.drop(writer)
+    if result.kind != "opus":
+        batch.drop(clean)
+        raise BadVoice("not a recording")
+    clean.finish()
+    status = DISGUISED if disguise else REENCODED
+    return Prepared(clean, VOICE_NAME, "opus", clean.size, status, result.removed)
 
 
 def case_bytes(db: Session, *, case_id: str) -> int:

@@ -73,8 +73,11 @@ def parse_report(
     categories: list[Category],
     units: list[Unit],
     excluded: tuple[str, ...] = (),
+    spoken: bool = False,
 ) -> ReportInput:
-    """Validate the report form; raise :class:`InvalidReport` with one message per field."""
+    """Validate the report form; raise :class:`InvalidReport` with one message per field.
+
+    ``spoken``: a voice message came with it, so it is complete without "what happened"."""
     errors: dict[str, str] = {}
     category_ids = {c.id for c in categories}
     unit_ids = {u.id for u in units}
@@ -94,7 +97,7 @@ def parse_report(
         else:
             errors["unit"] = E_CHOICE
     what = _text(form, "what", MAX_TEXT, errors)
-    if not what and "what" not in errors:
+    if not what and "what" not in errors and not spoken:
         errors["what"] = E_REQUIRED
     when_where = _text(form, "when_where", MAX_SHORT, errors)
     who = _text(form, "who", MAX_SHORT, errors)

@@ -209,6 +209,20 @@ SPECS: tuple[Spec, ...] = (
         "Time limit for cleaning one file (wall clock, and CPU seconds in the worker); a file "
         "that takes longer is kept as sent. `30`",
     ),
+    Spec(
+        "WHISTLE_VOICE_MAX_MINUTES",
+        "voice_max_minutes",
+        int,
+        "Longest voice message a reporter can send; a longer one is refused (the rest of the "
+        "report is filed). Also bounded by `WHISTLE_SCRUB_MAX_BYTES`. `15`",
+    ),
+    Spec(
+        "WHISTLE_VOICE_SECONDS",
+        "voice_seconds",
+        float,
+        "Time limit for decoding, disguising and re-encoding one voice message (wall clock, "
+        "and CPU seconds in the worker). `120`",
+    ),
     Spec("WHISTLE_DEFAULT_LOCALE", "default_locale", str, "`sv` or `en`. `sv`"),
     Spec(
         "WHISTLE_RETENTION_POLICY",
@@ -395,6 +409,8 @@ class Settings:
     scrub_concurrency: int = 2
     scrub_memory_mib: int = 768
     scrub_seconds: float = 30.0
+    voice_max_minutes: int = 15
+    voice_seconds: float = 120.0
     default_locale: str = "sv"
     retention_policy: str = ""  # deliberately no default: see docs/retention.md
     disposal: str = "archive"

@@ -184,6 +184,7 @@ def _submit(
         categories=routing.active_categories(db),
         units=routing.active_units(db),
         excluded=excluded,
+        spoken=upload.spoken,
     )
     now = utcnow()  # one reading for the case and its files: they must not straddle midnight
     case_id = reports.submit(
@@ -304,7 +305,9 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
         response.headers["retry-after"] = str(exc.retry_after)
         return response
     except reports.InvalidReport as exc:
-        return await _form_again(request, form, errors=exc.errors)
+        # A voice message that could not be used is said first: it may be why "what
+        # happened" is missing.
+        return await _form_again(request, form, errors=exc.errors, general=upload.bad_voice)
     except reports.NoReaders:
         return await _form_again(request, form, general=E_NO_READERS)
     except attachments.CaseFull:
@@ -315,7 +318,12 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
     return render(
         request,
         "reporter/receipt.html",
-        {"code": casecode.grouped(code), "files": upload.files, "refused": upload.refused},
+        {
+            "code": casecode.grouped(code),
+            "files": upload.files,
+            "refused": upload.refused,
+            "bad_voice": upload.bad_voice,
+        },
     )
 
 

@@ -219,6 +219,8 @@ async def case_page(
             "text": text,
             "sent": request.query_params.get("sent"),
             "refused": uploads.E_DISK_FULL if request.query_params.get("nospace") else "",
+            "bad_voice": attachments.E_BAD_VOICE if request.query_params.get("badvoice") else "",
+            "voice_minutes": ctx(request).settings.voice_max_minutes,
         },
         status=status,
     )
@@ -247,6 +249,10 @@ async def case_reply(request: Request) -> Response:
         text = form.get("text", "")
         if too_large:
             return await case_page(request, errors={"files": too_large}, text=text, status=413)
+        if upload.bad_voice and not text.strip() and not upload.files:
+            # Only the voice message was sent, and it could not be used: nothing to file.
+            errors = {"files": upload.bad_voice}
+            return await case_page(request, errors=errors, text=text, status=400)
         await uploads.commit(
             request,
             upload.batch,
@@ -266,10 +272,9 @@ async def case_reply(request: Request) -> Response:
         return await case_page(request, errors={"files": error}, text=text, status=413)
     finally:
         upload.batch.discard()
-    # The note about refused files is one fixed message: nothing typed goes into the URL.
-    return redirect(
-        "/case?sent=1&nospace=1#thread-end" if upload.refused else "/case?sent=1#thread-end"
-    )
+    # The notes about refused files are fixed messages: nothing typed goes into the URL.
+    notes = ("&nospace=1" if upload.refused else "") + ("&badvoice=1" if upload.bad_voice else "")
+    return redirect(f"/case?sent=1{notes}#thread-end")
 
 
 async def case_file(request: Request) -> Response:
