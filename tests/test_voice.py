@@ -26,10 +26,11 @@ from tests.test_attachments import (
     system_tmp,  # noqa: F401 (a fixture)
 )
 from whistle import attachments, scrub, voice
-from whistle.models import Attachment, Case
+from whistle.models import Attachment, AuditEntry, Case
 from whistle.sandbox import Sandbox
 from whistle.settings import Settings
 
+CODE = re.compile(r"<strong>(\d{4} \d{4} \d{4} \d{4})</strong>")
 # Long enough that a sealed blob's random bytes do not hold one by chance.
 CONTAINER_MAGIC = (b"ftypM4A", b"ftyp3gp", b"\x1a\x45\xdf\xa3\x01", b"ID3\x04\x00", b"WAVEfmt ",
                    b"#!AMR", b"OpusHead")  # fmt: skip
@@ -268,3 +269,54 @@ def test_no_plaintext_audio_reaches_the_disk_during_the_upload(
     assert len(checks) > 10
     assert re.search(r"\d{4} \d{4} \d{4} \d{4}", response.text)
     assert _holds(roots, needles) == []
+
+
+def test_the_investigator_plays_the_recording_inline_and_every_play_is_audited(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    from tests.test_attachments import _photo_with_gps
+
+    reporter = new_client()
+    form = {"csrf_token": csrf(reporter), "category": str(world.bribery), "mode": "anonymous"}
+    receipt = reporter.post(
+        "/report",
+        data=form,
+        files=[
+            ("voice", ("a.ogg", voices.recording("ogg"), "audio/ogg")),
+            ("files", ("p.jpg", _photo_with_gps(), "image/jpeg")),
+        ],
+    )
+    assert receipt.status_code == 200, receipt.text
+    with Session(engine) as s:
+        case_id = s.execute(select(Case.id)).scalar_one()
+    anna = new_client()
+    login_staff(anna, "anna")
+    page = anna.get(f"/cases/{case_id}").text
+    players = re.findall(r'<audio controls preload="none" src="([^"]+)"', page)
+    assert len(players) == 1 and players[0].endswith("/play")
+    for _ in range(2):
+        played = anna.get(players[0])
+        assert played.status_code == 200
+        assert played.headers["content-type"] == "audio/ogg"
+        assert played.headers["content-disposition"] == "inline"
+        assert played.headers["cache-control"] == "no-store"
+        assert "media-src 'self'" in played.headers["content-security-policy"]
+        assert played.content.startswith(b"OggS")
+    with Session(engine) as s:
+        plays = (
+            s.execute(select(AuditEntry).where(AuditEntry.action == "recording_played"))
+            .scalars()
+            .all()
+        )
+    assert [(p.actor_id, p.case_id) for p in plays] == [(world.anna, case_id)] * 2
+    # Only recordings are served inline: the photo's blob through /play is refused.
+    links = BLOB_LINK.findall(page)
+    photo_url = next(url for url, _ in links if url + "/play" != players[0])
+    assert anna.get(photo_url + "/play").status_code == 404
+    # An investigator who does not hold the case plays nothing.
+    carl = new_client()
+    login_staff(carl, "carl")
+    assert carl.get(players[0]).status_code == 404
+    # The reporter has no player (and no audit of their listening: it could identify them).
+    login_reporter(reporter, CODE.search(receipt.text).group(1))  # type: ignore[union-attr]
+    assert "<audio" not in reporter.get("/case").text

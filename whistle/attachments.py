@@ -234,6 +234,7 @@ class Found:
     size: int
     case_id: str
     item_id: str
+    media_type: str = ""  # as sealed; "audio/ogg" for a voice message or a recording
 
 
 def find(
@@ -269,21 +270,34 @@ def find(
         db, blob_dir=blob_dir, blob_id=blob_id
     ):
         raise AttachmentNotFound()
-    return Found(blob_id, content["name"], content["size"], case_id, item.id)
+    media_type = str(content.get("type", ""))
+    return Found(blob_id, content["name"], content["size"], case_id, item.id, media_type)
+
+
+PLAYABLE = frozenset({"audio/ogg"})  # what the case page's <audio> player streams
 
 
 def find_for_investigator(
-    db: Session, *, blob_dir: Path, case_id: str, user_id: str, private_key: bytes, blob_id: str
+    db: Session,
+    *,
+    blob_dir: Path,
+    case_id: str,
+    user_id: str,
+    private_key: bytes,
+    blob_id: str,
+    play: bool = False,
 ) -> tuple[Found, bytes]:
-    """A file of a case this investigator holds, and the case key; the download is audited
-    (raises :class:`~whistle.cases.CaseNotFound` for a case they do not hold)."""
+    """A file of a case this investigator holds, and the case key; the download (or, with
+    ``play``, the playing of a recording) is audited (raises
+    :class:`~whistle.cases.CaseNotFound` for a case they do not hold)."""
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     found = find(
         db, blob_dir=blob_dir, case_id=case.id, case_key=key, blob_id=blob_id, reporter_view=False
     )
-    audit.record(
-        db, action="attachment_downloaded", actor_id=user_id, case_id=case.id, detail=blob_id
-    )
+    if play and found.media_type not in PLAYABLE:
+        raise AttachmentNotFound()  # only recordings are ever served inline
+    action = "recording_played" if play else "attachment_downloaded"
+    audit.record(db, action=action, actor_id=user_id, case_id=case.id, detail=blob_id)
     return found, key
 
 

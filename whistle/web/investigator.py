@@ -255,6 +255,15 @@ async def case_post(request: Request) -> Response:
 
 async def case_file(request: Request) -> Response:
     """Download a file of a case this investigator holds; every download is audited."""
+    return await _case_file(request, play=False)
+
+
+async def case_recording(request: Request) -> Response:
+    """Stream a recording to the case page's player; every play is audited."""
+    return await _case_file(request, play=True)
+
+
+async def _case_file(request: Request, *, play: bool) -> Response:
     staff = await require_staff(request, "investigator")
     try:
         found, key = await call(
@@ -265,10 +274,12 @@ async def case_file(request: Request) -> Response:
             user_id=staff.user.id,
             private_key=staff.private_key,
             blob_id=request.path_params["blob_id"],
+            play=play,
         )
     except (CaseNotFound, attachments.AttachmentNotFound):
         return not_found(request)
-    return uploads.download(found, key=key, store=ctx(request).blob_store)
+    respond = uploads.play if play else uploads.download
+    return respond(found, key=key, store=ctx(request).blob_store)
 
 
 def _form_fields(form: security.FormFields, names: tuple[str, ...]) -> dict[str, str]:
@@ -353,6 +364,7 @@ routes = [
     Route("/cases/{case_id}", case_view, methods=["GET"]),
     Route("/cases/{case_id}/post", case_post, methods=["POST"]),
     Route("/cases/{case_id}/files/{blob_id}", case_file, methods=["GET"]),
+    Route("/cases/{case_id}/files/{blob_id}/play", case_recording, methods=["GET"]),
     Route("/cases/{case_id}/status", case_status, methods=["POST"]),
     Route("/cases/{case_id}/grant", case_grant, methods=["POST"]),
     Route("/cases/{case_id}/recuse", case_recuse, methods=["POST"]),

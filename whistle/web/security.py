@@ -29,8 +29,10 @@ CSRF_HOST_COOKIE = "__Host-" + CSRF_COOKIE
 CSRF_FIELD = "csrf_token"
 
 # No script-src at all: no page of whistle runs JavaScript. Images may be inline data (QR codes).
+# Recordings play from this origin only (the case page's <audio> player).
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+    "form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 BASE_HEADERS = {

@@ -450,6 +450,21 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{_ascii_name(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+def play(found: attachments.Found, *, key: bytes, store: blobstore.Store) -> StreamingResponse:
+    """A recording (Ogg/Opus we made ourselves, never a file as sent), decrypted chunk by chunk
+    for the case page's <audio> player; not cached, not to be framed or sniffed."""
+    chunks: Iterator[bytes] = store.read(
+        found.blob_id, key=key, case_id=found.case_id, item_id=found.item_id
+    )
+    headers = {
+        "content-disposition": "inline",
+        "content-length": str(found.size),
+        "x-content-type-options": "nosniff",
+        "cache-control": "no-store",
+    }
+    return StreamingResponse(chunks, media_type="audio/ogg", headers=headers)
+
+
 def download(found: attachments.Found, *, key: bytes, store: blobstore.Store) -> StreamingResponse:
     """The file, decrypted chunk by chunk as it is sent; never shown inline."""
     chunks: Iterator[bytes] = store.read(
