@@ -50,6 +50,16 @@ def speech(seconds: float, rate: int, f0: float = F0_HZ) -> npt.NDArray[np.float
 @cache
 def recording(container: str, seconds: float = 3.0, f0: float = F0_HZ) -> bytes:
     """A recording in ``container`` (a key of :data:`CONTAINERS`) with the marker in its tags."""
+    return encode(container, speech(seconds, CONTAINERS[container][2], f0))
+
+
+def long_recording(container: str, minutes: int) -> bytes:
+    """``minutes`` of speech (one minute repeated: cheap to make), for the benchmarks."""
+    minute = speech(60.0, CONTAINERS[container][2])
+    return encode(container, np.tile(minute, minutes))
+
+
+def encode(container: str, samples: npt.NDArray[np.float32]) -> bytes:
     muxer, codec, rate, _ = CONTAINERS[container]
     buffer = BytesIO()
     with av.open(buffer, mode="w", format=muxer) as target:
@@ -57,7 +67,6 @@ def recording(container: str, seconds: float = 3.0, f0: float = F0_HZ) -> bytes:
         target.metadata["comment"] = f"recorded on {MARKER}-phone"
         stream = target.add_stream(codec, rate=rate, layout="mono")
         stream.metadata["title"] = MARKER
-        samples = speech(seconds, rate, f0)
         frame_format = "s16" if codec in ("pcm_s16le", "libopencore_amrnb") else "flt"
         data = (samples * 32767).astype(np.int16) if frame_format == "s16" else samples
         frame = av.AudioFrame.from_ndarray(data[None, :], format=frame_format, layout="mono")

@@ -221,7 +221,7 @@ SPECS: tuple[Spec, ...] = (
         "voice_seconds",
         float,
         "Time limit for decoding, disguising and re-encoding one voice message (wall clock, "
-        "and CPU seconds in the worker). `120`",
+        "and CPU seconds in the worker). `300`",
     ),
     Spec("WHISTLE_DEFAULT_LOCALE", "default_locale", str, "`sv` or `en`. `sv`"),
     Spec(
@@ -410,7 +410,7 @@ class Settings:
     scrub_memory_mib: int = 768
     scrub_seconds: float = 30.0
     voice_max_minutes: int = 15
-    voice_seconds: float = 120.0
+    voice_seconds: float = 300.0
     default_locale: str = "sv"
     retention_policy: str = ""  # deliberately no default: see docs/retention.md
     disposal: str = "archive"
