@@ -320,3 +320,67 @@ def test_the_investigator_plays_the_recording_inline_and_every_play_is_audited(
     # The reporter has no player (and no audit of their listening: it could identify them).
     login_reporter(reporter, CODE.search(receipt.text).group(1))  # type: ignore[union-attr]
     assert "<audio" not in reporter.get("/case").text
+
+
+# ---------------------------------------------------------------------------------------------
+# recordings of oral reports and meetings
+
+
+def _post_recording(client: TestClient, case_id: str, data: bytes, **fields: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        f"/cases/{case_id}/recording",
+        data={"csrf_token": csrf(client), **fields},
+        files=[("voice", ("meeting.m4a", data, "audio/mp4"))],
+    )
+
+
+def test_a_recording_without_consent_is_refused_and_nothing_is_kept(
+    world: World, new_client: Callable[[], TestClient], engine: Engine, settings: Settings
+) -> None:
+    from tests.conftest import submit_report
+
+    reporter = new_client()
+    submit_report(reporter, world.bribery)
+    with Session(engine) as s:
+        case_id = s.execute(select(Case.id)).scalar_one()
+    anna = new_client()
+    login_staff(anna, "anna")
+    refused = _post_recording(anna, case_id, voices.recording("m4a"))
+    assert refused.status_code == 400
+    assert "Inspelningen sparades inte" in refused.text
+    with Session(engine) as s:
+        assert s.execute(select(Attachment)).all() == []
+    assert _stored_blobs(settings, engine) == []
+
+
+def test_a_recording_with_consent_is_one_item_with_who_and_when(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    from tests.conftest import submit_report
+    from whistle.models import utcnow
+
+    reporter = new_client()
+    code = submit_report(reporter, world.bribery)
+    with Session(engine) as s:
+        case_id = s.execute(select(Case.id)).scalar_one()
+    anna = new_client()
+    login_staff(anna, "anna")
+    kept = _post_recording(anna, case_id, voices.recording("m4a"), consent="yes")
+    assert kept.status_code == 303, kept.text
+    assert kept.headers["location"] == f"/cases/{case_id}?done=recording#minutes"
+    page = anna.get(f"/cases/{case_id}?tab=meetings").text
+    assert "Inspelning av en muntlig rapport eller ett möte" in page
+    assert "Sparad med rapportörens samtycke" in page
+    with Session(engine) as s:
+        entry = s.execute(
+            select(AuditEntry).where(AuditEntry.action == "recording_added")
+        ).scalar_one()
+        assert (entry.actor_id, entry.case_id) == (world.anna, case_id)
+        del entry
+    # The consent is in the recording's own item: who recorded it, and when.
+    label = re.search(r'<p class="hint voice-done">([^<]*)</p>', page)
+    assert label is not None
+    assert "Anna" in label.group(1) and utcnow().date().isoformat() in label.group(1)
+    # The reporter does not get the recording.
+    login_reporter(reporter, code)
+    assert attachments.RECORDING_NAME not in reporter.get("/case").text

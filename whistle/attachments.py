@@ -9,6 +9,7 @@ the random blob id to its case and item, so a download must name a blob *of that
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -31,10 +32,12 @@ UNCHECKED = "unchecked"  # unknown type, too large or unreadable: stored as sent
 # A voice message (whistle.voice), always re-encoded to Ogg/Opus without the original's tags.
 DISGUISED = "disguised"  # the voice disguised
 REENCODED = "reencoded"  # the reporter kept their own voice
+RECORDING = "recording"  # an investigator's recording of a meeting, kept with consent
 VOICE_STATUSES = (DISGUISED, REENCODED)
 # The stored name of every voice message: a recorder's file name often holds the time it was
 # made ("Recording 2026-12-01 14.32.m4a"), so it is not kept.
 VOICE_NAME = "voice-message.ogg"
+RECORDING_NAME = "recording.ogg"
 E_BAD_VOICE = N_(
     "Your voice message could not be used: it is not a recording we can read, it is longer "
     "than %(minutes)s minutes, or it is too large. Nothing of it was kept. Record it again "
@@ -159,15 +162,21 @@ def prepare_voice(
     return Prepared(clean, VOICE_NAME, "opus", clean.size, status, result.removed)
 
 
+def as_recording(prepared: Prepared) -> Prepared:
+    """A re-encoded voice file, as the recording of a meeting (its own name and label)."""
+    return dataclasses.replace(prepared, name=RECORDING_NAME, status=RECORDING)
+
+
 def case_bytes(db: Session, *, case_id: str) -> int:
     """Bytes of attachments the case holds already (for the per-case quota)."""
     total = db.exec(select(func.sum(Attachment.size)).where(Attachment.case_id == case_id)).one()
     return int(total or 0)
 
 
-def _content(prepared: Prepared) -> dict[str, object]:
+def _content(prepared: Prepared, extra: dict[str, object]) -> dict[str, object]:
     """What the ``attachment`` item seals: everything about the file but its bytes."""
     return {
+        **extra,
         "name": prepared.name,
         "type": scrub.MEDIA_TYPES.get(prepared.kind or "", ""),
         "size": prepared.size,
@@ -189,8 +198,10 @@ def attach(
     author_user_id: str | None = None,
     visible_to_reporter: bool = True,
     now: dt.datetime | None = None,
+    extra: dict[str, object] | None = None,
 ) -> None:
-    """Record the files as items of the case and move their blobs into place.
+    """Record the files as items of the case and move their blobs into place; ``extra`` is
+    sealed with each (a recording's consent).
 
     Runs inside the caller's transaction: the blobs are renamed (and the renames fsynced)
     before it commits, so a committed row always has its blob. If the commit fails, the
@@ -211,7 +222,7 @@ def attach(
             author_user_id=author_user_id,
             visible_to_reporter=visible_to_reporter,
             item_id=prepared.writer.item_id,
-            content=_content(prepared),
+            content=_content(prepared, extra or {}),
             now=now,
         )
         db.flush()

@@ -46,6 +46,7 @@ TAB_OF = {
     "status": "feedback",
     "meeting": "meetings",
     "minutes": "meetings",
+    "recording": "meetings",
     "action": "tasks",
     "actions": "tasks",
     "tasks": "tasks",
@@ -203,7 +204,9 @@ async def case_view(request: Request) -> Response:
     return await case_page(request)
 
 
-def _unlock(db: Session, *, case_id: str, user_id: str, private_key: bytes) -> tuple[bytes, int]:
+def unlock_with_usage(
+    db: Session, *, case_id: str, user_id: str, private_key: bytes
+) -> tuple[bytes, int]:
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     return key, attachments.case_bytes(db, case_id=case.id)
 
@@ -214,7 +217,11 @@ async def case_post(request: Request) -> Response:
     try:
         # The case key is needed before the body is read: files are sealed as they arrive.
         key, used = await call(
-            request, _unlock, case_id=case_id, user_id=staff.user.id, private_key=staff.private_key
+            request,
+            unlock_with_usage,
+            case_id=case_id,
+            user_id=staff.user.id,
+            private_key=staff.private_key,
         )
     except CaseNotFound:
         return not_found(request)

@@ -42,7 +42,12 @@ VOICE_FIELD = "voice"
 MAX_FIELDS = 100
 MAX_FIELD_BYTES = 256 * 1024
 # The routes that take files; BodyLimitMiddleware gives them the upload cap (see app.py).
-UPLOAD_PATHS = (re.compile(r"/report"), re.compile(r"/case/reply"), re.compile(r"/cases/\w+/post"))
+UPLOAD_PATHS = (
+    re.compile(r"/report"),
+    re.compile(r"/case/reply"),
+    re.compile(r"/cases/\w+/post"),
+    re.compile(r"/cases/\w+/recording"),
+)
 
 E_FILE_TOO_LARGE = N_("A file is larger than %(limit)s. Choose a smaller file, or split it up.")
 E_UPLOAD_TOO_LARGE = N_("The files together are larger than %(limit)s. Send fewer at a time.")
