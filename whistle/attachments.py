@@ -325,6 +325,7 @@ def reporter_reply(
 ) -> None:
     """A reporter's message with files; with files the text may be empty."""
     now = now or utcnow()
+    reports.check_own_code(db, case_id=case_id)
     if text.strip() or not files:
         reports.reply(db, case_id=case_id, case_key=case_key, text=text, now=now)
     case = db.get(Case, case_id)

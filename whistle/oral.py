@@ -27,7 +27,7 @@ from whistle import (
 from whistle.casework import CaseworkError
 from whistle.i18n import N_
 from whistle.keys import Keys
-from whistle.models import User, utcnow
+from whistle.models import Case, User, utcnow
 
 E_NO_CONSENT = N_(
     "The recording was not kept: a recording may be kept only with the reporter's consent "
@@ -79,6 +79,10 @@ def register(
         taken_by=user,
         records_config=records_config,
     )
+    case = db.get(Case, case_id)
+    assert case is not None
+    case.code_handed_over = True  # the investigator saw the code (whistle.reports.replace_code)
+    db.add(case)
     followup.post_minutes(
         db,
         case_id=case_id,

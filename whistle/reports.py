@@ -269,6 +269,7 @@ def reply(
     db: Session, *, case_id: str, case_key: bytes, text: str, now: dt.datetime | None = None
 ) -> None:
     """A message from the reporter in the case thread."""
+    check_own_code(db, case_id=case_id)
     text = text.replace("\r\n", "\n").strip()
     if not text:
         raise InvalidReport({"text": E_REQUIRED})
@@ -292,6 +293,65 @@ def reply(
     db.add(case)
 
 
+class CodeHandedOver(Exception):
+    """The case is still opened with the code an investigator handed over: the reporter must
+    take their own code first (nothing may be done in their name with a code someone saw)."""
+
+
+def replace_code(
+    db: Session,
+    *,
+    case_id: str,
+    case_key: bytes,
+    access: crypto.CaseAccess,
+    now: dt.datetime | None = None,
+) -> None:
+    """Replace the code handed over at a meeting by the reporter's own (derived from a new code
+    before the transaction): a new lookup id and a new reporter wrap of the same case key, so
+    the old code finds nothing any more. Recorded in the thread, so approvals before it are
+    labelled as made with the handed-over code."""
+    case = db.get(Case, case_id)
+    if case is None:
+        raise cases.CaseNotFound()
+    if not case.code_handed_over:
+        raise cases.CaseNotFound()  # a code of one's own is not replaced (one per case)
+    case.lookup_id = access.lookup_id
+    case.reporter_wrap = crypto.seal(
+        access.reporter_key, case_key, purpose="reporter-wrap", case_id=case.id, item_id="reporter"
+    )
+    case.code_handed_over = False
+    db.add(case)
+    try:
+        db.flush()
+    except IntegrityError:
+        raise RuntimeError("lookup id collision") from None
+    cases.add_item(
+        db, case=case, case_key=case_key, kind="own_code", author="reporter", content={}, now=now
+    )
+
+
+def check_own_code(db: Session, *, case_id: str) -> None:
+    """Raise :class:`CodeHandedOver` while the case opens with a code an investigator saw."""
+    case = db.get(Case, case_id)
+    if case is not None and case.code_handed_over:
+        raise CodeHandedOver()
+
+
+def handed_approvals(items: list[cases.OpenedItem], *, channel: str) -> set[str]:
+    """The approvals of minutes made with the code handed over at the meeting: in an oral case,
+    those before the reporter took their own code (none can be made after: respond_to_minutes
+    refuses while the code is the handed one, and approvals before this rule existed were)."""
+    if channel != "oral":
+        return set()
+    found: set[str] = set()
+    for item in items:
+        if item.kind == "own_code":
+            break
+        if item.kind == "minutes_response" and item.content.get("approved"):
+            found.add(item.id)
+    return found
+
+
 def respond_to_minutes(
     db: Session,
     *,
@@ -308,6 +368,8 @@ def respond_to_minutes(
     case = db.get(Case, case_id)
     if case is None:
         raise cases.CaseNotFound()
+    if case.code_handed_over:
+        raise CodeHandedOver()
     items = cases.open_items(db, case_id=case_id, case_key=case_key, reporter_view=True)
     versions = [i.content["version"] for i in items if i.kind == "minutes"]
     if not versions or version != max(versions):
@@ -337,6 +399,8 @@ def request_meeting(
     case = db.get(Case, case_id)
     if case is None:
         raise cases.CaseNotFound()
+    if case.code_handed_over:
+        raise CodeHandedOver()
     if case.status == "closed":
         raise InvalidReport({"meeting": E_CLOSED})
     text = text.replace("\r\n", "\n").strip()

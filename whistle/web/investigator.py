@@ -18,6 +18,7 @@ from whistle import (
     deadlines,
     followup,
     records,
+    reports,
     workbench,
 )
 from whistle import inbox as inbox_query
@@ -160,6 +161,7 @@ async def case_page(
         {
             "view": view,
             "case": view.case,
+            "handed_approvals": reports.handed_approvals(view.items, channel=view.case.channel),
             "user": staff.user,
             "reference": casework.reference(view.case.id),
             "statuses": SETTABLE_STATUSES,

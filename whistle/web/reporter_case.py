@@ -58,16 +58,19 @@ def _login_page(
 
 def _open_case(
     db: Session, *, access: crypto.CaseAccess, browser_token: str, lifetime: dt.timedelta
-) -> str | None:
-    """The reporter session's cookie, or None (and the browser's failure counted)."""
+) -> tuple[str, bool] | None:
+    """The reporter session's cookie and whether the code is one handed over at a meeting, or
+    None (and the browser's failure counted)."""
     try:
         case_id, case_key = reports.open_as_reporter(db, access=access)
     except cases.CaseNotFound:
         attempts.case_code_failed(db, browser_token=browser_token)
         return None
-    return sessions.create(
+    case = db.get(Case, case_id)
+    cookie = sessions.create(
         db, kind="reporter", payload=case_key, case_id=case_id, lifetime=lifetime
     )
+    return cookie, case is not None and case.code_handed_over
 
 
 async def followup_login(request: Request) -> Response:
@@ -100,15 +103,21 @@ async def followup_login(request: Request) -> Response:
         response = _login_page(request, error=error, pending=pending, status=503)
         response.headers["retry-after"] = str(exc.retry_after)
         return response
-    cookie = await call(
+    opened = await call(
         request,
         _open_case,
         access=access,
         browser_token=browser_token,
         lifetime=REPORTER_ABSOLUTE,
     )
-    if cookie is None:
+    if opened is None:
         return _login_page(request, error=E_BAD_CODE, pending=pending, status=400)
+    cookie, handed_over = opened
+    if handed_over:
+        # Nothing is done with a code an investigator saw: the reporter takes their own first.
+        response = redirect("/case/new-code")
+        security.set_cookie(response, request, REPORTER_COOKIE, cookie)
+        return response
     done = await _send_pending(request, cookie=cookie, text=pending) if pending.strip() else None
     done = done or redirect("/case")
     security.set_cookie(done, request, REPORTER_COOKIE, cookie)
@@ -160,6 +169,7 @@ def _case_page(
     entry = records.register_entry(db, case_id=case_id) if show_register else None
     news, earlier = _split_new(items)
     return {
+        "handed_approvals": reports.handed_approvals(items, channel=case.channel),
         "case": case,
         "items": items,
         "news": news,
@@ -210,6 +220,9 @@ async def case_page(
         )
     except cases.CaseNotFound:
         return _expired(request)
+    case = page["case"]
+    if isinstance(case, Case) and case.code_handed_over:
+        return redirect("/case/new-code")
     return render(
         request,
         "reporter/case.html",
@@ -266,6 +279,8 @@ async def case_reply(request: Request) -> Response:
         )
     except reports.InvalidReport as exc:
         return await case_page(request, errors=exc.errors, text=text, status=400)
+    except reports.CodeHandedOver:
+        return redirect("/case/new-code")
     except attachments.CaseFull:
         limit = uploads.megabytes(app.settings.max_case_bytes)
         error = translate(request, attachments.E_CASE_FULL, limit=limit)
@@ -316,7 +331,42 @@ async def case_minutes(request: Request) -> Response:
         )
     except reports.InvalidReport as exc:
         return await case_page(request, errors=exc.errors, status=400)
+    except reports.CodeHandedOver:
+        return redirect("/case/new-code")
     return redirect("/case?sent=1#thread-end")
+
+
+async def new_code_form(request: Request) -> Response:
+    """After an oral report: why the reporter takes a code of their own, and the button."""
+    session = await reporter_session(request)
+    if session is None or session.case_id is None:
+        return _expired(request)
+    return render(request, "reporter/new_code.html", {"code": None})
+
+
+async def new_code(request: Request) -> Response:
+    """Replace the handed-over code: the new one is shown once, in this response only."""
+    await security.read_form(request)
+    session = await reporter_session(request)
+    if session is None or session.case_id is None:
+        return _expired(request)
+    app = ctx(request)
+    code = casecode.generate()
+    try:
+        access = await app.deriver.case_access(code, app.keys.pepper)
+        await call(
+            request,
+            reports.replace_code,
+            case_id=session.case_id,
+            case_key=session.payload,
+            access=access,
+        )
+    except Overloaded as exc:
+        error = translate(request, E_OVERLOADED, seconds=exc.retry_after)
+        return render(request, "reporter/new_code.html", {"code": None, "error": error}, 503)
+    except cases.CaseNotFound:
+        return redirect("/case")  # already their own code
+    return render(request, "reporter/new_code.html", {"code": casecode.grouped(code)})
 
 
 async def case_meeting(request: Request) -> Response:
@@ -334,6 +384,8 @@ async def case_meeting(request: Request) -> Response:
         )
     except reports.InvalidReport as exc:
         return await case_page(request, errors=exc.errors, status=400)
+    except reports.CodeHandedOver:
+        return redirect("/case/new-code")
     return redirect("/case?sent=1#thread-end")
 
 
@@ -349,6 +401,8 @@ routes = [
     Route("/followup", followup_form, methods=["GET"]),
     Route("/followup", followup_login, methods=["POST"]),
     Route("/case", case_view, methods=["GET"]),
+    Route("/case/new-code", new_code_form, methods=["GET"]),
+    Route("/case/new-code", new_code, methods=["POST"]),
     Route("/case/reply", case_reply, methods=["POST"]),
     Route("/case/files/{blob_id}", case_file, methods=["GET"]),
     Route("/case/minutes", case_minutes, methods=["POST"]),
