@@ -97,7 +97,8 @@ def parse_report(
         else:
             errors["unit"] = E_CHOICE
     what = _text(form, "what", MAX_TEXT, errors)
-    if not what and "what" not in errors and not spoken:
+    # A spoken report, or a wish to meet or talk (a contact wish), needs no description.
+    if not what and "what" not in errors and not spoken and form.get("meeting") != "yes":
         errors["what"] = E_REQUIRED
     when_where = _text(form, "when_where", MAX_SHORT, errors)
     who = _text(form, "who", MAX_SHORT, errors)
@@ -141,8 +142,10 @@ def submit(
     case_key: bytes | None = None,
     case_id: str | None = None,
     records_config: records.RecordsConfig | None = None,
+    meeting_days: int = 14,
 ) -> str:
-    """Store a new case sealed under a fresh case key; return its id.
+    """Store a new case sealed under a fresh case key; return its id. A wish to meet gets its
+    target date ``meeting_days`` ahead.
 
     ``case_key`` and ``case_id`` are given when attachments were sealed to them while the
     form streamed in (``crypto.random_key()`` and ``models.new_id()``, made before reading).
@@ -178,6 +181,7 @@ def submit(
         ack_waived=report.waive_ack,
         feedback_due=deadlines.feedback_due(received, None),
         reporter_wrap=b"",
+        meeting_due=received + dt.timedelta(days=meeting_days) if report.meeting else None,
     )
     case.reporter_wrap = crypto.seal(
         access.reporter_key, case_key, purpose="reporter-wrap", case_id=case.id, item_id="reporter"
@@ -393,7 +397,13 @@ def respond_to_minutes(
 
 
 def request_meeting(
-    db: Session, *, case_id: str, case_key: bytes, text: str, now: dt.datetime | None = None
+    db: Session,
+    *,
+    case_id: str,
+    case_key: bytes,
+    text: str,
+    meeting_days: int = 14,
+    now: dt.datetime | None = None,
 ) -> None:
     """The reporter asks for a physical meeting (5 kap. 8 § 1); the investigator proposes times."""
     case = db.get(Case, case_id)
@@ -415,5 +425,7 @@ def request_meeting(
         content={"text": text},
         now=now,
     )
+    if case.meeting_due is None:
+        case.meeting_due = deadlines.today(now) + dt.timedelta(days=meeting_days)
     case.awaiting_investigator = True
     db.add(case)

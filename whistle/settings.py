@@ -223,6 +223,25 @@ SPECS: tuple[Spec, ...] = (
         "Time limit for decoding, disguising and re-encoding one voice message (wall clock, "
         "and CPU seconds in the worker). `300`",
     ),
+    Spec(
+        "WHISTLE_ORAL_PHONE",
+        "oral_phone",
+        str,
+        "Phone number for oral reports, shown on the start and information pages when set. Empty",
+    ),
+    Spec(
+        "WHISTLE_ORAL_HOURS",
+        "oral_hours",
+        str,
+        "Opening hours of that phone line, as shown (for example `mån–fre 9–11`). Empty",
+    ),
+    Spec(
+        "WHISTLE_MEETING_DAYS",
+        "meeting_days",
+        int,
+        "Target for proposing a time after a reporter asks for a meeting or a call; reminded "
+        "`WHISTLE_REMIND_ACK_DAYS` before, the function lead once overdue. `14`",
+    ),
     Spec("WHISTLE_DEFAULT_LOCALE", "default_locale", str, "`sv` or `en`. `sv`"),
     Spec(
         "WHISTLE_RETENTION_POLICY",
@@ -411,6 +430,9 @@ class Settings:
     scrub_seconds: float = 30.0
     voice_max_minutes: int = 15
     voice_seconds: float = 300.0
+    oral_phone: str = ""
+    oral_hours: str = ""
+    meeting_days: int = 14
     default_locale: str = "sv"
     retention_policy: str = ""  # deliberately no default: see docs/retention.md
     disposal: str = "archive"

@@ -178,6 +178,7 @@ def _submit(
     keys: Keys,
     upload: uploads.Upload,
     records_config: records.RecordsConfig,
+    meeting_days: int,
 ) -> str:
     report = reports.parse_report(
         form,
@@ -196,6 +197,7 @@ def _submit(
         case_id=upload.case_id,
         now=now,
         records_config=records_config,
+        meeting_days=meeting_days,
     )
     case = db.get(Case, case_id)
     assert case is not None
@@ -295,6 +297,7 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
             keys=app.keys,
             upload=upload,
             records_config=records.RecordsConfig.from_settings(app.settings),
+            meeting_days=app.settings.meeting_days,
         )
     except Overloaded as exc:
         # Nothing is lost that can be kept: the form comes back with everything typed.

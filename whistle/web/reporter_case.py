@@ -381,6 +381,7 @@ async def case_meeting(request: Request) -> Response:
             case_id=session.case_id,
             case_key=session.payload,
             text=form.get("text", ""),
+            meeting_days=ctx(request).settings.meeting_days,
         )
     except reports.InvalidReport as exc:
         return await case_page(request, errors=exc.errors, status=400)

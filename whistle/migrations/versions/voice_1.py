@@ -1,4 +1,5 @@
-"""The reporter's own code after an oral report: cases.code_handed_over
+"""The reporter's own code after an oral report, a meeting's target date: cases.code_handed_over,
+cases.meeting_due
 
 Revision ID: voice_1
 Revises: blobstore_1
@@ -18,6 +19,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("code_handed_over", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch.add_column(sa.Column("meeting_due", sa.Date(), nullable=True))
     # Every oral report so far was opened with a code the investigator generated and saw: its
     # reporter takes their own at the next login.
     op.execute(
@@ -32,4 +34,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("cases") as batch:
+        batch.drop_column("meeting_due")
         batch.drop_column("code_handed_over")
