@@ -341,7 +341,14 @@ async def new_code_form(request: Request) -> Response:
     session = await reporter_session(request)
     if session is None or session.case_id is None:
         return _expired(request)
+    if not await call(request, _handed_over, case_id=session.case_id):
+        return redirect("/case")  # the code is the reporter's own already
     return render(request, "reporter/new_code.html", {"code": None})
+
+
+def _handed_over(db: Session, *, case_id: str) -> bool:
+    case = db.get(Case, case_id)
+    return case is not None and case.code_handed_over
 
 
 async def new_code(request: Request) -> Response:
