@@ -159,6 +159,14 @@ MATRIX: dict[tuple[str, str], Check] = {
     ),
     ("POST", "/case/minutes"): Check(REPORTER_POST, {"version": "0", "decision": "approve"}),
     ("POST", "/case/meeting"): Check(REPORTER_POST, {"text": "x" * 6000}),
+    # Written reports: the code is the reporter's own already, so both lead back to the case.
+    ("GET", "/case/new-code"): Check({**REPORTER_GET, "reporter_a": 303, "reporter_b": 303}),
+    ("POST", "/case/new-code"): Check({**REPORTER_GET, "reporter_a": 303, "reporter_b": 303}, {}),
+    # Case A's file is not a recording: not even its reader gets it inline (tests/test_voice.py
+    # plays a real one).
+    ("GET", "/cases/{case_id}/files/{blob_id}/play"): Check({**CASE_GET, "designated": 404}),
+    # No consent ticked: refused (400) for the reader, before anything is decoded.
+    ("POST", "/cases/{case_id}/recording"): Check(CASE_POST, {}),
     ("GET", "/readers"): Check(INVESTIGATOR_GET),
     # The line in the params is in effect already: an investigator gets "not pending" (400).
     ("POST", "/readers/{designation_id}/approve"): Check(INVESTIGATOR_POST, {}),

@@ -111,9 +111,11 @@ def test_oral_report_loop_with_minutes_versions(
     case = _case(engine)
     assert case.channel == "oral"
     assert len(re.findall(r'href="/cases/', carl.get("/inbox").text)) == 1
-    # The reporter opens the case with the code and asks for a correction.
+    # The reporter opens the case with the code, takes their own, and asks for a correction.
     reporter = new_client()
-    login_reporter(reporter, code.group(1))
+    opened = post(reporter, "/followup", {"code": code.group(1)})
+    assert opened.headers["location"] == "/case/new-code"
+    assert CODE_RE.search(post(reporter, "/case/new-code", {}).text)
     page = reporter.get("/case").text
     assert "Version one of the minutes." in page and "Kontrollera protokollet" in page
     empty = post(reporter, "/case/minutes", {"version": "1", "decision": "correct"})
@@ -133,7 +135,14 @@ def test_oral_report_loop_with_minutes_versions(
     assert approved.status_code == 303
     with Session(engine) as s:
         kinds = [i.kind for i in s.execute(select(CaseItem).order_by(CaseItem.seq)).scalars()]
-    assert kinds == ["report", "minutes", "minutes_response", "minutes", "minutes_response"]
+    assert kinds == [
+        "report",
+        "minutes",
+        "own_code",
+        "minutes_response",
+        "minutes",
+        "minutes_response",
+    ]
     investigator_page = carl.get(f"/cases/{case.id}").text
     assert "It was Tuesday, not Monday." in investigator_page
     assert "Godkände version 2 av protokollet." in investigator_page

@@ -19,6 +19,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from babel.support import Translations
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from tests.conftest import CSRF_COOKIE, World, login_reporter, submit_report
@@ -237,6 +238,15 @@ def test_public_pages_render_in_each_language(
     case = client.get("/case")
     assert case.status_code == 200
     _check_language(case.text, locale, "/case")
+    # As after an oral report: the reporter takes a code of their own.
+    with world.engine.begin() as conn:
+        conn.execute(text("UPDATE cases SET code_handed_over = :yes"), {"yes": True})
+    asked = client.get("/case/new-code")
+    assert asked.status_code == 200
+    _check_language(asked.text, locale, "/case/new-code")
+    taken = client.post("/case/new-code", data={"csrf_token": client.cookies[CSRF_COOKIE]})
+    assert taken.status_code == 200
+    _check_language(taken.text, locale, "new code")
     # Every template of the reporter side and of the information pages was rendered here.
     public = {
         f"{folder}/{path.name}"

@@ -9,6 +9,7 @@ the random blob id to its case and item, so a download must name a blob *of that
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -28,6 +29,24 @@ E_CASE_FULL = N_("This case cannot hold more files: together they would be over 
 CLEANED = "cleaned"  # metadata removed (the list may be empty: nothing was found)
 KEPT = "kept"  # the reporter asked to keep the original unchanged
 UNCHECKED = "unchecked"  # unknown type, too large or unreadable: stored as sent
+# A voice message (whistle.voice), always re-encoded to Ogg/Opus without the original's tags.
+DISGUISED = "disguised"  # the voice disguised
+REENCODED = "reencoded"  # the reporter kept their own voice
+RECORDING = "recording"  # an investigator's recording of a meeting, kept with consent
+VOICE_STATUSES = (DISGUISED, REENCODED)
+# The stored name of every voice message: a recorder's file name often holds the time it was
+# made ("Recording 2026-12-01 14.32.m4a"), so it is not kept.
+VOICE_NAME = "voice-message.ogg"
+RECORDING_NAME = "recording.ogg"
+E_BAD_VOICE = N_(
+    "Your voice message could not be used: it is not a recording we can read, it is longer "
+    "than %(minutes)s minutes, or it is too large. Nothing of it was kept. Record it again "
+    "(shorter), or write instead."
+)
+
+
+class BadVoice(ValueError):
+    """A voice message that could not be decoded within the bounds; nothing of it is kept."""
 
 
 class CaseFull(ValueError):
@@ -96,15 +115,68 @@ def prepare(
     return Prepared(clean, name, result.kind, clean.size, CLEANED, result.removed)
 
 
+@dataclass(frozen=True)
+class VoiceBounds:
+    max_bytes: int  # the recording is decrypted whole into the worker's memory
+    max_seconds: int  # of audio, declared or decoded
+    time_limit: float  # wall-clock and CPU seconds in the worker
+
+
+def prepare_voice(
+    batch: blobstore.Batch,
+    writer: blobstore.Writer,
+    *,
+    key: bytes,
+    disguise: bool,
+    bounds: VoiceBounds,
+    cleaner: sandbox.Sandbox,
+) -> Prepared:
+    """Finish a received voice message: decoded, disguised (unless the reporter keeps their
+    own voice) and re-encoded in a worker process, the result sealed as it arrives into a new
+    blob. The original's blob is deleted either way; raises :class:`BadVoice` if the worker
+    refused it (nothing of the recording is then kept)."""
+    writer.finish()
+    if writer.size > bounds.max_bytes:
+        batch.drop(writer)
+        raise BadVoice("too large")
+    clean = batch.open(key=key, case_id=writer.case_id, item_id=writer.item_id)
+    try:
+        result = cleaner.clean(
+            blobstore.read_back(batch, writer, key=key),
+            size=writer.size,
+            kind=scrub.VOICE if disguise else scrub.OWN_VOICE,
+            out=clean.write,
+            seconds=bounds.time_limit,
+            max_audio_seconds=bounds.max_seconds,
+        )
+    except scrub.Unsupported as exc:
+        batch.drop(clean)
+        batch.drop(writer)
+        raise BadVoice(str(exc)) from None
+    batch.drop(writer)
+    if result.kind != "opus":
+        batch.drop(clean)
+        raise BadVoice("not a recording")
+    clean.finish()
+    status = DISGUISED if disguise else REENCODED
+    return Prepared(clean, VOICE_NAME, "opus", clean.size, status, result.removed)
+
+
+def as_recording(prepared: Prepared) -> Prepared:
+    """A re-encoded voice file, as the recording of a meeting (its own name and label)."""
+    return dataclasses.replace(prepared, name=RECORDING_NAME, status=RECORDING)
+
+
 def case_bytes(db: Session, *, case_id: str) -> int:
     """Bytes of attachments the case holds already (for the per-case quota)."""
     total = db.exec(select(func.sum(Attachment.size)).where(Attachment.case_id == case_id)).one()
     return int(total or 0)
 
 
-def _content(prepared: Prepared) -> dict[str, object]:
+def _content(prepared: Prepared, extra: dict[str, object]) -> dict[str, object]:
     """What the ``attachment`` item seals: everything about the file but its bytes."""
     return {
+        **extra,
         "name": prepared.name,
         "type": scrub.MEDIA_TYPES.get(prepared.kind or "", ""),
         "size": prepared.size,
@@ -126,8 +198,10 @@ def attach(
     author_user_id: str | None = None,
     visible_to_reporter: bool = True,
     now: dt.datetime | None = None,
+    extra: dict[str, object] | None = None,
 ) -> None:
-    """Record the files as items of the case and move their blobs into place.
+    """Record the files as items of the case and move their blobs into place; ``extra`` is
+    sealed with each (a recording's consent).
 
     Runs inside the caller's transaction: the blobs are renamed (and the renames fsynced)
     before it commits, so a committed row always has its blob. If the commit fails, the
@@ -148,7 +222,7 @@ def attach(
             author_user_id=author_user_id,
             visible_to_reporter=visible_to_reporter,
             item_id=prepared.writer.item_id,
-            content=_content(prepared),
+            content=_content(prepared, extra or {}),
             now=now,
         )
         db.flush()
@@ -171,6 +245,7 @@ class Found:
     size: int
     case_id: str
     item_id: str
+    media_type: str = ""  # as sealed; "audio/ogg" for a voice message or a recording
 
 
 def find(
@@ -206,21 +281,34 @@ def find(
         db, blob_dir=blob_dir, blob_id=blob_id
     ):
         raise AttachmentNotFound()
-    return Found(blob_id, content["name"], content["size"], case_id, item.id)
+    media_type = str(content.get("type", ""))
+    return Found(blob_id, content["name"], content["size"], case_id, item.id, media_type)
+
+
+PLAYABLE = frozenset({"audio/ogg"})  # what the case page's <audio> player streams
 
 
 def find_for_investigator(
-    db: Session, *, blob_dir: Path, case_id: str, user_id: str, private_key: bytes, blob_id: str
+    db: Session,
+    *,
+    blob_dir: Path,
+    case_id: str,
+    user_id: str,
+    private_key: bytes,
+    blob_id: str,
+    play: bool = False,
 ) -> tuple[Found, bytes]:
-    """A file of a case this investigator holds, and the case key; the download is audited
-    (raises :class:`~whistle.cases.CaseNotFound` for a case they do not hold)."""
+    """A file of a case this investigator holds, and the case key; the download (or, with
+    ``play``, the playing of a recording) is audited (raises
+    :class:`~whistle.cases.CaseNotFound` for a case they do not hold)."""
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     found = find(
         db, blob_dir=blob_dir, case_id=case.id, case_key=key, blob_id=blob_id, reporter_view=False
     )
-    audit.record(
-        db, action="attachment_downloaded", actor_id=user_id, case_id=case.id, detail=blob_id
-    )
+    if play and found.media_type not in PLAYABLE:
+        raise AttachmentNotFound()  # only recordings are ever served inline
+    action = "recording_played" if play else "attachment_downloaded"
+    audit.record(db, action=action, actor_id=user_id, case_id=case.id, detail=blob_id)
     return found, key
 
 
@@ -237,6 +325,7 @@ def reporter_reply(
 ) -> None:
     """A reporter's message with files; with files the text may be empty."""
     now = now or utcnow()
+    reports.check_own_code(db, case_id=case_id)
     if text.strip() or not files:
         reports.reply(db, case_id=case_id, case_key=case_key, text=text, now=now)
     case = db.get(Case, case_id)

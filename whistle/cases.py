@@ -37,6 +37,7 @@ ITEM_KINDS = (
     "attachment",
     "task",
     "triage",
+    "own_code",  # the reporter replaced the code handed over at a meeting (whistle.reports)
 )
 STATUSES = ("received", "assessment", "investigation", "feedback_given", "closed")
 # "feedback_given" follows from giving feedback (whistle.followup), never from a status menu.

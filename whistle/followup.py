@@ -153,6 +153,7 @@ def propose_meeting(
         visible=True,
         now=now,
     )
+    case.meeting_due = None  # the wish to meet is answered: no more reminders
     case.awaiting_investigator = False
     db.add(case)
     audit.record(db, action="message_sent", actor_id=user_id, case_id=case.id, now=now)

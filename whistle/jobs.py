@@ -95,6 +95,7 @@ def release(db: Session, *, holder: str) -> None:
 class Due:
     case_id: str
     # new_case | reporter_wrote | ack_soon | feedback_soon | overdue | document_request | task
+    # | meeting_soon | meeting_overdue
     kind: str
     due_on: dt.date
     to_lead: bool = False
@@ -128,6 +129,14 @@ def due_reminders(db: Session, *, today: dt.date, settings: Settings) -> list[Du
             out.append(Due(case.id, "feedback_soon", case.feedback_due))
         if case.next_due is not None and case.next_due < today:
             out.append(Due(case.id, "overdue", case.next_due, to_lead=True))
+        # A meeting or a call the reporter asked for (WHISTLE_MEETING_DAYS), like the
+        # acknowledgement: before the target, and to the lead once it has passed.
+        if case.meeting_due is not None:
+            left = (case.meeting_due - today).days
+            if 0 <= left <= settings.remind_ack_days:
+                out.append(Due(case.id, "meeting_soon", case.meeting_due))
+            elif left < 0:
+                out.append(Due(case.id, "meeting_overdue", case.meeting_due, to_lead=True))
     # A request for official documents is due the day it came in (skyndsamt): remind daily.
     for case_id, received in disclosure.due(db, today=today):
         out.append(Due(case_id, "document_request", received, to_lead=received < today))

@@ -224,6 +224,12 @@ class Case(SQLModel, table=True):
     awaiting_investigator: bool = True  # the reporter wrote last
     item_count: int = 0
     reporter_wrap: bytes = Field(sa_column=_blob())
+    # The case code was handed over by an investigator (an oral report), who saw it: the
+    # reporter must take a code of their own before doing anything in the case.
+    code_handed_over: bool = False
+    # The target for proposing a meeting the reporter asked for (WHISTLE_MEETING_DAYS), so the
+    # jobs can remind; cleared when an investigator proposes one.
+    meeting_due: dt.date | None = Field(default=None)
     continuity_wrap: bytes | None = Field(default=None, sa_column=_blob(True))
     # The case lead (whistle/workbench.py): the one reader responsible for the case, always
     # someone holding a wrap. A user id, like the wraps themselves: who works on a case is

@@ -73,8 +73,11 @@ def parse_report(
     categories: list[Category],
     units: list[Unit],
     excluded: tuple[str, ...] = (),
+    spoken: bool = False,
 ) -> ReportInput:
-    """Validate the report form; raise :class:`InvalidReport` with one message per field."""
+    """Validate the report form; raise :class:`InvalidReport` with one message per field.
+
+    ``spoken``: a voice message came with it, so it is complete without "what happened"."""
     errors: dict[str, str] = {}
     category_ids = {c.id for c in categories}
     unit_ids = {u.id for u in units}
@@ -94,7 +97,8 @@ def parse_report(
         else:
             errors["unit"] = E_CHOICE
     what = _text(form, "what", MAX_TEXT, errors)
-    if not what and "what" not in errors:
+    # A spoken report, or a wish to meet or talk (a contact wish), needs no description.
+    if not what and "what" not in errors and not spoken and form.get("meeting") != "yes":
         errors["what"] = E_REQUIRED
     when_where = _text(form, "when_where", MAX_SHORT, errors)
     who = _text(form, "who", MAX_SHORT, errors)
@@ -138,8 +142,10 @@ def submit(
     case_key: bytes | None = None,
     case_id: str | None = None,
     records_config: records.RecordsConfig | None = None,
+    meeting_days: int = 14,
 ) -> str:
-    """Store a new case sealed under a fresh case key; return its id.
+    """Store a new case sealed under a fresh case key; return its id. A wish to meet gets its
+    target date ``meeting_days`` ahead.
 
     ``case_key`` and ``case_id`` are given when attachments were sealed to them while the
     form streamed in (``crypto.random_key()`` and ``models.new_id()``, made before reading).
@@ -175,6 +181,7 @@ def submit(
         ack_waived=report.waive_ack,
         feedback_due=deadlines.feedback_due(received, None),
         reporter_wrap=b"",
+        meeting_due=received + dt.timedelta(days=meeting_days) if report.meeting else None,
     )
     case.reporter_wrap = crypto.seal(
         access.reporter_key, case_key, purpose="reporter-wrap", case_id=case.id, item_id="reporter"
@@ -266,6 +273,7 @@ def reply(
     db: Session, *, case_id: str, case_key: bytes, text: str, now: dt.datetime | None = None
 ) -> None:
     """A message from the reporter in the case thread."""
+    check_own_code(db, case_id=case_id)
     text = text.replace("\r\n", "\n").strip()
     if not text:
         raise InvalidReport({"text": E_REQUIRED})
@@ -289,6 +297,65 @@ def reply(
     db.add(case)
 
 
+class CodeHandedOver(Exception):
+    """The case is still opened with the code an investigator handed over: the reporter must
+    take their own code first (nothing may be done in their name with a code someone saw)."""
+
+
+def replace_code(
+    db: Session,
+    *,
+    case_id: str,
+    case_key: bytes,
+    access: crypto.CaseAccess,
+    now: dt.datetime | None = None,
+) -> None:
+    """Replace the code handed over at a meeting by the reporter's own (derived from a new code
+    before the transaction): a new lookup id and a new reporter wrap of the same case key, so
+    the old code finds nothing any more. Recorded in the thread, so approvals before it are
+    labelled as made with the handed-over code."""
+    case = db.get(Case, case_id)
+    if case is None:
+        raise cases.CaseNotFound()
+    if not case.code_handed_over:
+        raise cases.CaseNotFound()  # a code of one's own is not replaced (one per case)
+    case.lookup_id = access.lookup_id
+    case.reporter_wrap = crypto.seal(
+        access.reporter_key, case_key, purpose="reporter-wrap", case_id=case.id, item_id="reporter"
+    )
+    case.code_handed_over = False
+    db.add(case)
+    try:
+        db.flush()
+    except IntegrityError:
+        raise RuntimeError("lookup id collision") from None
+    cases.add_item(
+        db, case=case, case_key=case_key, kind="own_code", author="reporter", content={}, now=now
+    )
+
+
+def check_own_code(db: Session, *, case_id: str) -> None:
+    """Raise :class:`CodeHandedOver` while the case opens with a code an investigator saw."""
+    case = db.get(Case, case_id)
+    if case is not None and case.code_handed_over:
+        raise CodeHandedOver()
+
+
+def handed_approvals(items: list[cases.OpenedItem], *, channel: str) -> set[str]:
+    """The approvals of minutes made with the code handed over at the meeting: in an oral case,
+    those before the reporter took their own code (none can be made after: respond_to_minutes
+    refuses while the code is the handed one, and approvals before this rule existed were)."""
+    if channel != "oral":
+        return set()
+    found: set[str] = set()
+    for item in items:
+        if item.kind == "own_code":
+            break
+        if item.kind == "minutes_response" and item.content.get("approved"):
+            found.add(item.id)
+    return found
+
+
 def respond_to_minutes(
     db: Session,
     *,
@@ -305,6 +372,8 @@ def respond_to_minutes(
     case = db.get(Case, case_id)
     if case is None:
         raise cases.CaseNotFound()
+    if case.code_handed_over:
+        raise CodeHandedOver()
     items = cases.open_items(db, case_id=case_id, case_key=case_key, reporter_view=True)
     versions = [i.content["version"] for i in items if i.kind == "minutes"]
     if not versions or version != max(versions):
@@ -328,12 +397,20 @@ def respond_to_minutes(
 
 
 def request_meeting(
-    db: Session, *, case_id: str, case_key: bytes, text: str, now: dt.datetime | None = None
+    db: Session,
+    *,
+    case_id: str,
+    case_key: bytes,
+    text: str,
+    meeting_days: int = 14,
+    now: dt.datetime | None = None,
 ) -> None:
     """The reporter asks for a physical meeting (5 kap. 8 § 1); the investigator proposes times."""
     case = db.get(Case, case_id)
     if case is None:
         raise cases.CaseNotFound()
+    if case.code_handed_over:
+        raise CodeHandedOver()
     if case.status == "closed":
         raise InvalidReport({"meeting": E_CLOSED})
     text = text.replace("\r\n", "\n").strip()
@@ -348,5 +425,7 @@ def request_meeting(
         content={"text": text},
         now=now,
     )
+    if case.meeting_due is None:
+        case.meeting_due = deadlines.today(now) + dt.timedelta(days=meeting_days)
     case.awaiting_investigator = True
     db.add(case)

@@ -53,7 +53,8 @@ NICENESS = 10
 PIECE = 64 * 1024
 # The package's parent directory: the worker imports this very copy of whistle.
 _SOURCE_ROOT = str(Path(__file__).resolve().parent.parent)
-_REQUEST = struct.Struct(">16sQ")  # kind, size of the file that follows
+# kind, seconds for this file, most seconds of audio (voice), size of the file that follows
+_REQUEST = struct.Struct(">16sIIQ")
 _ANSWER = struct.Struct(">BIQ")  # status, size of the JSON that follows, size of the file after it
 _OK, _REFUSED = 0, 1
 _READY = b"R"
@@ -80,7 +81,7 @@ def _read_exact(stream: IO[bytes], size: int) -> bytes:
 
 
 class _Worker:
-    def __init__(self, *, memory_bytes: int, seconds: float) -> None:
+    def __init__(self, *, memory_bytes: int) -> None:
         self.jobs = 0
         self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
             [
@@ -89,7 +90,6 @@ class _Worker:
                 "-m",
                 "whistle.sandbox",
                 str(memory_bytes),
-                str(math.ceil(seconds)),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -184,16 +184,29 @@ class Sandbox:
         size: int,
         kind: str,
         out: Callable[[bytes], object],
+        seconds: float | None = None,
+        max_audio_seconds: int = 0,
     ) -> Cleaned:
         """Clean a file of ``size`` bytes given as ``chunks``; the clean copy goes to ``out``
         in pieces. Raises :class:`scrub.Unsupported` (the file is then kept as sent); if it
-        does, ``out`` may have received part of a copy, which the caller throws away."""
+        does, ``out`` may have received part of a copy, which the caller throws away.
+
+        ``seconds`` replaces the pool's time limit for this file (a voice message takes longer
+        than a photo); ``max_audio_seconds`` bounds a recording's duration (see scrub.VOICE)."""
         if not (kind.isascii() and 0 < len(kind) <= 16):
             raise scrub.Unsupported(kind)
+        limit = self.seconds if seconds is None else seconds
         with self._slots:
             worker = self._take()
             try:
-                answer = self._exchange(worker, chunks, size=size, kind=kind, out=out)
+                answer = self._exchange(
+                    worker,
+                    chunks,
+                    request=_REQUEST.pack(kind.encode(), math.ceil(limit), max_audio_seconds, size),
+                    size=size,
+                    seconds=limit,
+                    out=out,
+                )
             except BaseException:
                 worker.kill()  # whatever state it is in, it is not trusted with another file
                 raise
@@ -209,7 +222,7 @@ class Sandbox:
                 if worker.process.poll() is None:
                     return worker
                 worker.kill()  # it died while idle (killed from outside): collect it
-        worker = _Worker(memory_bytes=self.memory_bytes, seconds=self.seconds)
+        worker = _Worker(memory_bytes=self.memory_bytes)
         try:
             worker.wait_ready()
         except (_Broken, OSError):
@@ -231,8 +244,9 @@ class Sandbox:
         worker: _Worker,
         chunks: Iterable[bytes],
         *,
+        request: bytes,
         size: int,
-        kind: str,
+        seconds: float,
         out: Callable[[bytes], object],
     ) -> Cleaned | _Refused:
         stdin, stdout = worker.process.stdin, worker.process.stdout
@@ -243,11 +257,11 @@ class Sandbox:
             killed.set()
             worker.process.kill()
 
-        timer = threading.Timer(self.seconds, kill)
+        timer = threading.Timer(seconds, kill)
         timer.daemon = True
         timer.start()
         try:
-            stdin.write(_REQUEST.pack(kind.encode(), size))
+            stdin.write(request)
             sent = 0
             for chunk in chunks:
                 sent += len(chunk)
@@ -323,13 +337,13 @@ def _answer(stdout: IO[bytes], status: int, meta: dict[str, Any], data: bytes = 
     stdout.flush()
 
 
-def _serve(stdin: IO[bytes], stdout: IO[bytes], *, seconds: int) -> None:
+def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     while True:
         header = stdin.read(_REQUEST.size)
         if len(header) != _REQUEST.size:
             return  # the server closed the pipe: nothing more to do
-        raw_kind, size = _REQUEST.unpack(header)
+        raw_kind, seconds, max_audio_seconds, size = _REQUEST.unpack(header)
         data = stdin.read(size)
         if len(data) != size:
             return
@@ -340,7 +354,8 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes], *, seconds: int) -> None:
             soft = min(soft, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
         try:
-            result = scrub.scrub(data, raw_kind.rstrip(b"\0").decode("ascii", "replace"))
+            kind = raw_kind.rstrip(b"\0").decode("ascii", "replace")
+            result = scrub.scrub(data, kind, max_audio_seconds=max_audio_seconds)
         except scrub.Unsupported as exc:
             _answer(stdout, _REFUSED, {"reason": str(exc)})
             continue
@@ -357,7 +372,7 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes], *, seconds: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    memory_bytes, seconds = int(argv[0]), int(argv[1])
+    memory_bytes = int(argv[0])
     # The answers get their own copy of stdout; anything a library prints goes to /dev/null
     # instead of into the answer.
     answers = os.fdopen(os.dup(1), "wb")
@@ -367,7 +382,7 @@ def main(argv: list[str]) -> int:
     _limit_self(memory_bytes)
     answers.write(_READY)
     answers.flush()
-    _serve(sys.stdin.buffer, answers, seconds=seconds)
+    _serve(sys.stdin.buffer, answers)
     return 0
 
 

@@ -42,7 +42,14 @@ MAX_FRAMES = 1_000
 # number). Cleaning visits every one, about 800 bytes each; a 1,000-page report has some 50,000.
 MAX_PDF_OBJECTS = 250_000
 
+# Voice messages (whistle.voice): "voice" disguises the voice, "ownvoice" keeps it; both
+# answer "opus", an Ogg/Opus recording made afresh.
+VOICE = "voice"
+OWN_VOICE = "ownvoice"
+VOICE_KINDS = (VOICE, OWN_VOICE)
+
 MEDIA_TYPES = {
+    "opus": "audio/ogg",
     "jpeg": "image/jpeg",
     "png": "image/png",
     "webp": "image/webp",
@@ -93,8 +100,10 @@ def detect(head: bytes) -> str | None:
     return None
 
 
-def scrub(data: bytes, kind: str) -> Scrubbed:
+def scrub(data: bytes, kind: str, *, max_audio_seconds: int = 0) -> Scrubbed:
     """A copy of ``data`` without identifying metadata. Raises :class:`Unsupported`."""
+    if kind in VOICE_KINDS:
+        return _scrub_voice(data, disguise=kind == VOICE, max_seconds=max_audio_seconds)
     if kind in _PIL_FORMATS:
         return _scrub_image(data, kind)
     if kind == "pdf":
@@ -108,6 +117,17 @@ def scrub(data: bytes, kind: str) -> Scrubbed:
             raise Unsupported(type(exc).__name__) from None
         return Scrubbed(office.data, office.kind, office.removed)
     raise Unsupported(kind)
+
+
+def _scrub_voice(data: bytes, *, disguise: bool, max_seconds: int) -> Scrubbed:
+    # Imported here: only a worker that gets a voice message loads FFmpeg and the vocoder.
+    from whistle import voice
+
+    try:
+        result = voice.transcode(data, disguise=disguise, max_seconds=max_seconds)
+    except voice.BadAudio as exc:
+        raise Unsupported(str(exc)) from None
+    return Scrubbed(result.data, "opus", result.removed)
 
 
 # ---------------------------------------------------------------------------------------------

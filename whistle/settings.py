@@ -216,6 +216,39 @@ SPECS: tuple[Spec, ...] = (
         "Time limit for cleaning one file (wall clock, and CPU seconds in the worker); a file "
         "that takes longer is kept as sent. `30`",
     ),
+    Spec(
+        "WHISTLE_VOICE_MAX_MINUTES",
+        "voice_max_minutes",
+        int,
+        "Longest voice message a reporter can send; a longer one is refused (the rest of the "
+        "report is filed). Also bounded by `WHISTLE_SCRUB_MAX_BYTES`. `15`",
+    ),
+    Spec(
+        "WHISTLE_VOICE_SECONDS",
+        "voice_seconds",
+        float,
+        "Time limit for decoding, disguising and re-encoding one voice message (wall clock, "
+        "and CPU seconds in the worker). `300`",
+    ),
+    Spec(
+        "WHISTLE_ORAL_PHONE",
+        "oral_phone",
+        str,
+        "Phone number for oral reports, shown on the start and information pages when set. Empty",
+    ),
+    Spec(
+        "WHISTLE_ORAL_HOURS",
+        "oral_hours",
+        str,
+        "Opening hours of that phone line, as shown (for example `mån–fre 9–11`). Empty",
+    ),
+    Spec(
+        "WHISTLE_MEETING_DAYS",
+        "meeting_days",
+        int,
+        "Target for proposing a time after a reporter asks for a meeting or a call; reminded "
+        "`WHISTLE_REMIND_ACK_DAYS` before, the function lead once overdue. `14`",
+    ),
     Spec("WHISTLE_DEFAULT_LOCALE", "default_locale", str, "`sv` or `en`. `sv`"),
     Spec(
         "WHISTLE_RETENTION_POLICY",
@@ -403,6 +436,11 @@ class Settings:
     scrub_concurrency: int = 2
     scrub_memory_mib: int = 768
     scrub_seconds: float = 30.0
+    voice_max_minutes: int = 15
+    voice_seconds: float = 300.0
+    oral_phone: str = ""
+    oral_hours: str = ""
+    meeting_days: int = 14
     default_locale: str = "sv"
     retention_policy: str = ""  # deliberately no default: see docs/retention.md
     disposal: str = "archive"

@@ -3,16 +3,19 @@ meetings, minutes, the action log, handovers, and registering an oral report."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import casecode, crypto, followup, oral, records, reports
-from whistle.web import security
-from whistle.web.context import call, ctx, derive_staff, render
-from whistle.web.investigator import act_on_case
+from whistle import attachments, casecode, crypto, followup, oral, records, reports
+from whistle.cases import CaseNotFound
+from whistle.web import security, uploads
+from whistle.web.context import call, ctx, derive_staff, not_found, redirect, render, translate
+from whistle.web.investigator import act_on_case, case_page, unlock_with_usage
 from whistle.web.reporter import report_choices
 from whistle.web.staff import require_staff
 
@@ -60,6 +63,74 @@ async def handover(request: Request) -> Response:
     )
 
 
+async def recording(request: Request) -> Response:
+    """Attach the recording of an oral report or meeting: refused unless the reporter's consent
+    to this recording is ticked in the same form (consent and recording are one item)."""
+    staff = await require_staff(request, "investigator")
+    case_id = request.path_params["case_id"]
+    try:
+        key, used = await call(
+            request,
+            unlock_with_usage,
+            case_id=case_id,
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+        )
+    except CaseNotFound:
+        return not_found(request)
+    settings, cleaner = ctx(request).settings, ctx(request).sandbox
+    upload = uploads.Upload(ctx(request).blob_store.batch(), key, case_id, settings.max_case_bytes)
+    try:
+        received = await uploads.receive(
+            request, open_file=upload.open_file, limits=uploads.limits(settings, used=used)
+        )
+        if received.error is not None:
+            error = translate(request, received.error.message, **received.error.variables)
+            return await case_page(request, error=error, status=413)
+        # Checked before the file is decoded; its sealed upload is deleted below.
+        if received.fields.get("consent") != "yes":
+            return await case_page(request, error=oral.E_NO_CONSENT, status=400)
+        if received.voice is None:
+            return await case_page(request, error=oral.E_NO_RECORDING, status=400)
+        try:
+            prepared = await anyio.to_thread.run_sync(
+                functools.partial(
+                    attachments.prepare_voice,
+                    upload.batch,
+                    received.voice,
+                    key=key,
+                    disguise=False,  # the record of what was said, in the reporter's voice
+                    bounds=uploads.voice_bounds(settings),
+                    cleaner=cleaner,
+                ),
+                limiter=cleaner.limiter,
+            )
+        except attachments.BadVoice:
+            error = translate(request, oral.E_BAD_RECORDING, minutes=settings.voice_max_minutes)
+            return await case_page(request, error=error, status=400)
+        await uploads.commit(
+            request,
+            upload.batch,
+            oral.attach_recording,
+            case_id=case_id,
+            user_id=staff.user.id,
+            private_key=staff.private_key,
+            recording=prepared,
+            consent=True,
+            batch=upload.batch,
+            max_case_bytes=settings.max_case_bytes,
+        )
+    except CaseNotFound:
+        return not_found(request)
+    except attachments.CaseFull:
+        limit = uploads.megabytes(settings.max_case_bytes)
+        error = translate(request, attachments.E_CASE_FULL, limit=limit)
+        return await case_page(request, error=error, status=413)
+    finally:
+        upload.batch.discard()
+    return redirect(f"/cases/{case_id}?done=recording#minutes")
+
+
 # --- oral reports ------------------------------------------------------------------------------
 
 
@@ -98,7 +169,7 @@ async def oral_register(request: Request) -> Response:
         access = await derive_staff(
             request, crypto.derive_case_access, code, app.keys.pepper, app.settings.argon2
         )
-        await call(
+        case_id = await call(
             request,
             oral.register,
             form=form,
@@ -125,7 +196,9 @@ async def oral_register(request: Request) -> Response:
         )
     # Shown once, to hand to the reporter on paper; never stored.
     return render(
-        request, "investigator/oral_code.html", {"user": staff.user, "code": casecode.grouped(code)}
+        request,
+        "investigator/oral_code.html",
+        {"user": staff.user, "code": casecode.grouped(code), "case_id": case_id},
     )
 
 
@@ -134,6 +207,7 @@ routes = [
     Route("/cases/{case_id}/feedback", feedback, methods=["POST"]),
     Route("/cases/{case_id}/meeting", meeting, methods=["POST"]),
     Route("/cases/{case_id}/minutes", minutes, methods=["POST"]),
+    Route("/cases/{case_id}/recording", recording, methods=["POST"]),
     Route("/cases/{case_id}/action", action, methods=["POST"]),
     Route("/cases/{case_id}/handover", handover, methods=["POST"]),
     Route("/oral", oral_form, methods=["GET"]),

@@ -18,6 +18,7 @@ from whistle import (
     deadlines,
     followup,
     records,
+    reports,
     workbench,
 )
 from whistle import inbox as inbox_query
@@ -46,6 +47,7 @@ TAB_OF = {
     "status": "feedback",
     "meeting": "meetings",
     "minutes": "meetings",
+    "recording": "meetings",
     "action": "tasks",
     "actions": "tasks",
     "tasks": "tasks",
@@ -159,6 +161,7 @@ async def case_page(
         {
             "view": view,
             "case": view.case,
+            "handed_approvals": reports.handed_approvals(view.items, channel=view.case.channel),
             "user": staff.user,
             "reference": casework.reference(view.case.id),
             "statuses": SETTABLE_STATUSES,
@@ -203,7 +206,9 @@ async def case_view(request: Request) -> Response:
     return await case_page(request)
 
 
-def _unlock(db: Session, *, case_id: str, user_id: str, private_key: bytes) -> tuple[bytes, int]:
+def unlock_with_usage(
+    db: Session, *, case_id: str, user_id: str, private_key: bytes
+) -> tuple[bytes, int]:
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     return key, attachments.case_bytes(db, case_id=case.id)
 
@@ -214,7 +219,11 @@ async def case_post(request: Request) -> Response:
     try:
         # The case key is needed before the body is read: files are sealed as they arrive.
         key, used = await call(
-            request, _unlock, case_id=case_id, user_id=staff.user.id, private_key=staff.private_key
+            request,
+            unlock_with_usage,
+            case_id=case_id,
+            user_id=staff.user.id,
+            private_key=staff.private_key,
         )
     except CaseNotFound:
         return not_found(request)
@@ -255,6 +264,15 @@ async def case_post(request: Request) -> Response:
 
 async def case_file(request: Request) -> Response:
     """Download a file of a case this investigator holds; every download is audited."""
+    return await _case_file(request, play=False)
+
+
+async def case_recording(request: Request) -> Response:
+    """Stream a recording to the case page's player; every play is audited."""
+    return await _case_file(request, play=True)
+
+
+async def _case_file(request: Request, *, play: bool) -> Response:
     staff = await require_staff(request, "investigator")
     try:
         found, key = await call(
@@ -265,10 +283,12 @@ async def case_file(request: Request) -> Response:
             user_id=staff.user.id,
             private_key=staff.private_key,
             blob_id=request.path_params["blob_id"],
+            play=play,
         )
     except (CaseNotFound, attachments.AttachmentNotFound):
         return not_found(request)
-    return uploads.download(found, key=key, store=ctx(request).blob_store)
+    respond = uploads.play if play else uploads.download
+    return respond(found, key=key, store=ctx(request).blob_store)
 
 
 def _form_fields(form: security.FormFields, names: tuple[str, ...]) -> dict[str, str]:
@@ -353,6 +373,7 @@ routes = [
     Route("/cases/{case_id}", case_view, methods=["GET"]),
     Route("/cases/{case_id}/post", case_post, methods=["POST"]),
     Route("/cases/{case_id}/files/{blob_id}", case_file, methods=["GET"]),
+    Route("/cases/{case_id}/files/{blob_id}/play", case_recording, methods=["GET"]),
     Route("/cases/{case_id}/status", case_status, methods=["POST"]),
     Route("/cases/{case_id}/grant", case_grant, methods=["POST"]),
     Route("/cases/{case_id}/recuse", case_recuse, methods=["POST"]),

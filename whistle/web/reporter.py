@@ -178,12 +178,14 @@ def _submit(
     keys: Keys,
     upload: uploads.Upload,
     records_config: records.RecordsConfig,
+    meeting_days: int,
 ) -> str:
     report = reports.parse_report(
         form,
         categories=routing.active_categories(db),
         units=routing.active_units(db),
         excluded=excluded,
+        spoken=upload.spoken,
     )
     now = utcnow()  # one reading for the case and its files: they must not straddle midnight
     case_id = reports.submit(
@@ -195,6 +197,7 @@ def _submit(
         case_id=upload.case_id,
         now=now,
         records_config=records_config,
+        meeting_days=meeting_days,
     )
     case = db.get(Case, case_id)
     assert case is not None
@@ -294,6 +297,7 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
             keys=app.keys,
             upload=upload,
             records_config=records.RecordsConfig.from_settings(app.settings),
+            meeting_days=app.settings.meeting_days,
         )
     except Overloaded as exc:
         # Nothing is lost that can be kept: the form comes back with everything typed.
@@ -304,7 +308,9 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
         response.headers["retry-after"] = str(exc.retry_after)
         return response
     except reports.InvalidReport as exc:
-        return await _form_again(request, form, errors=exc.errors)
+        # A voice message that could not be used is said first: it may be why "what
+        # happened" is missing.
+        return await _form_again(request, form, errors=exc.errors, general=upload.bad_voice)
     except reports.NoReaders:
         return await _form_again(request, form, general=E_NO_READERS)
     except attachments.CaseFull:
@@ -315,7 +321,12 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
     return render(
         request,
         "reporter/receipt.html",
-        {"code": casecode.grouped(code), "files": upload.files, "refused": upload.refused},
+        {
+            "code": casecode.grouped(code),
+            "files": upload.files,
+            "refused": upload.refused,
+            "bad_voice": upload.bad_voice,
+        },
     )
 
 

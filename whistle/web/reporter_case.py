@@ -76,16 +76,19 @@ def _pending_meeting(form: security.FormFields) -> str | None:
 
 def _open_case(
     db: Session, *, access: crypto.CaseAccess, browser_token: str, lifetime: dt.timedelta
-) -> str | None:
-    """The reporter session's cookie, or None (and the browser's failure counted)."""
+) -> tuple[str, bool] | None:
+    """The reporter session's cookie and whether the code is one handed over at a meeting, or
+    None (and the browser's failure counted)."""
     try:
         case_id, case_key = reports.open_as_reporter(db, access=access)
     except cases.CaseNotFound:
         attempts.case_code_failed(db, browser_token=browser_token)
         return None
-    return sessions.create(
+    case = db.get(Case, case_id)
+    cookie = sessions.create(
         db, kind="reporter", payload=case_key, case_id=case_id, lifetime=lifetime
     )
+    return cookie, case is not None and case.code_handed_over
 
 
 async def followup_login(request: Request) -> Response:
@@ -119,15 +122,21 @@ async def followup_login(request: Request) -> Response:
         response = page(error=error, status=503)
         response.headers["retry-after"] = str(exc.retry_after)
         return response
-    cookie = await call(
+    opened = await call(
         request,
         _open_case,
         access=access,
         browser_token=browser_token,
         lifetime=REPORTER_ABSOLUTE,
     )
-    if cookie is None:
+    if opened is None:
         return page(error=E_BAD_CODE, status=400)
+    cookie, handed_over = opened
+    if handed_over:
+        # Nothing is done with a code an investigator saw: the reporter takes their own first.
+        response = redirect("/case/new-code")
+        security.set_cookie(response, request, REPORTER_COOKIE, cookie)
+        return response
     meeting = _pending_meeting(form)
     done: Response | None = None
     if pending.strip() or meeting is not None:
@@ -153,7 +162,8 @@ async def _send_pending(
             await call(request, reports.reply, **keys, text=text)
             text = ""  # sent: not handed back if the meeting request below is refused
         if meeting is not None:
-            await call(request, reports.request_meeting, **keys, text=meeting)
+            days = ctx(request).settings.meeting_days
+            await call(request, reports.request_meeting, **keys, text=meeting, meeting_days=days)
     except reports.InvalidReport as exc:
         return await case_page(
             request, errors=exc.errors, text=text, meeting=meeting, status=400, session=session
@@ -185,6 +195,7 @@ def _case_page(
     entry = records.register_entry(db, case_id=case_id) if show_register else None
     news, earlier = _split_new(items)
     return {
+        "handed_approvals": reports.handed_approvals(items, channel=case.channel),
         "case": case,
         "items": items,
         "news": news,
@@ -247,6 +258,9 @@ async def case_page(
         )
     except cases.CaseNotFound:
         return _expired(request)
+    case = page["case"]
+    if isinstance(case, Case) and case.code_handed_over:
+        return redirect("/case/new-code")
     return render(
         request,
         "reporter/case.html",
@@ -257,6 +271,8 @@ async def case_page(
             "meeting_text": meeting or "",
             "sent": request.query_params.get("sent"),
             "refused": uploads.E_DISK_FULL if request.query_params.get("nospace") else "",
+            "bad_voice": attachments.E_BAD_VOICE if request.query_params.get("badvoice") else "",
+            "voice_minutes": ctx(request).settings.voice_max_minutes,
         },
         status=status,
     )
@@ -285,6 +301,10 @@ async def case_reply(request: Request) -> Response:
         text = form.get("text", "")
         if too_large:
             return await case_page(request, errors={"files": too_large}, text=text, status=413)
+        if upload.bad_voice and not text.strip() and not upload.files:
+            # Only the voice message was sent, and it could not be used: nothing to file.
+            errors = {"files": upload.bad_voice}
+            return await case_page(request, errors=errors, text=text, status=400)
         await uploads.commit(
             request,
             upload.batch,
@@ -298,16 +318,17 @@ async def case_reply(request: Request) -> Response:
         )
     except reports.InvalidReport as exc:
         return await case_page(request, errors=exc.errors, text=text, status=400)
+    except reports.CodeHandedOver:
+        return redirect("/case/new-code")
     except attachments.CaseFull:
         limit = uploads.megabytes(app.settings.max_case_bytes)
         error = translate(request, attachments.E_CASE_FULL, limit=limit)
         return await case_page(request, errors={"files": error}, text=text, status=413)
     finally:
         upload.batch.discard()
-    # The note about refused files is one fixed message: nothing typed goes into the URL.
-    return redirect(
-        "/case?sent=1&nospace=1#thread-end" if upload.refused else "/case?sent=1#thread-end"
-    )
+    # The notes about refused files are fixed messages: nothing typed goes into the URL.
+    notes = ("&nospace=1" if upload.refused else "") + ("&badvoice=1" if upload.bad_voice else "")
+    return redirect(f"/case?sent=1{notes}#thread-end")
 
 
 async def case_file(request: Request) -> Response:
@@ -349,7 +370,49 @@ async def case_minutes(request: Request) -> Response:
         )
     except reports.InvalidReport as exc:
         return await case_page(request, errors=exc.errors, status=400)
+    except reports.CodeHandedOver:
+        return redirect("/case/new-code")
     return redirect("/case?sent=1#thread-end")
+
+
+async def new_code_form(request: Request) -> Response:
+    """After an oral report: why the reporter takes a code of their own, and the button."""
+    session = await reporter_session(request)
+    if session is None or session.case_id is None:
+        return _expired(request)
+    if not await call(request, _handed_over, case_id=session.case_id):
+        return redirect("/case")  # the code is the reporter's own already
+    return render(request, "reporter/new_code.html", {"code": None})
+
+
+def _handed_over(db: Session, *, case_id: str) -> bool:
+    case = db.get(Case, case_id)
+    return case is not None and case.code_handed_over
+
+
+async def new_code(request: Request) -> Response:
+    """Replace the handed-over code: the new one is shown once, in this response only."""
+    await security.read_form(request)
+    session = await reporter_session(request)
+    if session is None or session.case_id is None:
+        return _expired(request)
+    app = ctx(request)
+    code = casecode.generate()
+    try:
+        access = await app.deriver.case_access(code, app.keys.pepper)
+        await call(
+            request,
+            reports.replace_code,
+            case_id=session.case_id,
+            case_key=session.payload,
+            access=access,
+        )
+    except Overloaded as exc:
+        error = translate(request, E_OVERLOADED, seconds=exc.retry_after)
+        return render(request, "reporter/new_code.html", {"code": None, "error": error}, 503)
+    except cases.CaseNotFound:
+        return redirect("/case")  # already their own code
+    return render(request, "reporter/new_code.html", {"code": casecode.grouped(code)})
 
 
 async def case_meeting(request: Request) -> Response:
@@ -366,9 +429,12 @@ async def case_meeting(request: Request) -> Response:
             case_id=session.case_id,
             case_key=session.payload,
             text=text,
+            meeting_days=ctx(request).settings.meeting_days,
         )
     except reports.InvalidReport as exc:
         return await case_page(request, errors=exc.errors, meeting=text, status=400)
+    except reports.CodeHandedOver:
+        return redirect("/case/new-code")
     return redirect("/case?sent=1#thread-end")
 
 
@@ -384,6 +450,8 @@ routes = [
     Route("/followup", followup_form, methods=["GET"]),
     Route("/followup", followup_login, methods=["POST"]),
     Route("/case", case_view, methods=["GET"]),
+    Route("/case/new-code", new_code_form, methods=["GET"]),
+    Route("/case/new-code", new_code, methods=["POST"]),
     Route("/case/reply", case_reply, methods=["POST"]),
     Route("/case/files/{blob_id}", case_file, methods=["GET"]),
     Route("/case/minutes", case_minutes, methods=["POST"]),

@@ -31,9 +31,10 @@ CSRF_FIELD = "csrf_token"
 # No script-src at all: no page of whistle runs JavaScript, except the staff pages of the
 # WebAuthn ceremonies (a browser API with no HTML form), which may run same-origin files only:
 # never inline code, never another origin, never a reporter page. Images may be inline data
-# (QR codes).
+# (QR codes). Recordings play from this origin only (the case page's <audio> player).
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+    "form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 CSP_WITH_SCRIPT = CSP + "; script-src 'self'"

@@ -37,10 +37,17 @@ from whistle.web.context import ctx, translate
 T = TypeVar("T")
 
 FILE_FIELD = "files"
+# One recorded or chosen voice message (`<input type="file" accept="audio/*" capture>`).
+VOICE_FIELD = "voice"
 MAX_FIELDS = 100
 MAX_FIELD_BYTES = 256 * 1024
 # The routes that take files; BodyLimitMiddleware gives them the upload cap (see app.py).
-UPLOAD_PATHS = (re.compile(r"/report"), re.compile(r"/case/reply"), re.compile(r"/cases/\w+/post"))
+UPLOAD_PATHS = (
+    re.compile(r"/report"),
+    re.compile(r"/case/reply"),
+    re.compile(r"/cases/\w+/post"),
+    re.compile(r"/cases/\w+/recording"),
+)
 
 E_FILE_TOO_LARGE = N_("A file is larger than %(limit)s. Choose a smaller file, or split it up.")
 E_UPLOAD_TOO_LARGE = N_("The files together are larger than %(limit)s. Send fewer at a time.")
@@ -79,6 +86,7 @@ class Received:
     files: list[tuple[blobstore.Writer, str]] = field(default_factory=list)
     error: LimitExceeded | None = None
     refused: int = 0  # files dropped unread because the disk is nearly full
+    voice: blobstore.Writer | None = None
 
 
 class _Parts:
@@ -99,6 +107,7 @@ class _Parts:
         self.refused = 0
         self.fields = security.FormFields()
         self.files: list[tuple[blobstore.Writer, str]] = []
+        self.voice: blobstore.Writer | None = None
         self.total = 0
         self.text_bytes = 0
         self.ended = False
@@ -138,11 +147,18 @@ class _Parts:
             self._value = bytearray()
             return
         filename = options[b"filename"].decode("utf-8", "replace")
-        if self._name != FILE_FIELD or not filename:
+        if self._name not in (FILE_FIELD, VOICE_FIELD) or not filename:
             return  # an empty file input sends a part with no name and no bytes: skip it
         self.check_csrf()  # nothing is written to disk for a forged request
         if self.refuse_files:
             self.refused += 1  # its bytes are read and dropped: the disk is nearly full
+            return
+        if self._name == VOICE_FIELD:
+            if self.voice is not None or self.limits.files == 0:
+                raise LimitExceeded(E_TOO_MANY_FILES, count=self.limits.files)
+            # Sealed as it streams in, like any file: the original recording never reaches
+            # the disk in the clear.
+            self._writer = self.voice = self.open_file()
             return
         if len(self.files) >= self.limits.files:
             raise LimitExceeded(E_TOO_MANY_FILES, count=self.limits.files)
@@ -233,7 +249,7 @@ async def receive(
     if not parts.ended:
         raise HTTPException(status_code=400)  # the body stopped before its last boundary
     parts.check_csrf()
-    return Received(parts.fields, parts.files, refused=parts.refused)
+    return Received(parts.fields, parts.files, refused=parts.refused, voice=parts.voice)
 
 
 async def text_only(request: Request) -> tuple[security.FormFields, bool]:
@@ -264,6 +280,12 @@ class Upload:
     max_case_bytes: int
     files: list[attachments.Prepared] = field(default_factory=list)
     refused: str = ""  # a translated note when files were refused for lack of disk space
+    bad_voice: str = ""  # a translated note when a voice message could not be used
+
+    @property
+    def spoken(self) -> bool:
+        """Whether a voice message was received and re-encoded."""
+        return any(f.status in attachments.VOICE_STATUSES for f in self.files)
 
     def open_file(self) -> blobstore.Writer:
         return self.batch.open(key=self.key, case_id=self.case_id, item_id=new_id())
@@ -327,7 +349,43 @@ async def receive_files(
         keep_original=received.fields.get("keep_original") == "yes",
         scrub_max_bytes=settings.scrub_max_bytes,
     )
+    if received.voice is not None:
+        await _prepare_voice(request, upload, received)
     return received.fields, ""
+
+
+def voice_bounds(settings: Settings) -> attachments.VoiceBounds:
+    return attachments.VoiceBounds(
+        max_bytes=min(settings.scrub_max_bytes, settings.max_file_bytes),
+        max_seconds=settings.voice_max_minutes * 60,
+        time_limit=settings.voice_seconds,
+    )
+
+
+async def _prepare_voice(request: Request, upload: Upload, received: Received) -> None:
+    """The voice message decoded, disguised (unless ``keep_voice``) and re-encoded in a
+    worker, first among the files; or a note for the reporter, nothing of it kept."""
+    assert received.voice is not None
+    settings, cleaner = ctx(request).settings, ctx(request).sandbox
+    try:
+        prepared = await anyio.to_thread.run_sync(
+            functools.partial(
+                attachments.prepare_voice,
+                upload.batch,
+                received.voice,
+                key=upload.key,
+                disguise=received.fields.get("keep_voice") != "yes",
+                bounds=voice_bounds(settings),
+                cleaner=cleaner,
+            ),
+            limiter=cleaner.limiter,
+        )
+    except attachments.BadVoice:
+        upload.bad_voice = translate(
+            request, attachments.E_BAD_VOICE, minutes=settings.voice_max_minutes
+        )
+        return
+    upload.files.insert(0, prepared)
 
 
 async def prepare_all(
@@ -395,6 +453,21 @@ def _ascii_name(name: str) -> str:
 def content_disposition(name: str) -> str:
     """``attachment`` with an ASCII fallback and the real name in RFC 5987 form."""
     return f"attachment; filename=\"{_ascii_name(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def play(found: attachments.Found, *, key: bytes, store: blobstore.Store) -> StreamingResponse:
+    """A recording (Ogg/Opus we made ourselves, never a file as sent), decrypted chunk by chunk
+    for the case page's <audio> player; not cached, not to be framed or sniffed."""
+    chunks: Iterator[bytes] = store.read(
+        found.blob_id, key=key, case_id=found.case_id, item_id=found.item_id
+    )
+    headers = {
+        "content-disposition": "inline",
+        "content-length": str(found.size),
+        "x-content-type-options": "nosniff",
+        "cache-control": "no-store",
+    }
+    return StreamingResponse(chunks, media_type="audio/ogg", headers=headers)
 
 
 def download(found: attachments.Found, *, key: bytes, store: blobstore.Store) -> StreamingResponse:
