@@ -123,6 +123,7 @@ ACTIONS = (
     "triage_assessed",
     "cases_searched",
     "leaver_released",
+    "working_copy_exported",
 )
 
 # What each action is called on the audit pages (translated there).
@@ -184,6 +185,7 @@ LABELS = {
     "triage_assessed": N_("Triage assessment recorded"),
     "cases_searched": N_("Cases searched"),
     "leaver_released": N_("A deactivated person's access removed (others read the case)"),
+    "working_copy_exported": N_("Working copy downloaded (PDF)"),
 }
 
 
