@@ -16,6 +16,7 @@ from whistle import (
     attachments,
     casework,
     deadlines,
+    exports,
     followup,
     records,
     workbench,
@@ -38,6 +39,14 @@ TABS = {
     "handover": N_("Handover"),
     "access": N_("Access"),
     "history": N_("History"),
+}
+# What the thread calls each kind of item (the words of partials/labels.html: kind_label).
+KIND_LABELS = {
+    **exports.KIND_LABELS,
+    "identity": N_("Reporter's identity"),
+    "exclusions": N_("Conflict of interest"),
+    "task": N_("Task"),
+    "triage": N_("Triage assessment"),
 }
 # Which sub-page shows the form of an action (the last part of its path, or its done code),
 # so an error or a "Saved." lands on the form that was used.
@@ -142,6 +151,7 @@ async def case_page(
 ) -> Response:
     staff = await require_staff(request, "investigator")
     settings = ctx(request).settings
+    tab = case_tab(request)
     try:
         view, kept, bench = await call(
             request,
@@ -150,6 +160,7 @@ async def case_page(
             user_id=staff.user.id,
             private_key=staff.private_key,
             config=records.RecordsConfig.from_settings(settings),
+            tab=tab,
         )
     except CaseNotFound:
         return not_found(request)
@@ -172,7 +183,8 @@ async def case_page(
             "records": kept,
             "bench": bench,
             "tabs": TABS,
-            "tab": case_tab(request),
+            "tab": tab,
+            "kind_labels": KIND_LABELS,
             "priorities": workbench.PRIORITIES,
             "risks": workbench.RISKS,
             "checklist": workbench.CHECKLIST,
@@ -184,9 +196,23 @@ async def case_page(
 
 
 def _case_view(
-    db: Session, *, case_id: str, user_id: str, private_key: bytes, config: records.RecordsConfig
+    db: Session,
+    *,
+    case_id: str,
+    user_id: str,
+    private_key: bytes,
+    config: records.RecordsConfig,
+    tab: str,
 ) -> tuple[casework.CaseView, records.CaseRecords, workbench.CaseBench]:
-    view = casework.view(db, case_id=case_id, user_id=user_id, private_key=private_key)
+    # Only the sub-page shown needs the history or the colleagues who could be given access.
+    view = casework.view(
+        db,
+        case_id=case_id,
+        user_id=user_id,
+        private_key=private_key,
+        history=tab == "history",
+        candidates=tab == "access",
+    )
     kept = records.case_records(db, case_id=case_id, config=config)
     bench = workbench.for_case(db, case=view.case, items=view.items)
     markers = {m.marked_by for m in kept.markings.values() if m.marked_by}
