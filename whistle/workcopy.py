@@ -21,18 +21,11 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from whistle import audit, cases, casework, deadlines, followup, i18n, pdf, records, workbench
-from whistle.cases import OUTCOMES, OpenedItem
+from whistle.cases import OUTCOMES, STATUS_LABELS, OpenedItem
 from whistle.exports import FIELD_LABELS, KIND_LABELS
 from whistle.i18n import N_, gettext
 from whistle.models import Case, Category, Unit, User, utcnow
 
-STATUS_LABELS = {
-    "received": N_("Received"),
-    "assessment": N_("Being assessed"),
-    "investigation": N_("Under investigation"),
-    "feedback_given": N_("Feedback given"),
-    "closed": N_("Closed"),
-}
 # Item kinds the thread of the copy prints; tasks and triage have their own sections.
 OWN_SECTIONS = ("task", "triage")
 NOTE = N_(

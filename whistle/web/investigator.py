@@ -22,7 +22,7 @@ from whistle import (
     workbench,
 )
 from whistle import inbox as inbox_query
-from whistle.cases import OUTCOMES, SETTABLE_STATUSES, STATUSES, CaseNotFound
+from whistle.cases import OUTCOMES, SETTABLE_STATUSES, STATUS_LABELS, STATUSES, CaseNotFound
 from whistle.i18n import N_
 from whistle.models import Category, Unit, User
 from whistle.web import security, uploads
@@ -139,6 +139,7 @@ async def inbox(request: Request) -> Response:
             **data,
             "query": query,
             "statuses": STATUSES,
+            "status_labels": STATUS_LABELS,
             "user": staff.user,
             "today": today,
             "soon_days": 3,
