@@ -31,6 +31,7 @@ SORTS = ("deadline", "received")
 OPEN_STATUSES = tuple(s for s in cases.STATUSES if s != "closed")
 WEEK = dt.timedelta(days=7)
 COUNT_CAP = 1000
+RARE_LABEL = 1000  # a label on at most this many cases is read from its own rows first
 
 
 def _number(raw: str) -> int | None:
@@ -147,13 +148,30 @@ def _conditions(query: InboxQuery, *, user_id: str, today: dt.date) -> list[Colu
         found.append(col(Case.category_id) == query.category)
     if query.unit is not None:
         found.append(col(Case.unit_id) == query.unit)
-    if query.label is not None:
-        # Driven from the label's own rows (ix_case_labels_label_id_case_id): a rare label
-        # must not make the page walk every case looking for it.
-        found.append(
-            col(Case.id).in_(select(CaseLabel.case_id).where(CaseLabel.label_id == query.label))
-        )
     return found
+
+
+def _label_condition(db: Session, label_id: int) -> ColumnElement[bool] | None:
+    """Which cases carry the label. A label on few cases is read first (along
+    ix_case_labels_label_id_case_id) and the cases are fetched by id: walking the cases in inbox
+    order and probing each for a rare label read the whole table before it found nothing (a
+    label on no case cost 15 ms at 100,000 cases). A common label is probed case by case, which
+    finds a page of hits early. None: no case carries it."""
+    tagged = (
+        db.connection()
+        .execute(
+            core_select(col(CaseLabel.case_id))
+            .where(col(CaseLabel.label_id) == label_id)
+            .limit(RARE_LABEL + 1)
+        )
+        .scalars()
+        .all()
+    )
+    if not tagged:
+        return None
+    if len(tagged) <= RARE_LABEL:
+        return col(Case.id).in_(list(tagged))
+    return col(Case.id).in_(select(CaseLabel.case_id).where(CaseLabel.label_id == label_id))
 
 
 # What a row of the inbox shows, read as plain rows: building fifty ORM objects of the whole
@@ -237,6 +255,11 @@ def inbox(
     query = query or InboxQuery()
     today = today or deadlines.today()
     where = _conditions(query, user_id=user_id, today=today)
+    if query.label is not None:
+        tagged = _label_condition(db, query.label)
+        if tagged is None:  # no case carries the label: nothing to walk
+            return InboxPage(rows=[], page=query.page, has_next=False)
+        where.append(tagged)
     offset, limit = (query.page - 1) * page_size, page_size + 1
     if query.sort == "received":
         found = _rows(
@@ -294,10 +317,11 @@ def counts(db: Session, *, user_id: str, today: dt.date | None = None) -> InboxC
     open_held = and_(col(Case.status).in_(OPEN_STATUSES), holds(user_id))
     # Counting is bounded: past COUNT_CAP open cases the numbers are not shown at all (a
     # count of only some of them would mislead), so no page walks an unbounded caseload.
-    capped = db.connection().execute(
-        core_select(col(Case.id)).where(open_held).limit(COUNT_CAP + 1)
-    )
-    if len(capped.all()) > COUNT_CAP:
+    capped = core_select(col(Case.id)).where(open_held).limit(COUNT_CAP + 1).subquery()
+    if (
+        db.connection().execute(core_select(func.count()).select_from(capped)).scalar_one()
+        > COUNT_CAP
+    ):
         return InboxCounts(open=COUNT_CAP + 1, capped=True)
     groups = db.connection().execute(
         core_select(*flags, func.count()).where(open_held).group_by(*flags)

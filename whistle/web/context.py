@@ -30,7 +30,7 @@ from whistle.derivation import Deriver
 from whistle.keys import Keys
 from whistle.sandbox import Sandbox
 from whistle.settings import Settings
-from whistle.web import security
+from whistle.web import security, thread
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -89,6 +89,8 @@ def make_templates() -> jinja2.Environment:
     )
     env.globals["audit_labels"] = audit.LABELS
     env.globals["translated"] = translated
+    env.globals["thread_rows"] = thread.rows
+    env.globals["moment"] = _local_datetime
     env.filters["date"] = i18n.date
     env.filters["datetime"] = _local_datetime
     env.filters["filesize"] = i18n.filesize
