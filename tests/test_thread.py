@@ -42,5 +42,5 @@ def test_every_value_is_escaped() -> None:
     html = "".join(f"{r.head}{r.body}{r.tail}" for r in rows)
     assert "<script>" not in html and "<img" not in html and "<b>" not in html
     assert "&lt;script&gt;" in html and "&lt;b&gt;Anna&lt;/b&gt;" in html and "&lt;when&gt;" in html
-    assert 'href="/cases/c1/items/&quot;&gt;&lt;b&gt;/redact"' in html
+    assert 'href="/cases/c1/items/&#34;&gt;&lt;b&gt;/redact"' in html
     assert "not shown to the reporter" in html and "Reporter" in html

@@ -87,7 +87,8 @@ def test_working_copy_holds_the_whole_case_and_nothing_is_kept(
         "qw-070",
     ):
         assert marker in text, marker
-    assert "Arbetskopia" in text and "innehåller anmälarens identitet" in text  # Swedish default
+    # Swedish by default, with the identity warning.
+    assert "Arbetskopia" in text and "innehåller rapporterarens identitet" in text
 
     with Session(engine) as s:
         actions = list(

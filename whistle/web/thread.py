@@ -4,19 +4,18 @@ A long case has hundreds of items. Through Jinja each cost some thirty microseco
 escaped values, each a Markup object and an attribute lookup, calls into dictionaries and
 filters — so the thread was most of the page's rendering (bench: case_200). Here each item's
 opening (its meta line), the text of a message, note, confirmation or meeting proposal, and its
-closing (the link to redaction) are built once with ``html.escape``; the template puts them in
-place and still renders what is rarer (reports, minutes, handovers, files, secrecy markings)
-with the partials. The markup is the same as the template's was.
+closing (the link to redaction) are built once, escaped as Jinja escapes them (markupsafe); the
+template puts them in place and still renders what is rarer (reports, minutes, handovers,
+files, secrecy markings) with the partials. The markup is the same as the template's was.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from whistle import i18n
 from whistle.cases import OpenedItem
@@ -43,7 +42,7 @@ def rows(
 ) -> list[Row]:
     """The thread's rows in the current locale; ``moment`` formats an investigator's time (the
     page's ``datetime`` filter). Reporter items show their day only (see whistle.cases)."""
-    gettext, esc = i18n.gettext, html.escape
+    gettext, esc = i18n.gettext, escape
     reporter, investigator = esc(gettext("Reporter")), esc(gettext("Investigator"))
     hidden = f" · <strong>{esc(gettext('not shown to the reporter'))}</strong>"
     redact = esc(gettext("Remove irrelevant personal data"))
@@ -72,6 +71,6 @@ def rows(
         if kind != "exclusions":
             link = f"{case_url}/items/{esc(item.id)}/redact"
             tail = f'<p class="hint"><a href="{link}">{redact}</a></p>\n  </li>'
-        # Every value put into head and tail went through html.escape.
+        # Every value put into head and tail went through escape().
         found.append(Row(item=item, head=Markup(head), body=body, tail=Markup(tail)))  # noqa: S704
     return found
