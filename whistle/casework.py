@@ -121,15 +121,20 @@ def view(
     people |= {e.actor_id for e in entries if e.actor_id} | {
         e.subject_id for e in entries if e.subject_id
     }
-    found = list(db.exec(select(User).where(col(User.id).in_(people)))) if people else []
     readers = _holders(db, case.id)
+    # The authors are mostly the readers: only the others cost a query.
+    users = {u.id: u for u in readers}
+    others = people - set(users)
+    if others:
+        users.update((u.id, u) for u in db.exec(select(User).where(col(User.id).in_(others))))
+    found = [users[uid] for uid in people if uid in users]
     return CaseView(
         case=case,
         category=db.get(Category, case.category_id) if case.category_id is not None else None,
         unit=db.get(Unit, case.unit_id) if case.unit_id is not None else None,
         items=items,
         readers=readers,
-        excluded=[u for u in found if u.id in excluded_ids],
+        excluded=sorted((u for u in found if u.id in excluded_ids), key=lambda u: u.display_name),
         candidates=grant_candidates(db, case=case, excluded=excluded_ids, holders=readers)
         if candidates
         else [],
