@@ -14,7 +14,7 @@ from typing import Any
 
 from bench import seed
 from bench.server import ROOT, Server, start_whistle
-from whistle import db
+from whistle import audit, db
 from whistle.keys import load_keys
 from whistle.settings import Settings
 
@@ -95,7 +95,7 @@ def _small_template() -> tuple[Path, seed.World]:
         engine = db.make_engine(url)
         try:
             keys = load_keys(home / "keys", create=True)
-            world = seed.make_world(engine, PRODUCTION.argon2, keys.password_key)
+            world = seed.make_world(audit.keyed(engine, keys), PRODUCTION.argon2, keys.password_key)
         finally:
             engine.dispose()
         _template = (home, world)

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import PRODUCTION, Result
-from bench.scenarios import flood, kdf, pages, scrub, upload, voice
+from bench.scenarios import flood, kdf, pages, scrub, search, upload, voice
 
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgres@127.0.0.1:5432")
 
@@ -36,6 +36,7 @@ def scenarios(log: list[str]) -> dict[str, Callable[[], list[Result]]]:
         "scale": kdf.scale_2workers,
         "scrub": scrub.scrub,
         "staff_flood": kdf.followup_during_staff_flood,
+        "search": search.search_1000,
         "voice": voice.voice,
     }
 

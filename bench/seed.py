@@ -29,7 +29,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, insert, text
 from sqlmodel import Session, SQLModel, select
 
-from whistle import accounts, cases, crypto, db, deadlines, demo, routing, second_factor
+from whistle import accounts, audit, cases, crypto, db, deadlines, demo, routing, second_factor
 from whistle.keys import load_keys
 from whistle.models import Case, CaseItem, CaseKeyWrap, Category, Unit, User
 
@@ -253,9 +253,10 @@ def seed_long_case(engine: Engine, world: World, messages: int) -> str:
 def build(url: str, keys_dir: Path, *, count: int, params: crypto.Argon2Params) -> World:
     """Migrate an empty database at ``url`` and fill it; keys are created in ``keys_dir``."""
     db.migrate(url)
-    engine = db.make_engine(url)
+    base = db.make_engine(url)
     try:
         keys = load_keys(keys_dir, create=True)
+        engine = audit.keyed(base, keys)  # seeding records audit entries (four eyes)
         world = make_world(engine, params, keys.password_key)
         seed_cases(engine, world, count)
         long_case = seed_long_case(engine, world, 200)
@@ -265,7 +266,7 @@ def build(url: str, keys_dir: Path, *, count: int, params: crypto.Argon2Params) 
                 conn.execute(text("VACUUM ANALYZE"))
         return World(**{**asdict(world), "cases": count + 1, "long_case_id": long_case})
     finally:
-        engine.dispose()
+        base.dispose()
 
 
 @dataclass(frozen=True)

@@ -157,9 +157,12 @@ def start_whistle(
     database_url: str,
     workers: int = 1,
     settings: dict[str, str] | None = None,
+    code: Path | None = None,
 ) -> Server:
     """``whistle serve`` on a free port; ``settings`` adds WHISTLE_* variables (the only one a
-    scenario sets is the Argon2 concurrency of the scaling diagnostic; the cost is never set)."""
+    scenario sets is the Argon2 concurrency of the scaling diagnostic; the cost is never set).
+    ``code``: another checkout whose ``whistle`` package the server runs (a baseline measured
+    side by side, see ``BENCH_BASELINE`` in docs/performance.md)."""
     port = free_port()
     env = _clean_env(
         {
@@ -169,6 +172,7 @@ def start_whistle(
             "WHISTLE_BASE_URL": f"http://{HOST}:{port}",
             "WHISTLE_COOKIE_SECURE": "false",
             **(settings or {}),
+            **({"PYTHONPATH": str(code)} if code else {}),
         }
     )
     whistle = str(Path(sys.executable).with_name("whistle"))

@@ -143,6 +143,9 @@ MATRIX: dict[tuple[str, str], Check] = {
     ("POST", "/cases/{case_id}/items/{item_id}/redact"): Check(CASE_POST, {"reason": ""}),
     ("GET", "/cases/{case_id}/package"): Check(CASE_GET),
     ("POST", "/cases/{case_id}/package"): Check(CASE_POST, {"recipient": "Polisen"}),
+    # The working copy: without the confirmation a reader gets 400, anyone else 404.
+    ("GET", "/cases/{case_id}/copy"): Check(CASE_GET),
+    ("POST", "/cases/{case_id}/copy"): Check(CASE_POST, {}),
     ("GET", "/info/signing-key"): Check(PUBLIC),
     ("GET", "/access-requests"): Check(INVESTIGATOR_GET),
     ("POST", "/access-requests"): Check(

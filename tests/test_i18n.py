@@ -4,6 +4,7 @@ staff side in Swedish or English)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gettext
 import html
 import re
@@ -273,3 +274,27 @@ def test_every_locale_has_a_catalogue_that_make_updates() -> None:
     )
     for locale in i18n.LOCALES:
         assert (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po").exists(), locale
+
+
+@pytest.mark.parametrize("locale", ["sv", "en"])
+def test_cached_datetime_filter_prints_what_babel_prints(locale: str) -> None:
+    """The page's datetime filter keeps formatted minutes (whistle/web/context.py); it must
+    print exactly what Babel prints, across a daylight-saving change and for naive UTC."""
+    from babel.dates import format_datetime
+
+    from whistle.web.context import STOCKHOLM, _local_datetime
+
+    token = i18n.set_locale(locale)
+    try:
+        for moment in (
+            dt.datetime(2026, 3, 29, 0, 59, 59, tzinfo=dt.UTC),  # 01:59 CET
+            dt.datetime(2026, 3, 29, 1, 0, 1, tzinfo=dt.UTC),  # 03:00 CEST
+            dt.datetime(2026, 10, 25, 0, 30, 30, 999, tzinfo=dt.UTC),
+            dt.datetime(2026, 12, 31, 23, 59, 59),  # naive: stored UTC
+        ):
+            aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+            expected = format_datetime(aware.astimezone(STOCKHOLM), format="short", locale=locale)
+            assert _local_datetime(moment) == expected
+            assert _local_datetime(moment) == expected  # and again, from the cache
+    finally:
+        i18n._current.reset(token)

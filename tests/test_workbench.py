@@ -102,6 +102,15 @@ def test_filters_return_exactly_the_right_cases(
         assert _ids(s, world.carl, label=supplier.id) == set()
         assert _ids(s, world.carl, label=urgent.id) == {others[0]}
         assert _ids(s, world.anna, label=urgent.id, category=world.bribery) == {bribes[1]}
+        # A label on more cases than RARE_LABEL is probed case by case instead: same answers.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(inbox_query, "RARE_LABEL", 1)
+            assert _ids(s, world.anna, label=urgent.id) == {bribes[1], others[0]}
+            assert _ids(s, world.carl, label=urgent.id) == {others[0]}
+            assert _ids(s, world.anna, label=urgent.id, category=world.bribery) == {bribes[1]}
+            assert _ids(s, world.anna, label=supplier.id) == {bribes[1]}
+        unused = workbench.define_label(s, user_id=world.anna, name="Unused")
+        assert unused.id is not None and _ids(s, world.anna, label=unused.id) == set()
 
         by_received = inbox_query.inbox(s, user_id=world.anna, query=InboxQuery(sort="received"))
         days = [row.received_on for row in by_received.rows]

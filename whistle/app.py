@@ -45,6 +45,7 @@ from whistle.web import (
     texts,
     uploads,
     workbench,
+    workcopy,
 )
 from whistle.web.context import STATIC_DIR, AppContext, ctx, make_templates, redirect, render
 from whistle.web.network import EmployerNetworkMiddleware
@@ -166,6 +167,7 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
             *package.routes,
             *access_requests.routes,
             *workbench.routes,
+            *workcopy.routes,
             *admin.routes,
             *statistics.routes,
             *texts.routes,

@@ -40,6 +40,14 @@ ITEM_KINDS = (
     "own_code",  # the reporter replaced the code handed over at a meeting (whistle.reports)
 )
 STATUSES = ("received", "assessment", "investigation", "feedback_given", "closed")
+# What each status is called (the words of partials/labels.html: status_label).
+STATUS_LABELS = {
+    "received": N_("Received"),
+    "assessment": N_("Being assessed"),
+    "investigation": N_("Under investigation"),
+    "feedback_given": N_("Feedback given"),
+    "closed": N_("Closed"),
+}
 # "feedback_given" follows from giving feedback (whistle.followup), never from a status menu.
 SETTABLE_STATUSES = ("received", "assessment", "investigation", "closed")
 OUTCOMES = {
@@ -138,28 +146,29 @@ def open_items(
     ).where(table.c.case_id == case_id)
     if reporter_view:
         stmt = stmt.where(table.c.visible_to_reporter == True)  # noqa: E712
-    opened = []
-    for row in db.connection().execute(stmt.order_by(table.c.seq)):
-        plain = crypto.open_sealed(
-            case_key,
-            bytes(row.sealed),
-            purpose=f"item:{row.kind}",
-            case_id=case_id,
-            item_id=row.id,
+    rows = db.connection().execute(stmt.order_by(table.c.seq)).all()
+    # Unpacked rows: reading eight columns of two hundred rows by name was a millisecond.
+    return [
+        OpenedItem(
+            id=item_id,
+            seq=seq,
+            kind=kind,
+            author=author,
+            author_user_id=author_user_id,
+            visible_to_reporter=visible,
+            created_at=created_at,
+            content=json.loads(
+                crypto.open_sealed(
+                    case_key,
+                    bytes(sealed),
+                    purpose=f"item:{kind}",
+                    case_id=case_id,
+                    item_id=item_id,
+                ).decode()
+            ),
         )
-        opened.append(
-            OpenedItem(
-                id=row.id,
-                seq=row.seq,
-                kind=row.kind,
-                author=row.author,
-                author_user_id=row.author_user_id,
-                visible_to_reporter=row.visible_to_reporter,
-                created_at=row.created_at,
-                content=json.loads(plain),
-            )
-        )
-    return opened
+        for item_id, seq, kind, author, author_user_id, visible, created_at, sealed in rows
+    ]
 
 
 def refresh_next_due(case: Case) -> None:

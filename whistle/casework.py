@@ -86,7 +86,9 @@ def _excluded_ids(items: list[cases.OpenedItem]) -> set[str]:
     return {uid for i in items if i.kind == "exclusions" for uid in i.content["user_ids"]}
 
 
-def grant_candidates(db: Session, *, case: Case, excluded: set[str]) -> list[User]:
+def grant_candidates(
+    db: Session, *, case: Case, excluded: set[str], holders: list[User] | None = None
+) -> list[User]:
     """Who may be given access: designated for the case's route (for a triaged case, anyone
     designated anywhere, so triage can hand it on), not holding it, not excluded by the reporter.
     """
@@ -94,32 +96,50 @@ def grant_candidates(db: Session, *, case: Case, excluded: set[str]) -> list[Use
         pool = routing.all_designated(db)
     else:
         pool = routing.designated(db, category_id=case.category_id, unit_id=case.unit_id)
-    holding = {u.id for u in _holders(db, case.id)}
+    holding = {u.id for u in (_holders(db, case.id) if holders is None else holders)}
     return [u for u in pool if u.id not in holding and u.id not in excluded]
 
 
-def view(db: Session, *, case_id: str, user_id: str, private_key: bytes) -> CaseView:
+def view(
+    db: Session,
+    *,
+    case_id: str,
+    user_id: str,
+    private_key: bytes,
+    history: bool = True,
+    candidates: bool = True,
+) -> CaseView:
+    """The opened case. ``history`` and ``candidates`` (who could be given access) cost queries
+    of their own: a page that does not show them leaves them empty."""
     case, key = unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     items = cases.open_items(db, case_id=case.id, case_key=key, reporter_view=False)
     audit.record(db, action="case_opened", actor_id=user_id, case_id=case.id)
     excluded_ids = _excluded_ids(items)
     # The newest 50 entries: every view adds one, and the page must not grow with its readers.
-    history = audit.for_case(db, case_id=case.id, limit=50)
+    entries = audit.for_case(db, case_id=case.id, limit=50) if history else []
     people = {i.author_user_id for i in items if i.author_user_id} | excluded_ids
-    people |= {e.actor_id for e in history if e.actor_id} | {
-        e.subject_id for e in history if e.subject_id
+    people |= {e.actor_id for e in entries if e.actor_id} | {
+        e.subject_id for e in entries if e.subject_id
     }
-    names = {u.id: u.display_name for u in db.exec(select(User).where(col(User.id).in_(people)))}
+    readers = _holders(db, case.id)
+    # The authors are mostly the readers: only the others cost a query.
+    users = {u.id: u for u in readers}
+    others = people - set(users)
+    if others:
+        users.update((u.id, u) for u in db.exec(select(User).where(col(User.id).in_(others))))
+    found = [users[uid] for uid in people if uid in users]
     return CaseView(
         case=case,
         category=db.get(Category, case.category_id) if case.category_id is not None else None,
         unit=db.get(Unit, case.unit_id) if case.unit_id is not None else None,
         items=items,
-        readers=_holders(db, case.id),
-        excluded=[u for u in db.exec(select(User).where(col(User.id).in_(excluded_ids)))],
-        candidates=grant_candidates(db, case=case, excluded=excluded_ids),
-        history=history,
-        names=names,
+        readers=readers,
+        excluded=sorted((u for u in found if u.id in excluded_ids), key=lambda u: u.display_name),
+        candidates=grant_candidates(db, case=case, excluded=excluded_ids, holders=readers)
+        if candidates
+        else [],
+        history=entries,
+        names={u.id: u.display_name for u in found},
     )
 
 

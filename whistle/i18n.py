@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 from functools import cache
 from pathlib import Path
 
@@ -96,7 +97,14 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
 def date(value: dt.date | None) -> str:
     if value is None:
         return ""
-    return format_date(value, format="medium", locale=_current.get())
+    return _date(value, _current.get())
+
+
+@functools.lru_cache(maxsize=4096)
+def _date(value: dt.date, locale: str) -> str:
+    """Babel parses the locale and the pattern on every call; an inbox page prints some 150
+    dates, most of them the same few days. Dates are clear metadata, nothing secret is kept."""
+    return format_date(value, format="medium", locale=locale)
 
 
 _UNITS = ((1000**3, "GB"), (1000**2, "MB"), (1000, "kB"))

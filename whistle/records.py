@@ -157,7 +157,10 @@ def for_export(db: Session, *, case_id: str) -> tuple[str | None, dict[str, str]
 def markings(db: Session, *, case_id: str) -> dict[str, Marking]:
     """The secrecy marking of every item of a registered case (empty for other cases): the
     newest investigator's marking of the item, else the entry's default."""
-    entry = register_entry(db, case_id=case_id)
+    return _markings_of(db, case_id=case_id, entry=register_entry(db, case_id=case_id))
+
+
+def _markings_of(db: Session, *, case_id: str, entry: RegisterEntry | None) -> dict[str, Marking]:
     if entry is None:
         return {}
     default = Marking(ground=entry.marking, marked_by=None, marked_at=entry.received_on)
@@ -214,9 +217,8 @@ class CaseRecords:
 
 def case_records(db: Session, *, case_id: str, config: RecordsConfig) -> CaseRecords:
     """For a page that has already unlocked the case (this reads no content)."""
-    return CaseRecords(
-        register_entry(db, case_id=case_id), markings(db, case_id=case_id), config.grounds()
-    )
+    entry = register_entry(db, case_id=case_id)  # read once for both
+    return CaseRecords(entry, _markings_of(db, case_id=case_id, entry=entry), config.grounds())
 
 
 def mark_disposed(db: Session, *, case_id: str, today: dt.date) -> None:

@@ -118,7 +118,7 @@ def _sealed_items(db: Session, case_ids: list[str]) -> dict[str, list[_Sealed]]:
         .order_by(table.c.case_id, table.c.seq)
     )
     found: dict[str, list[_Sealed]] = {case_id: [] for case_id in case_ids}
-    for item_id, case_id, kind, sealed in db.connection().execute(stmt):
+    for item_id, case_id, kind, sealed in db.connection().execute(stmt).all():
         found[case_id].append(_Sealed(item_id, case_id, kind, bytes(sealed)))
     return found
 

@@ -205,6 +205,11 @@ def test_investigator_pages(open_page: OpenPage, lang: str, demo: DemoServer) ->
         checker.check(f"case, {tab}")
     page.goto("/inbox?show=overdue&sort=received")
     checker.check("inbox filtered")
+    page.goto(f"{case_path}/copy")
+    checker.check("working copy")
+    page.get_by_role("button", name=t(lang, "Download the working copy (PDF)")).click()
+    expect(page.locator(".error-summary")).to_be_visible()  # not confirmed
+    checker.check("working copy without the confirmation")
     page.goto("/search")
     page.get_by_label(t(lang, "Search for")).fill(found)
     page.get_by_role("button", name=t(lang, "Search"), exact=True).click()

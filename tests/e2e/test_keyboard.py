@@ -7,13 +7,15 @@ has focus; the pages themselves run no script.
 
 from __future__ import annotations
 
+import io
 import re
 
+import pypdf
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import OpenPage
-from tests.e2e.flows import file_report, marker, read_code, send_report, t
+from tests.e2e.flows import file_report, marker, open_case_with, read_code, send_report, t
 
 pytestmark = pytest.mark.e2e
 
@@ -127,3 +129,25 @@ def test_case_page_with_keyboard_only(open_page: OpenPage, lang: str) -> None:
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_have_text(t(lang, "Saved."))
     expect(page.locator("ul.tasks .text", has_text=task)).to_have_count(1)
+
+
+def test_working_copy_with_keyboard_only(open_page: OpenPage, lang: str) -> None:
+    """From the case page to the working copy's PDF by Tab, Space and Enter; the PDF holds the
+    report (issue 15)."""
+    found = marker()
+    file_report(open_page(lang=lang), lang, what=f"For the working copy. {found}")
+    page = open_page(lang=lang, user="anna")
+    open_case_with(page, lang, found)
+    tab_to(page, text=t(lang, "Working copy (PDF)"))
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_contain_text(
+        t(lang, "Working copy of case %(ref)s", ref="").strip()
+    )
+    tab_to(page, element_id="field-confirm")
+    page.keyboard.press("Space")
+    tab_to(page, text=t(lang, "Download the working copy (PDF)"))
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    with open(download.value.path(), "rb") as fh:
+        reader = pypdf.PdfReader(io.BytesIO(fh.read()))
+    assert found in "\n".join(p.extract_text() for p in reader.pages)

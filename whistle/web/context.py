@@ -8,7 +8,8 @@ transaction, in one of the bounded derivation slots (reporters' use ``deriver.ca
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 import anyio.to_thread
 import jinja2
 import markupsafe
+from babel import Locale
 from babel.dates import format_datetime
 from sqlalchemy import Engine
 from starlette.requests import Request
@@ -29,7 +31,7 @@ from whistle.derivation import Deriver
 from whistle.keys import Keys
 from whistle.sandbox import Sandbox
 from whistle.settings import Settings
-from whistle.web import security
+from whistle.web import security, thread
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -59,8 +61,27 @@ class AppContext:
 def _local_datetime(value: dt.datetime | None) -> str:
     if value is None:
         return ""
-    aware = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(STOCKHOLM)
-    return format_datetime(aware, format="short", locale=i18n.get_locale())
+    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    # The short format shows minutes: every moment of one minute prints the same.
+    return _short_datetime(aware.replace(second=0, microsecond=0), i18n.get_locale())
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_datetime(moment: dt.datetime, locale: str) -> str:
+    """Babel's formatting parses the locale and the pattern on every call (a long case page
+    printed 200 dates at ≈ 0.1 ms each); a thread's items share their minutes and a page is
+    viewed again and again. Only times are kept here, the metadata every item row has in clear."""
+    return format_datetime(moment.astimezone(STOCKHOLM), format="short", locale=_locale(locale))
+
+
+@functools.lru_cache(maxsize=8)
+def _locale(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+def translated(labels: Mapping[str, str]) -> dict[str, str]:
+    """A table of labels translated once for the page, instead of once for each row."""
+    return {code: i18n.gettext(label) for code, label in labels.items()}
 
 
 @jinja2.pass_context
@@ -84,6 +105,9 @@ def make_templates() -> jinja2.Environment:
     )
     env.globals["audit_labels"] = audit.LABELS
     env.globals["direction_of"] = i18n.direction
+    env.globals["translated"] = translated
+    env.globals["thread_rows"] = thread.rows
+    env.globals["moment"] = _local_datetime
     env.filters["date"] = i18n.date
     env.filters["datetime"] = _local_datetime
     env.filters["filesize"] = i18n.filesize

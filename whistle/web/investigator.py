@@ -16,13 +16,14 @@ from whistle import (
     attachments,
     casework,
     deadlines,
+    exports,
     followup,
     records,
     reports,
     workbench,
 )
 from whistle import inbox as inbox_query
-from whistle.cases import OUTCOMES, SETTABLE_STATUSES, STATUSES, CaseNotFound
+from whistle.cases import OUTCOMES, SETTABLE_STATUSES, STATUS_LABELS, STATUSES, CaseNotFound
 from whistle.i18n import N_
 from whistle.models import Category, Unit, User
 from whistle.web import security, uploads
@@ -39,6 +40,14 @@ TABS = {
     "handover": N_("Handover"),
     "access": N_("Access"),
     "history": N_("History"),
+}
+# What the thread calls each kind of item (the words of partials/labels.html: kind_label).
+KIND_LABELS = {
+    **exports.KIND_LABELS,
+    "identity": N_("Reporter's identity"),
+    "exclusions": N_("Conflict of interest"),
+    "task": N_("Task"),
+    "triage": N_("Triage assessment"),
 }
 # Which sub-page shows the form of an action (the last part of its path, or its done code),
 # so an error or a "Saved." lands on the form that was used.
@@ -132,6 +141,7 @@ async def inbox(request: Request) -> Response:
             **data,
             "query": query,
             "statuses": STATUSES,
+            "status_labels": STATUS_LABELS,
             "user": staff.user,
             "today": today,
             "soon_days": 3,
@@ -144,6 +154,7 @@ async def case_page(
 ) -> Response:
     staff = await require_staff(request, "investigator")
     settings = ctx(request).settings
+    tab = case_tab(request)
     try:
         view, kept, bench = await call(
             request,
@@ -152,6 +163,7 @@ async def case_page(
             user_id=staff.user.id,
             private_key=staff.private_key,
             config=records.RecordsConfig.from_settings(settings),
+            tab=tab,
         )
     except CaseNotFound:
         return not_found(request)
@@ -175,7 +187,8 @@ async def case_page(
             "records": kept,
             "bench": bench,
             "tabs": TABS,
-            "tab": case_tab(request),
+            "tab": tab,
+            "kind_labels": KIND_LABELS,
             "priorities": workbench.PRIORITIES,
             "risks": workbench.RISKS,
             "checklist": workbench.CHECKLIST,
@@ -187,9 +200,23 @@ async def case_page(
 
 
 def _case_view(
-    db: Session, *, case_id: str, user_id: str, private_key: bytes, config: records.RecordsConfig
+    db: Session,
+    *,
+    case_id: str,
+    user_id: str,
+    private_key: bytes,
+    config: records.RecordsConfig,
+    tab: str,
 ) -> tuple[casework.CaseView, records.CaseRecords, workbench.CaseBench]:
-    view = casework.view(db, case_id=case_id, user_id=user_id, private_key=private_key)
+    # Only the sub-page shown needs the history or the colleagues who could be given access.
+    view = casework.view(
+        db,
+        case_id=case_id,
+        user_id=user_id,
+        private_key=private_key,
+        history=tab == "history",
+        candidates=tab == "access",
+    )
     kept = records.case_records(db, case_id=case_id, config=config)
     bench = workbench.for_case(db, case=view.case, items=view.items)
     markers = {m.marked_by for m in kept.markings.values() if m.marked_by}
