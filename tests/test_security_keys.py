@@ -481,10 +481,16 @@ def test_required_key_refuses_totp_and_enrols_a_first_key(
     assert page.status_code == 200
     key = SoftKey()
     credential, prf = key.create(options_in(page.text))
+    # Anna has a code app, so her first key takes its code too (the password alone must not).
     response = post(
         browser,
         "/staff/security-key/enrol",
-        {"name": "blue key", "credential": credential, "prf": prf},
+        {
+            "name": "blue key",
+            "credential": credential,
+            "prf": prf,
+            "code": totp_code(browser, "anna"),
+        },
     )
     assert response.status_code == 303 and response.headers["location"] == "/inbox"
     assert _user(engine, world.anna).private_key_sealed is None
