@@ -7,18 +7,35 @@ Helpers and the software authenticator are those of tests/test_security_keys.py.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.authenticator import SoftKey, options_in
-from tests.conftest import PASSWORD, World, post, totp_code
-from tests.test_security_keys import _keys, failures, password_step, strict, text
+from tests.authenticator import SoftKey, b64url, options_in, unb64url
+from tests.conftest import PASSWORD, World, login_staff, post, totp_code
+from tests.test_security_keys import (
+    _keys,
+    add_key,
+    anna,
+    anna_with_key,
+    failures,
+    password_step,
+    strict,
+    text,
+)
+from whistle import security_keys
+from whistle.models import User
 from whistle.web import security_keys as web
-from whistle.web.staff import STAFF_COOKIE
+from whistle.web.staff import PENDING_COOKIE, STAFF_COOKIE
 
-__all__ = ["strict"]  # the fixture, imported for the tests below
+__all__ = ["anna", "anna_with_key", "strict"]  # fixtures, for the tests below
+
+
+RP = security_keys.relying_party("https://testserver", name="Testkommunen")
 
 
 def _offered(browser: TestClient, path: str) -> str | None:
@@ -45,11 +62,15 @@ def test_password_alone_cannot_enrol_a_key_instead_of_the_totp_code(
     assert offered is None
     page = thief.get("/staff/security-keys")  # the account page wants a full login
     assert page.status_code in {303, 302} and STAFF_COOKIE not in thief.cookies
-    # Even with options from elsewhere (an old page), the enrol step refuses.
-    anna = new_client()
-    password_step(anna, "anna")
-    post(anna, "/staff/second-factor", {"code": totp_code(anna, "anna")})
-    credential, prf = SoftKey().create(options_in(anna.get("/staff/security-keys").text))
+    # Even with options made for his own login (as an old page would have), the step refuses.
+    with Session(engine) as s:
+        user = s.get(User, world.anna)
+        assert user is not None
+        offered = security_keys.registration_options(
+            s, user=user, rp=RP, session_secret=thief.cookies.get(PENDING_COOKIE) or ""
+        )
+        s.commit()
+    credential, prf = SoftKey().create(offered)
     response = post(
         thief, "/staff/security-key/enrol", {"name": "mine", "credential": credential, "prf": prf}
     )
@@ -114,3 +135,135 @@ def test_first_key_refusals_count_against_the_account(
     assert text(web.ERRORS["invalid"]) in response.text
     assert failures(engine, world.anna) == 1
     assert _keys(engine, world.anna) == []
+
+
+# --- answers meant for another ceremony, account or login -----------------------------------
+
+
+def _assertion(key: SoftKey, options: str, **changes: object) -> tuple[str, str]:
+    """An assertion for ``options``, with fields of its client data or authenticator data
+    changed the way an attacker (or a confused browser) would."""
+    credential, prf = key.get(options)
+    data = json.loads(credential)
+    client = json.loads(unb64url(data["response"]["clientDataJSON"]))
+    auth = unb64url(data["response"]["authenticatorData"])
+    if "type" in changes:
+        client["type"] = changes["type"]
+    if "rp_id" in changes:
+        auth = hashlib.sha256(str(changes["rp_id"]).encode()).digest() + auth[32:]
+    client_json = json.dumps(client).encode()
+    data["response"]["clientDataJSON"] = b64url(client_json)
+    data["response"]["authenticatorData"] = b64url(auth)
+    data["response"]["signature"] = b64url(key.sign(auth + hashlib.sha256(client_json).digest()))
+    if "user_handle" in changes:
+        data["response"]["userHandle"] = b64url(str(changes["user_handle"]).encode())
+    return json.dumps(data), prf
+
+
+def _login_refused(browser: TestClient, answer: tuple[str, str], code: str) -> None:
+    """The answer and its PRF output (so that only the answer can be why it is refused)."""
+    credential, prf = answer
+    response = post(browser, "/staff/security-key/login", {"credential": credential, "prf": prf})
+    assert response.status_code == 400, response.text
+    assert text(web.ERRORS[code]) in response.text
+    assert STAFF_COOKIE not in browser.cookies
+
+
+def test_a_registration_challenge_does_not_log_in(
+    anna_with_key: SoftKey,
+    anna: TestClient,
+    new_client: Callable[[], TestClient],
+    world: World,
+    engine: Engine,
+) -> None:
+    """The account page's registration challenge, signed as a login: refused, counted."""
+    offered = json.loads(options_in(anna.get("/staff/security-keys").text))
+    browser = new_client()
+    page = json.loads(options_in(password_step(browser, "anna")))
+    page["challenge"] = offered["challenge"]
+    _login_refused(browser, _assertion(anna_with_key, json.dumps(page)), "expired")
+    assert failures(engine, world.anna) == 1
+
+
+def test_a_login_challenge_of_another_account_is_refused(
+    anna_with_key: SoftKey, new_client: Callable[[], TestClient], world: World, engine: Engine
+) -> None:
+    bertil = new_client()
+    login_staff(bertil, "bertil")
+    assert add_key(bertil, SoftKey()).status_code == 200
+    other = new_client()
+    for_bertil = json.loads(options_in(password_step(other, "bertil")))
+    browser = new_client()
+    page = json.loads(options_in(password_step(browser, "anna")))
+    page["challenge"] = for_bertil["challenge"]
+    _login_refused(browser, _assertion(anna_with_key, json.dumps(page)), "expired")
+    assert failures(engine, world.anna) == 1
+
+
+def test_an_answer_given_in_one_login_is_refused_in_another(
+    anna_with_key: SoftKey, new_client: Callable[[], TestClient], world: World, engine: Engine
+) -> None:
+    """Anna's answer is caught on its way (a proxy, malware) before it arrives, and sent in
+    the thief's own login of her account (he has her password): the challenge belongs to
+    Anna's login, not to his."""
+    anna = new_client()
+    caught = anna_with_key.get(options_in(password_step(anna, "anna")))
+    thief = new_client()
+    password_step(thief, "anna")
+    _login_refused(thief, caught, "expired")
+    # In Anna's own login it would have been accepted: the refusal was for the right reason.
+    anna2 = new_client()
+    answer, prf = anna_with_key.get(options_in(password_step(anna2, "anna")))
+    ok = post(anna2, "/staff/security-key/login", {"credential": answer, "prf": prf})
+    assert ok.status_code == 303
+
+
+def test_a_registration_challenge_of_another_session_is_refused(
+    anna: TestClient, new_client: Callable[[], TestClient], world: World, engine: Engine
+) -> None:
+    other = new_client()
+    login_staff(other, "anna")
+    credential, prf = SoftKey().create(options_in(other.get("/staff/security-keys").text))
+    response = post(
+        anna,
+        "/staff/security-keys/add",
+        {"name": "k", "password": PASSWORD, "credential": credential, "prf": prf},
+    )
+    assert response.status_code == 400
+    assert text(web.ERRORS["expired"]) in response.text
+    assert _keys(engine, world.anna) == []
+
+
+def test_a_login_answer_of_the_wrong_type_is_refused(
+    anna_with_key: SoftKey, new_client: Callable[[], TestClient], world: World, engine: Engine
+) -> None:
+    browser = new_client()
+    page = options_in(password_step(browser, "anna"))
+    _login_refused(browser, _assertion(anna_with_key, page, type="webauthn.create"), "invalid")
+    assert failures(engine, world.anna) == 1
+
+
+def test_an_answer_for_another_rp_id_is_refused(
+    anna_with_key: SoftKey, new_client: Callable[[], TestClient], world: World, engine: Engine
+) -> None:
+    browser = new_client()
+    page = options_in(password_step(browser, "anna"))
+    _login_refused(browser, _assertion(anna_with_key, page, rp_id="evil.example"), "invalid")
+
+
+def test_an_answer_naming_another_user_is_refused(
+    anna_with_key: SoftKey, new_client: Callable[[], TestClient], world: World, engine: Engine
+) -> None:
+    """The user handle, where the authenticator gives one, is the account's id."""
+    browser = new_client()
+    page = options_in(password_step(browser, "anna"))
+    _login_refused(
+        browser, _assertion(anna_with_key, page, user_handle=world.bertil), "unknown-key"
+    )
+    # Anna's own id is fine.
+    again = new_client()
+    credential, prf = _assertion(
+        anna_with_key, options_in(password_step(again, "anna")), user_handle=world.anna
+    )
+    response = post(again, "/staff/security-key/login", {"credential": credential, "prf": prf})
+    assert response.status_code == 303

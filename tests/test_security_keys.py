@@ -25,7 +25,7 @@ from whistle.keys import Keys
 from whistle.models import SecurityKey, SecurityKeyChallenge, User, utcnow
 from whistle.settings import Settings
 from whistle.web import security_keys as web
-from whistle.web.staff import E_KEY_REQUIRED, STAFF_COOKIE
+from whistle.web.staff import E_KEY_REQUIRED, PENDING_COOKIE, STAFF_COOKIE
 
 
 def text(message: str) -> str:
@@ -507,7 +507,12 @@ def test_required_key_refuses_totp_and_enrols_a_first_key(
     assert thief.get("/staff/security-key/enrol").headers["location"] == "/staff/second-factor"
     with Session(engine) as s:
         rp = security_keys.relying_party("https://testserver", name="Testkommunen")
-        offered = security_keys.registration_options(s, user=_user(engine, world.anna), rp=rp)
+        offered = security_keys.registration_options(
+            s,
+            user=_user(engine, world.anna),
+            rp=rp,
+            session_secret=thief.cookies.get(PENDING_COOKIE) or "",
+        )
         s.commit()
     intruder, prf = SoftKey().create(offered)
     response = post(

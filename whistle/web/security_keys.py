@@ -115,7 +115,14 @@ def _key_login_step(
     try:
         if outcome:
             raise SecurityKeyError("cancelled")
-        key = security_keys.authenticate(db, user_id=user.id, rp=rp, response=response, now=moment)
+        key = security_keys.authenticate(
+            db,
+            user_id=user.id,
+            rp=rp,
+            response=response,
+            session_secret=pending_cookie,
+            now=moment,
+        )
         private = security_keys.unlock(key, user=user, kek=pending.kek, prf_output=_prf(prf))
     except SecurityKeyError as exc:
         factor.settle_try(db, user=user, ok=False, now=moment)
@@ -197,7 +204,9 @@ def _enrol_view(
     allowed = _may_enrol(db, pending=pending, required=required)
     if allowed != "yes":
         return "/staff/second-factor" if allowed == "has-keys" else "/staff/login"
-    options = security_keys.registration_options(db, user=pending.user, rp=rp)
+    options = security_keys.registration_options(
+        db, user=pending.user, rp=rp, session_secret=pending_cookie
+    )
     return options, pending.totp is not None
 
 
@@ -228,7 +237,12 @@ class EnrolForm:
 
 
 def _enrol_checks(
-    db: Session, *, pending: Pending, rp: security_keys.RelyingParty, form: EnrolForm
+    db: Session,
+    *,
+    pending: Pending,
+    pending_cookie: str,
+    rp: security_keys.RelyingParty,
+    form: EnrolForm,
 ) -> SecurityKey:
     """The first key, registered; raises :class:`SecurityKeyError`. An account that has a
     TOTP app proves it with a code as well: the code is its second factor until the key is
@@ -250,6 +264,7 @@ def _enrol_checks(
         prf_output=_prf(form.prf),
         kek=pending.kek,
         private_key=pending.private_key,
+        session_secret=pending_cookie,
     )
 
 
@@ -279,7 +294,9 @@ def _enrol_step(
         return "expired-login", ""
     try:
         with db.begin_nested():  # a refused answer leaves no half-registered key behind
-            key = _enrol_checks(db, pending=pending, rp=rp, form=form)
+            key = _enrol_checks(
+                db, pending=pending, pending_cookie=pending_cookie, rp=rp, form=form
+            )
     except SecurityKeyError as exc:
         factor.settle_try(db, user=user, ok=False, now=moment)
         if _factor_failed(db, pending_cookie=pending_cookie, user_id=user.id):
@@ -331,10 +348,14 @@ async def enrol(request: Request) -> Response:
 # --- the account page ------------------------------------------------------------------------
 
 
-def _page(db: Session, *, user: User, rp: security_keys.RelyingParty) -> dict[str, object]:
+def _page(
+    db: Session, *, user: User, rp: security_keys.RelyingParty, session_secret: str
+) -> dict[str, object]:
     return {
         "keys": security_keys.keys_of(db, user.id),
-        "options": security_keys.registration_options(db, user=user, rp=rp),
+        "options": security_keys.registration_options(
+            db, user=user, rp=rp, session_secret=session_secret
+        ),
         "locked": security_keys.prf_locked(user),
     }
 
@@ -349,7 +370,9 @@ async def keys_page(
     name: str = "",
 ) -> Response:
     staff = staff or await require_any_staff(request)
-    context = await call(request, _page, user=staff.user, rp=relying_party(request))
+    context = await call(
+        request, _page, user=staff.user, rp=relying_party(request), session_secret=staff.cookie
+    )
     context.update(user=staff.user, error=error, done=done, name=name)
     return render(request, "staff/security_keys.html", context, status=status)
 
@@ -395,6 +418,7 @@ async def add_key(request: Request) -> Response:
             prf_output=_prf(form.get("prf", "")),
             kek=kek,
             private_key=staff.private_key,
+            session_secret=staff.cookie,
         )
     except SecurityKeyError as exc:
         return await keys_page(

@@ -341,10 +341,18 @@ class SecondStep:
 
 
 def _second_step(
-    db: Session, *, pending: Pending, required: bool, rp: security_keys.RelyingParty
+    db: Session,
+    *,
+    pending: Pending,
+    pending_cookie: str,
+    required: bool,
+    rp: security_keys.RelyingParty,
 ) -> SecondStep:
-    has_keys = bool(security_keys.keys_of(db, pending.user.id))
-    options = security_keys.login_options(db, user_id=pending.user.id, rp=rp) if has_keys else ""
+    options = ""
+    if security_keys.keys_of(db, pending.user.id):
+        options = security_keys.login_options(
+            db, user_id=pending.user.id, rp=rp, session_secret=pending_cookie
+        )
     return SecondStep(totp=totp_allowed(pending.user, required=required), key_options=options)
 
 
@@ -356,13 +364,19 @@ def relying_party(request: Request) -> security_keys.RelyingParty:
 async def second_factor_form(
     request: Request, *, error: str = "", status: int = 200, key_error: str = ""
 ) -> Response:
-    pending = await call(request, _load_pending, cookie=request.cookies.get(PENDING_COOKIE))
+    pending_cookie = request.cookies.get(PENDING_COOKIE, "")
+    pending = await call(request, _load_pending, cookie=pending_cookie)
     if pending is None:
         return redirect("/staff/login")
     enrol = request.url.path == "/staff/enrol"
     required = ctx(request).settings.security_key_required
     step = await call(
-        request, _second_step, pending=pending, required=required, rp=relying_party(request)
+        request,
+        _second_step,
+        pending=pending,
+        pending_cookie=pending_cookie,
+        required=required,
+        rp=relying_party(request),
     )
     if not step.totp and not step.key_options:
         return redirect("/staff/security-key/enrol")
