@@ -7,12 +7,18 @@ Helpers and the software authenticator are those of tests/test_security_keys.py.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import logging
+import re
 from collections.abc import Callable
 
-from sqlalchemy import Engine
-from sqlmodel import Session
+import httpx
+import pytest
+from sqlalchemy import Engine, inspect
+from sqlalchemy import text as sql_text
+from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from tests.authenticator import SoftKey, b64url, options_in, unb64url
@@ -23,12 +29,14 @@ from tests.test_security_keys import (
     anna,
     anna_with_key,
     failures,
+    key_step,
     password_step,
     strict,
     text,
 )
-from whistle import security_keys
-from whistle.models import User
+from whistle import jobs, security_keys, sessions
+from whistle.models import SecurityKeyChallenge, User, utcnow
+from whistle.settings import Settings
 from whistle.web import security_keys as web
 from whistle.web.staff import PENDING_COOKIE, STAFF_COOKIE
 
@@ -267,3 +275,145 @@ def test_an_answer_naming_another_user_is_refused(
     )
     response = post(again, "/staff/security-key/login", {"credential": credential, "prf": prf})
     assert response.status_code == 303
+
+
+# --- the administrator, forged requests, and what a stranger can learn or fill ---------------
+
+
+def test_an_administrator_can_neither_remove_nor_weaken_an_investigators_key(
+    anna_with_key: SoftKey, new_client: Callable[[], TestClient], world: World, engine: Engine
+) -> None:
+    """The administrator wants a way to read: remove Anna's PRF key (so the password-only
+    wrap returns), or switch her account off and on. Neither removes the key nor gives back a
+    password-only wrap; the key pages act on the administrator's own account only."""
+    [stored] = _keys(engine, world.anna)
+    admin = new_client()
+    login_staff(admin, "admin")
+    refused = post(admin, f"/staff/security-keys/{stored.id}/remove", {"password": PASSWORD})
+    assert refused.status_code == 400
+    assert text(web.ERRORS["unknown-key"]) in refused.text
+    assert stored.name not in admin.get("/staff/security-keys").text
+    for active in ("no", "yes"):
+        response = post(admin, f"/admin/accounts/{world.anna}/status", {"active": active})
+        assert response.status_code == 303, response.text
+    assert [k.id for k in _keys(engine, world.anna)] == [stored.id]
+    with Session(engine) as s:
+        user = s.get(User, world.anna)
+        assert user is not None and user.status == "active"
+        assert user.private_key_sealed is None  # still locked to the key
+
+
+def test_key_pages_refuse_forged_requests(
+    anna_with_key: SoftKey,
+    anna: TestClient,
+    new_client: Callable[[], TestClient],
+    world: World,
+    engine: Engine,
+) -> None:
+    """Another site makes Anna's browser post to the key pages: no CSRF token, refused."""
+    [stored] = _keys(engine, world.anna)
+    for path, data in (
+        ("/staff/security-keys/add", {"name": "x", "password": PASSWORD}),
+        (f"/staff/security-keys/{stored.id}/remove", {"password": PASSWORD}),
+    ):
+        assert anna.post(path, data=data).status_code == 403
+    browser = new_client()
+    password_step(browser, "anna")
+    for path in ("/staff/security-key/login", "/staff/security-key/enrol"):
+        assert browser.post(path, data={"outcome": "cancelled"}).status_code == 403
+    assert failures(engine, world.anna) == 0
+    assert len(_keys(engine, world.anna)) == 1
+
+
+def test_the_login_page_does_not_tell_who_has_a_key(
+    anna_with_key: SoftKey, new_client: Callable[[], TestClient], world: World
+) -> None:
+    """Before the password is right, an account with keys, one without and a name that does
+    not exist look the same: no key list, no challenge, no script."""
+    shown = []
+    for name in ("anna", "bertil", "nobody"):
+        browser = new_client()
+        response = post(browser, "/staff/login", {"username": name, "password": "wrong"})
+        assert response.status_code == 400
+        assert "data-options" not in response.text and "webauthn.js" not in response.text
+        shown.append(response.text.replace(name, "NAME"))
+        assert browser.get("/staff/second-factor").headers["location"] == "/staff/login"
+    csrf = re.compile(r'name="csrf_token" value="[^"]*"')
+    assert len({csrf.sub("", page) for page in shown}) == 1
+
+
+def test_strangers_make_no_challenges(
+    anna_with_key: SoftKey, new_client: Callable[[], TestClient], world: World, engine: Engine
+) -> None:
+    """Fresh visitors without the password cannot grow the challenge table, and logins that
+    have the password keep at most OPEN_CHALLENGES per account however many there are."""
+    with Session(engine) as s:
+        before = len(s.exec(select(SecurityKeyChallenge)).all())
+    for _ in range(10):
+        stranger = new_client()
+        stranger.get("/staff/second-factor")
+        stranger.get("/staff/security-key/enrol")
+        post(stranger, "/staff/security-key/login", {"credential": "{}"})
+        post(stranger, "/staff/login", {"username": "nobody", "password": "wrong"})
+    with Session(engine) as s:
+        assert len(s.exec(select(SecurityKeyChallenge)).all()) == before
+    for _ in range(3 * security_keys.OPEN_CHALLENGES):
+        password_step(new_client(), "anna")
+    with Session(engine) as s:
+        logins = s.exec(
+            select(SecurityKeyChallenge).where(SecurityKeyChallenge.purpose == "login")
+        ).all()
+    assert len(logins) == security_keys.OPEN_CHALLENGES
+
+
+def test_expired_challenges_are_swept_by_the_jobs(
+    anna: TestClient, world: World, engine: Engine, settings: Settings
+) -> None:
+    anna.get("/staff/security-keys")
+    later = utcnow() + security_keys.CHALLENGE_LIFETIME + dt.timedelta(seconds=1)
+    with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200))) as client:
+        jobs.run(engine, settings=settings, client=client, now=later)
+    with Session(engine) as s:
+        assert s.exec(select(SecurityKeyChallenge)).all() == []
+
+
+# --- the PRF output is a secret ---------------------------------------------------------------
+
+
+def test_the_prf_output_reaches_no_log_audit_row_or_session(
+    anna: TestClient,
+    new_client: Callable[[], TestClient],
+    world: World,
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Register a PRF key and log in with it, logging everything; then look for its output
+    (raw, hex, base64url) in the log, every column of every table, and the sessions' payloads."""
+    caplog.set_level(logging.DEBUG)
+    key = SoftKey()
+    assert add_key(anna, key).status_code == 200
+    browser = new_client()
+    page = password_step(browser, "anna")
+    assert key_step(browser, key, page).status_code == 303
+    [stored] = _keys(engine, world.anna)
+    assert stored.prf_salt is not None
+    secret = key.prf_output(stored.prf_salt)
+    markers = [secret, secret.hex().encode(), b64url(secret).encode()]
+    logged = "\n".join(r.getMessage() for r in caplog.records).encode()
+    assert all(m not in logged for m in markers)
+    with engine.connect() as conn:
+        for name in inspect(engine).get_table_names():
+            for row in conn.execute(sql_text(f"SELECT * FROM {name}")):
+                for value in row:
+                    raw = value if isinstance(value, bytes) else str(value).encode()
+                    assert all(m not in raw for m in markers), name
+    for client in (anna, browser):
+        for cookie in (STAFF_COOKIE, PENDING_COOKIE):
+            value = client.cookies.get(cookie)
+            if not value:
+                continue
+            with Session(engine) as s:
+                for kind in ("staff", "pending"):
+                    loaded = sessions.load(s, value, kind=kind, idle=dt.timedelta(hours=1))
+                    if loaded is not None:
+                        assert all(m not in loaded.payload for m in markers)

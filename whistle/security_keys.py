@@ -446,6 +446,13 @@ def reseal_for_password(db: Session, *, user_id: str, old_kek: bytes, new_kek: b
             db.add(key)
 
 
+def purge_challenges(db: Session, *, now: dt.datetime | None = None) -> None:
+    """Delete expired challenges (the jobs run this: an account nobody logs in to any more
+    would keep its last few for ever)."""
+    moment = now or utcnow()
+    db.exec(delete(SecurityKeyChallenge).where(col(SecurityKeyChallenge.expires_at) <= moment))
+
+
 def forget_all(db: Session, *, user_id: str) -> None:
     """Recovery: the keys may be lost or stolen, and their wraps were sealed under the lost
     password. Every key goes; the person registers them again."""
