@@ -63,7 +63,7 @@ ERRORS = {
         "another key or the recovery code, and tell your administrator."
     ),
     "needs-prf-key": N_(
-        "Your private key opens only with a security key that unlocks it. Use that key, or "
+        "Your decryption key opens only with a security key that unlocks it. Use that key, or "
         "the recovery code if you have lost it."
     ),
     "duplicate": N_("That security key is registered already."),
