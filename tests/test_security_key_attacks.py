@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from tests.authenticator import SoftKey, b64url, options_in, unb64url
-from tests.conftest import PASSWORD, World, login_staff, post, totp_code
+from tests.conftest import CHEAP_ARGON2, PASSWORD, World, login_staff, post, totp_code
 from tests.test_security_keys import (
     _keys,
     add_key,
@@ -34,7 +34,8 @@ from tests.test_security_keys import (
     strict,
     text,
 )
-from whistle import jobs, security_keys, sessions
+from whistle import accounts, db, jobs, security_keys, sessions
+from whistle.keys import Keys
 from whistle.models import SecurityKeyChallenge, User, utcnow
 from whistle.settings import Settings
 from whistle.web import security_keys as web
@@ -417,3 +418,52 @@ def test_the_prf_output_reaches_no_log_audit_row_or_session(
                     loaded = sessions.load(s, value, kind=kind, idle=dt.timedelta(hours=1))
                     if loaded is not None:
                         assert all(m not in loaded.payload for m in markers)
+
+
+# --- the required-key setting: what is left, on purpose ---------------------------------------
+
+
+def test_an_account_with_no_factor_yet_registers_its_first_key_with_the_password(
+    strict: Callable[[], TestClient], world: World, engine: Engine, keys: Keys
+) -> None:
+    """Trust on first use, as for the first TOTP enrolment (docs/threat-model.md §6.13): an
+    investigator just activated, with no code app and no key, registers a key with the
+    password alone; no code is asked for, since there is none."""
+    with db.session_scope(engine) as s:
+        accounts.create_active_user(
+            s,
+            username="dora",
+            display_name="Dora",
+            role="investigator",
+            password=PASSWORD,
+            params=CHEAP_ARGON2,
+            password_key=keys.password_key,
+        )
+    browser = strict()
+    response = post(browser, "/staff/login", {"username": "dora", "password": PASSWORD})
+    assert response.headers["location"] == "/staff/security-key/enrol"
+    page = browser.get("/staff/security-key/enrol")
+    assert 'name="code"' not in page.text
+    credential, prf = SoftKey().create(options_in(page.text))
+    response = post(
+        browser, "/staff/security-key/enrol", {"name": "k", "credential": credential, "prf": prf}
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/inbox"
+
+
+def test_a_login_begun_before_keys_were_required_starts_again(
+    new_client: Callable[[], TestClient],
+    strict: Callable[[], TestClient],
+    world: World,
+    engine: Engine,
+) -> None:
+    """The setting is switched on while Anna's login waits for its code: the login has no
+    permission to register a key, so she is sent back to the password (no redirect loop)."""
+    before = new_client()
+    password_step(before, "anna")
+    after = strict()
+    for cookie in before.cookies.jar:
+        after.cookies.jar.set_cookie(cookie)
+    assert after.get("/staff/second-factor").headers["location"] == "/staff/security-key/enrol"
+    assert after.get("/staff/security-key/enrol").headers["location"] == "/staff/login"
+    assert _keys(engine, world.anna) == []
