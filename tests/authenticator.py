@@ -52,6 +52,10 @@ class SoftKey:
     )
     _prf_secret: bytes = field(default_factory=lambda: os.urandom(32))
 
+    def sign(self, data: bytes) -> bytes:
+        """A signature by this key (for answers a test puts together itself)."""
+        return self._private.sign(data, ec.ECDSA(hashes.SHA256()))
+
     def prf_output(self, salt: bytes) -> bytes:
         return hmac.new(self._prf_secret, salt, hashlib.sha256).digest()
 

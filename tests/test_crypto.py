@@ -717,3 +717,22 @@ def test_security_key_wrap_follows_a_password_change() -> None:
     assert _sk_open(moved, kek=new_kek) == KAT_PRIVATE
     with pytest.raises(CryptoError):
         _sk_open(moved)  # the old password opens it no more
+
+
+# The tag computed independently: HMAC-SHA256(HKDF-SHA256(secret, info "whistle/v1/webauthn-
+# challenge"), nonce), first 16 bytes.
+KAT_CHALLENGE = bytes.fromhex("000102030405060708090a0b0c0d0e0f9da850464f2f5160049487c37b217a46")
+
+
+def test_session_bound_challenge_known_answer_and_binding() -> None:
+    assert crypto.challenge_is_bound(KAT_CHALLENGE, "session-cookie-value")
+    assert not crypto.challenge_is_bound(KAT_CHALLENGE, "another-session")
+    for i in (0, 20, 31):
+        tampered = bytearray(KAT_CHALLENGE)
+        tampered[i] ^= 1
+        assert not crypto.challenge_is_bound(bytes(tampered), "session-cookie-value")
+    assert not crypto.challenge_is_bound(KAT_CHALLENGE[:31], "session-cookie-value")
+    fresh = crypto.session_bound_challenge("s")
+    assert len(fresh) == 32 and crypto.challenge_is_bound(fresh, "s")
+    assert fresh != crypto.session_bound_challenge("s")  # random, never repeated
+    assert not crypto.challenge_is_bound(fresh, "t")

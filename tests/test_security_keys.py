@@ -25,7 +25,7 @@ from whistle.keys import Keys
 from whistle.models import SecurityKey, SecurityKeyChallenge, User, utcnow
 from whistle.settings import Settings
 from whistle.web import security_keys as web
-from whistle.web.staff import E_KEY_REQUIRED, STAFF_COOKIE
+from whistle.web.staff import E_KEY_REQUIRED, PENDING_COOKIE, STAFF_COOKIE
 
 
 def text(message: str) -> str:
@@ -481,10 +481,16 @@ def test_required_key_refuses_totp_and_enrols_a_first_key(
     assert page.status_code == 200
     key = SoftKey()
     credential, prf = key.create(options_in(page.text))
+    # Anna has a code app, so her first key takes its code too (the password alone must not).
     response = post(
         browser,
         "/staff/security-key/enrol",
-        {"name": "blue key", "credential": credential, "prf": prf},
+        {
+            "name": "blue key",
+            "credential": credential,
+            "prf": prf,
+            "code": totp_code(browser, "anna"),
+        },
     )
     assert response.status_code == 303 and response.headers["location"] == "/inbox"
     assert _user(engine, world.anna).private_key_sealed is None
@@ -501,7 +507,12 @@ def test_required_key_refuses_totp_and_enrols_a_first_key(
     assert thief.get("/staff/security-key/enrol").headers["location"] == "/staff/second-factor"
     with Session(engine) as s:
         rp = security_keys.relying_party("https://testserver", name="Testkommunen")
-        offered = security_keys.registration_options(s, user=_user(engine, world.anna), rp=rp)
+        offered = security_keys.registration_options(
+            s,
+            user=_user(engine, world.anna),
+            rp=rp,
+            session_secret=thief.cookies.get(PENDING_COOKIE) or "",
+        )
         s.commit()
     intruder, prf = SoftKey().create(offered)
     response = post(

@@ -69,6 +69,7 @@ __all__ = [
     "StreamSealer",
     "argon2id",
     "audit_chain_key",
+    "challenge_is_bound",
     "check_hybrid_suite",
     "constant_time_equal",
     "derive_case_access",
@@ -91,6 +92,7 @@ __all__ = [
     "seal_with_security_key",
     "security_key_kek",
     "security_key_prf_salt",
+    "session_bound_challenge",
     "sha256_hex",
     "sign",
     "signing_keypair",
@@ -612,6 +614,31 @@ PRF_SALT_LEN = 32  # the input the browser passes to the key (``prf.eval.first``
 PRF_OUTPUT_LEN = 32  # WebAuthn PRF results are 32 bytes (hmac-secret, SHA-256)
 _SK_INNER = "private-key-security-key"
 _SK_OUTER = "private-key-security-key-outer"
+
+
+WEBAUTHN_CHALLENGE_LEN = 32
+_CHALLENGE_NONCE_LEN = 16
+
+
+def _challenge_tag(session_secret: str, nonce: bytes) -> bytes:
+    key = _hkdf(session_secret.encode(), info=b"webauthn-challenge")
+    return mac(key, nonce)[: WEBAUTHN_CHALLENGE_LEN - _CHALLENGE_NONCE_LEN]
+
+
+def session_bound_challenge(session_secret: str) -> bytes:
+    """A WebAuthn challenge that belongs to one browser session: 16 random bytes and 16 bytes
+    of HMAC-SHA256 under a key from the session's secret (its cookie). An answer caught on its
+    way is then worth nothing in another login, even of the same account."""
+    nonce = os.urandom(_CHALLENGE_NONCE_LEN)
+    return nonce + _challenge_tag(session_secret, nonce)
+
+
+def challenge_is_bound(challenge: bytes, session_secret: str) -> bool:
+    """Whether ``challenge`` was made by :func:`session_bound_challenge` for this session."""
+    if len(challenge) != WEBAUTHN_CHALLENGE_LEN:
+        return False
+    nonce, tag = challenge[:_CHALLENGE_NONCE_LEN], challenge[_CHALLENGE_NONCE_LEN:]
+    return constant_time_equal(tag, _challenge_tag(session_secret, nonce))
 
 
 def security_key_prf_salt() -> bytes:

@@ -32,6 +32,7 @@ from whistle import (
     leavers,
     notify,
     retention,
+    security_keys,
     sessions,
 )
 from whistle.db import session_scope
@@ -306,6 +307,7 @@ def run(
         with session_scope(engine) as db:
             report.sessions_purged = sessions.purge_expired(db, now=now)
             attempts.purge(db, older_than=dt.timedelta(days=1), now=now)
+            security_keys.purge_challenges(db, now=now)
         for job in EXTRA:
             with session_scope(engine) as db:
                 job(db, settings, today)

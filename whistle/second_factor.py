@@ -36,9 +36,10 @@ class SecondFactorLocked(Exception):
         self.until = until
 
 
-def _accept_code(db: Session, *, user_id: str, secret: bytes, code: str, at: float) -> User | None:
+def accept_code(db: Session, *, user_id: str, secret: bytes, code: str, at: float) -> User | None:
     """The active user, with the code's time step remembered so it cannot be used again; None
-    when the code is wrong, already used, or the account is not active."""
+    when the code is wrong, already used, or the account is not active. Not counted: callers
+    count the try (:func:`count_try`, :func:`settle_try`) or, at enrolment, prove the app."""
     user = db.get(User, user_id)
     if user is None or user.status != "active":
         return None
@@ -54,7 +55,7 @@ def enrol_second_factor(
     db: Session, *, user_id: str, kek: bytes, secret: bytes, code: str, at: float
 ) -> bool:
     """Store the TOTP secret once the user has proved their app produces its codes."""
-    user = _accept_code(db, user_id=user_id, secret=secret, code=code, at=at)
+    user = accept_code(db, user_id=user_id, secret=secret, code=code, at=at)
     if user is None:
         return False
     user.totp_sealed = crypto.seal(kek, secret, purpose="totp-secret", case_id="", item_id=user.id)
@@ -113,6 +114,6 @@ def check_second_factor(
     user = count_try(db, user_id=user_id, now=moment)
     if user is None:
         return False
-    ok = _accept_code(db, user_id=user_id, secret=secret, code=code, at=at) is not None
+    ok = accept_code(db, user_id=user_id, secret=secret, code=code, at=at) is not None
     settle_try(db, user=user, ok=ok, now=moment)
     return ok

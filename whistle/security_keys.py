@@ -6,6 +6,10 @@ presence); this module adds what it leaves to the relying party:
 * **one use per challenge**: every challenge is a row, deleted when an answer for it arrives,
   so a recorded assertion cannot be played again, even from an authenticator without a
   counter (passkeys report 0);
+* **a challenge belongs to an account, a purpose and a browser session**: the row names the
+  account and purpose, and the challenge itself carries a MAC under the session's secret
+  (:func:`whistle.crypto.session_bound_challenge`), so an answer caught on its way is refused
+  in any other login, even one of the same account with the right password;
 * **clone checks**: the signature counter must grow (the library refuses a counter that does
   not), and the backup-eligibility flag must stay what it was at registration;
 * **the account's own keys only**: a credential is looked up by its id *and* the account;
@@ -107,7 +111,9 @@ def prf_locked(user: User) -> bool:
     return user.role == "investigator" and user.private_key_sealed is None
 
 
-def _new_challenge(db: Session, *, user_id: str, purpose: str, now: dt.datetime) -> bytes:
+def _new_challenge(
+    db: Session, *, user_id: str, purpose: str, session_secret: str, now: dt.datetime
+) -> bytes:
     """A fresh challenge, stored until answered or expired. Every page that offers a ceremony
     makes one; expired ones go, and an account keeps at most OPEN_CHALLENGES unanswered ones
     per purpose (the oldest go first), so reloading a page cannot grow the table."""
@@ -120,7 +126,7 @@ def _new_challenge(db: Session, *, user_id: str, purpose: str, now: dt.datetime)
     ).all()
     if kept:
         db.exec(delete(SecurityKeyChallenge).where(col(SecurityKeyChallenge.id).in_(kept)))
-    challenge = crypto.random_key()
+    challenge = crypto.session_bound_challenge(session_secret)
     db.add(
         SecurityKeyChallenge(
             user_id=user_id,
@@ -133,9 +139,16 @@ def _new_challenge(db: Session, *, user_id: str, purpose: str, now: dt.datetime)
 
 
 def _take_challenge(
-    db: Session, *, user_id: str, purpose: str, client_data: bytes, now: dt.datetime
+    db: Session,
+    *,
+    user_id: str,
+    purpose: str,
+    session_secret: str,
+    client_data: bytes,
+    now: dt.datetime,
 ) -> bytes:
-    """The challenge the answer names, deleted so it is never accepted twice."""
+    """The challenge the answer names, deleted so it is never accepted twice; "expired" unless
+    it was made for this account, purpose and session, and is still young."""
     try:
         named = parse_client_data_json(client_data).challenge
     except (WebAuthnException, ValueError, KeyError, TypeError):
@@ -151,7 +164,7 @@ def _take_challenge(
         raise SecurityKeyError("expired")
     db.delete(row)
     db.flush()
-    if row.expires_at <= now:
+    if row.expires_at <= now or not crypto.challenge_is_bound(row.challenge, session_secret):
         raise SecurityKeyError("expired")
     return row.challenge
 
@@ -181,11 +194,18 @@ def decode_prf(text: str) -> bytes | None:
 
 
 def registration_options(
-    db: Session, *, user: User, rp: RelyingParty, now: dt.datetime | None = None
+    db: Session,
+    *,
+    user: User,
+    rp: RelyingParty,
+    session_secret: str,
+    now: dt.datetime | None = None,
 ) -> str:
-    """Options for ``navigator.credentials.create`` (JSON), with a fresh one-use challenge and
-    the PRF extension asked for."""
-    challenge = _new_challenge(db, user_id=user.id, purpose="register", now=now or utcnow())
+    """Options for ``navigator.credentials.create`` (JSON), with a fresh one-use challenge of
+    this browser session (``session_secret``: its cookie) and the PRF extension asked for."""
+    challenge = _new_challenge(
+        db, user_id=user.id, purpose="register", session_secret=session_secret, now=now or utcnow()
+    )
     options = webauthn.generate_registration_options(
         rp_id=rp.rp_id,
         rp_name=rp.name,
@@ -224,6 +244,7 @@ def register(
     prf_output: bytes | None,
     kek: bytes,
     private_key: bytes,
+    session_secret: str,
     now: dt.datetime | None = None,
 ) -> SecurityKey:
     """Verify a registration and store the key; with a PRF output (investigators), seal the
@@ -245,6 +266,7 @@ def register(
         db,
         user_id=user.id,
         purpose="register",
+        session_secret=session_secret,
         client_data=credential.response.client_data_json,
         now=moment,
     )
@@ -287,12 +309,19 @@ def register(
 
 
 def login_options(
-    db: Session, *, user_id: str, rp: RelyingParty, now: dt.datetime | None = None
+    db: Session,
+    *,
+    user_id: str,
+    rp: RelyingParty,
+    session_secret: str,
+    now: dt.datetime | None = None,
 ) -> str:
     """Options for ``navigator.credentials.get`` (JSON): the account's keys, a one-use
-    challenge, and each PRF key's salt."""
+    challenge of this browser session, and each PRF key's salt."""
     keys = keys_of(db, user_id)
-    challenge = _new_challenge(db, user_id=user_id, purpose="login", now=now or utcnow())
+    challenge = _new_challenge(
+        db, user_id=user_id, purpose="login", session_secret=session_secret, now=now or utcnow()
+    )
     options = webauthn.generate_authentication_options(
         rp_id=rp.rp_id,
         challenge=challenge,
@@ -313,6 +342,7 @@ def authenticate(
     user_id: str,
     rp: RelyingParty,
     response: str,
+    session_secret: str,
     now: dt.datetime | None = None,
 ) -> SecurityKey:
     """Verify an assertion by one of this account's keys; the key, its counter moved on."""
@@ -329,9 +359,14 @@ def authenticate(
         db,
         user_id=user_id,
         purpose="login",
+        session_secret=session_secret,
         client_data=credential.response.client_data_json,
         now=moment,
     )
+    handle = credential.response.user_handle
+    if handle is not None and not crypto.constant_time_equal(handle, user_id.encode()):
+        # A discoverable credential names its account: it must be this one.
+        raise SecurityKeyError("unknown-key")
     key = db.exec(
         select(SecurityKey).where(
             SecurityKey.credential_id == credential.raw_id, SecurityKey.user_id == user_id
@@ -409,6 +444,13 @@ def reseal_for_password(db: Session, *, user_id: str, old_kek: bytes, new_kek: b
                 key_id=key.id,
             )
             db.add(key)
+
+
+def purge_challenges(db: Session, *, now: dt.datetime | None = None) -> None:
+    """Delete expired challenges (the jobs run this: an account nobody logs in to any more
+    would keep its last few for ever)."""
+    moment = now or utcnow()
+    db.exec(delete(SecurityKeyChallenge).where(col(SecurityKeyChallenge.expires_at) <= moment))
 
 
 def forget_all(db: Session, *, user_id: str) -> None:

@@ -11,6 +11,8 @@ arrives in a hidden field, is used in memory and is never stored or logged.
 from __future__ import annotations
 
 import datetime as dt
+import time
+from dataclasses import dataclass
 
 from sqlmodel import Session
 from starlette.requests import Request
@@ -20,15 +22,17 @@ from starlette.routing import Route
 from whistle import accounts, audit, crypto, security_keys
 from whistle import second_factor as factor
 from whistle.i18n import N_
-from whistle.models import User, utcnow
+from whistle.models import SecurityKey, User, utcnow
 from whistle.security_keys import SecurityKeyError
 from whistle.web import security
 from whistle.web.context import call, ctx, derive_staff, redirect, render
 from whistle.web.staff import (
+    E_CODE,
     E_FACTOR_LOCKED,
     HOME,
     PENDING_COOKIE,
     STAFF_COOKIE,
+    Pending,
     Staff,
     _factor_failed,
     _finish_login,
@@ -36,6 +40,7 @@ from whistle.web.staff import (
     relying_party,
     require_any_staff,
     second_factor_form,
+    totp_allowed,
 )
 from whistle.web.staff_account import ACCOUNT_ERRORS
 
@@ -58,7 +63,7 @@ ERRORS = {
         "another key or the recovery code, and tell your administrator."
     ),
     "needs-prf-key": N_(
-        "Your private key opens only with a security key that unlocks it. Use that key, or "
+        "Your decryption key opens only with a security key that unlocks it. Use that key, or "
         "the recovery code if you have lost it."
     ),
     "duplicate": N_("That security key is registered already."),
@@ -74,6 +79,7 @@ ERRORS = {
         "removed. Add another key first."
     ),
     "key-exists": N_("This account has a security key already: log in with it."),
+    "wrong-code": E_CODE,
 }
 
 
@@ -109,7 +115,14 @@ def _key_login_step(
     try:
         if outcome:
             raise SecurityKeyError("cancelled")
-        key = security_keys.authenticate(db, user_id=user.id, rp=rp, response=response, now=moment)
+        key = security_keys.authenticate(
+            db,
+            user_id=user.id,
+            rp=rp,
+            response=response,
+            session_secret=pending_cookie,
+            now=moment,
+        )
         private = security_keys.unlock(key, user=user, kek=pending.kek, prf_output=_prf(prf))
     except SecurityKeyError as exc:
         factor.settle_try(db, user=user, ok=False, now=moment)
@@ -166,30 +179,93 @@ async def key_login(request: Request) -> Response:
 # --- a first key at login (WHISTLE_REQUIRE_SECURITY_KEY) ----------------------------------
 
 
-def _enrol_view(db: Session, *, pending_cookie: str, rp: security_keys.RelyingParty) -> str | None:
-    """Registration options for a pending login's first key; None without a pending login,
-    "" when the account has keys already (someone with only the password must not add one)."""
+def _may_enrol(db: Session, *, pending: Pending, required: bool) -> str:
+    """Whether this pending login may register the account's first key: "yes"; "has-keys"
+    (the second step asks for one of them); "no" (start again from the password).
+
+    Only a login the password step sent here (``key_enrol``), for an account that has no key
+    and may not finish with a code. Anything else would let someone with the password alone
+    put their own key on the account instead of typing its code."""
+    if security_keys.keys_of(db, pending.user.id):
+        return "has-keys"
+    if not pending.key_enrol or totp_allowed(pending.user, required=required):
+        return "no"
+    return "yes"
+
+
+def _enrol_view(
+    db: Session, *, pending_cookie: str, rp: security_keys.RelyingParty, required: bool
+) -> tuple[str, bool] | str:
+    """(registration options, whether the TOTP code is asked for too) for a pending login's
+    first key; else where to send the browser."""
     pending = _load_pending(db, cookie=pending_cookie)
     if pending is None:
-        return None
-    if security_keys.keys_of(db, pending.user.id):
-        return ""
-    return security_keys.registration_options(db, user=pending.user, rp=rp)
+        return "/staff/login"
+    allowed = _may_enrol(db, pending=pending, required=required)
+    if allowed != "yes":
+        return "/staff/second-factor" if allowed == "has-keys" else "/staff/login"
+    options = security_keys.registration_options(
+        db, user=pending.user, rp=rp, session_secret=pending_cookie
+    )
+    return options, pending.totp is not None
 
 
-async def enrol_form(request: Request, *, error: str = "", status: int = 200) -> Response:
-    options = await call(
+async def enrol_form(
+    request: Request, *, error: str = "", status: int = 200, name: str = ""
+) -> Response:
+    view = await call(
         request,
         _enrol_view,
         pending_cookie=request.cookies.get(PENDING_COOKIE, ""),
         rp=relying_party(request),
+        required=ctx(request).settings.security_key_required,
     )
-    if options is None:
-        return redirect("/staff/login")
-    if not options:
-        return redirect("/staff/second-factor")
-    context = {"options": options, "error": error, "name": ""}
+    if isinstance(view, str):
+        return redirect(view)
+    options, code = view
+    context = {"options": options, "error": error, "name": name, "code": code}
     return render(request, "staff/security_key_enrol.html", context, status=status)
+
+
+@dataclass(frozen=True)
+class EnrolForm:
+    name: str
+    response: str
+    prf: str
+    outcome: str
+    code: str
+
+
+def _enrol_checks(
+    db: Session,
+    *,
+    pending: Pending,
+    pending_cookie: str,
+    rp: security_keys.RelyingParty,
+    form: EnrolForm,
+) -> SecurityKey:
+    """The first key, registered; raises :class:`SecurityKeyError`. An account that has a
+    TOTP app proves it with a code as well: the code is its second factor until the key is
+    there, and the password alone must not replace it with a key of the thief's."""
+    if form.outcome:
+        raise SecurityKeyError("cancelled")
+    if pending.totp is not None:
+        accepted = factor.accept_code(
+            db, user_id=pending.user.id, secret=pending.totp, code=form.code, at=time.time()
+        )
+        if accepted is None:
+            raise SecurityKeyError("wrong-code")
+    return security_keys.register(
+        db,
+        user_id=pending.user.id,
+        rp=rp,
+        name=form.name,
+        response=form.response,
+        prf_output=_prf(form.prf),
+        kek=pending.kek,
+        private_key=pending.private_key,
+        session_secret=pending_cookie,
+    )
 
 
 def _enrol_step(
@@ -197,58 +273,65 @@ def _enrol_step(
     *,
     pending_cookie: str,
     rp: security_keys.RelyingParty,
-    name: str,
-    response: str,
-    prf: str,
-    outcome: str,
+    form: EnrolForm,
+    required: bool,
     lifetime: dt.timedelta,
 ) -> tuple[str, str]:
+    """(outcome, staff cookie), like :func:`_key_login_step`: a wrong code or answer counts
+    against the account like a wrong second factor, and saves nothing."""
     pending = _load_pending(db, cookie=pending_cookie)
     if pending is None:
         return "expired-login", ""
-    if security_keys.keys_of(db, pending.user.id):
-        return "key-exists", ""
+    allowed = _may_enrol(db, pending=pending, required=required)
+    if allowed != "yes":
+        return ("key-exists" if allowed == "has-keys" else "expired-login"), ""
+    moment = utcnow()
     try:
-        if outcome:
-            raise SecurityKeyError("cancelled")
-        key = security_keys.register(
-            db,
-            user_id=pending.user.id,
-            rp=rp,
-            name=name,
-            response=response,
-            prf_output=_prf(prf),
-            kek=pending.kek,
-            private_key=pending.private_key,
-        )
+        user = factor.count_try(db, user_id=pending.user.id, now=moment)
+    except factor.SecondFactorLocked:
+        return "locked", ""
+    if user is None:
+        return "expired-login", ""
+    try:
+        with db.begin_nested():  # a refused answer leaves no half-registered key behind
+            key = _enrol_checks(
+                db, pending=pending, pending_cookie=pending_cookie, rp=rp, form=form
+            )
     except SecurityKeyError as exc:
-        if _factor_failed(db, pending_cookie=pending_cookie, user_id=pending.user.id):
+        factor.settle_try(db, user=user, ok=False, now=moment)
+        if _factor_failed(db, pending_cookie=pending_cookie, user_id=user.id):
             return "expired-login", ""
         return exc.code, ""
-    audit.record(db, action="security_key_added", actor_id=pending.user.id)
+    factor.settle_try(db, user=user, ok=True, now=moment)
+    audit.record(db, action="security_key_added", actor_id=user.id)
     cookie = _finish_login(
         db,
         pending_cookie=pending_cookie,
-        user=pending.user,
+        user=user,
         private_key=pending.private_key,
         lifetime=lifetime,
         factor="key:" + key.id,
     )
-    return "role:" + pending.user.role, cookie
+    return "role:" + user.role, cookie
 
 
 async def enrol(request: Request) -> Response:
     form = await security.read_form(request)
     settings = ctx(request).settings
+    name = form.get("name", "")[:200]
     outcome, cookie = await call(
         request,
         _enrol_step,
         pending_cookie=request.cookies.get(PENDING_COOKIE, ""),
         rp=relying_party(request),
-        name=form.get("name", "")[:200],
-        response=form.get("credential", ""),
-        prf=form.get("prf", ""),
-        outcome=form.get("outcome", "")[:20],
+        form=EnrolForm(
+            name=name,
+            response=form.get("credential", ""),
+            prf=form.get("prf", ""),
+            outcome=form.get("outcome", "")[:20],
+            code=form.get("code", "")[:20],
+        ),
+        required=settings.security_key_required,
         lifetime=dt.timedelta(hours=settings.staff_absolute_hours),
     )
     if outcome.startswith("role:"):
@@ -257,16 +340,22 @@ async def enrol(request: Request) -> Response:
         return _back_to_login(request)
     if outcome == "key-exists":
         return redirect("/staff/second-factor")
-    return await enrol_form(request, error=ERRORS[outcome], status=400)
+    if outcome == "locked":
+        return await enrol_form(request, error=E_FACTOR_LOCKED, status=429, name=name[:64])
+    return await enrol_form(request, error=ERRORS[outcome], status=400, name=name[:64])
 
 
 # --- the account page ------------------------------------------------------------------------
 
 
-def _page(db: Session, *, user: User, rp: security_keys.RelyingParty) -> dict[str, object]:
+def _page(
+    db: Session, *, user: User, rp: security_keys.RelyingParty, session_secret: str
+) -> dict[str, object]:
     return {
         "keys": security_keys.keys_of(db, user.id),
-        "options": security_keys.registration_options(db, user=user, rp=rp),
+        "options": security_keys.registration_options(
+            db, user=user, rp=rp, session_secret=session_secret
+        ),
         "locked": security_keys.prf_locked(user),
     }
 
@@ -281,7 +370,9 @@ async def keys_page(
     name: str = "",
 ) -> Response:
     staff = staff or await require_any_staff(request)
-    context = await call(request, _page, user=staff.user, rp=relying_party(request))
+    context = await call(
+        request, _page, user=staff.user, rp=relying_party(request), session_secret=staff.cookie
+    )
     context.update(user=staff.user, error=error, done=done, name=name)
     return render(request, "staff/security_keys.html", context, status=status)
 
@@ -327,6 +418,7 @@ async def add_key(request: Request) -> Response:
             prf_output=_prf(form.get("prf", "")),
             kek=kek,
             private_key=staff.private_key,
+            session_secret=staff.cookie,
         )
     except SecurityKeyError as exc:
         return await keys_page(

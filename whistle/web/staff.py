@@ -108,12 +108,17 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-def _pending_payload(who: accounts.Authenticated, enrol_secret: bytes | None) -> bytes:
+def _pending_payload(
+    who: accounts.Authenticated, enrol_secret: bytes | None, *, key_enrol: bool = False
+) -> bytes:
     data = {
         "private": _b64(who.private_key),
         "kek": _b64(who.kek),
         "totp": _b64(who.totp_secret) if who.totp_secret else None,
         "enrol": _b64(enrol_secret) if enrol_secret else None,
+        # Set only when the password step sent this login to register a first security key
+        # (WHISTLE_REQUIRE_SECURITY_KEY, no key yet): no other login may register one.
+        "key_enrol": key_enrol,
     }
     return json.dumps(data).encode()
 
@@ -125,6 +130,7 @@ class Pending:
     kek: bytes
     totp: bytes | None
     enrol: bytes | None
+    key_enrol: bool = False
 
 
 def _load_pending(db: Session, *, cookie: str | None) -> Pending | None:
@@ -140,7 +146,14 @@ def _load_pending(db: Session, *, cookie: str | None) -> Pending | None:
         value = data.get(name)
         return base64.b64decode(value) if value else None
 
-    return Pending(user, raw("private") or b"", raw("kek") or b"", raw("totp"), raw("enrol"))
+    return Pending(
+        user,
+        raw("private") or b"",
+        raw("kek") or b"",
+        raw("totp"),
+        raw("enrol"),
+        key_enrol=data.get("key_enrol") is True,
+    )
 
 
 def _username_key(username: str) -> str:
@@ -188,7 +201,7 @@ def _password_step(
     cookie = sessions.create(
         db,
         kind="pending",
-        payload=_pending_payload(who, enrol),
+        payload=_pending_payload(who, enrol, key_enrol=outcome == "key-enrol"),
         user_id=who.user.id,
         lifetime=PENDING_LIFETIME,
     )
@@ -328,10 +341,18 @@ class SecondStep:
 
 
 def _second_step(
-    db: Session, *, pending: Pending, required: bool, rp: security_keys.RelyingParty
+    db: Session,
+    *,
+    pending: Pending,
+    pending_cookie: str,
+    required: bool,
+    rp: security_keys.RelyingParty,
 ) -> SecondStep:
-    has_keys = bool(security_keys.keys_of(db, pending.user.id))
-    options = security_keys.login_options(db, user_id=pending.user.id, rp=rp) if has_keys else ""
+    options = ""
+    if security_keys.keys_of(db, pending.user.id):
+        options = security_keys.login_options(
+            db, user_id=pending.user.id, rp=rp, session_secret=pending_cookie
+        )
     return SecondStep(totp=totp_allowed(pending.user, required=required), key_options=options)
 
 
@@ -343,13 +364,19 @@ def relying_party(request: Request) -> security_keys.RelyingParty:
 async def second_factor_form(
     request: Request, *, error: str = "", status: int = 200, key_error: str = ""
 ) -> Response:
-    pending = await call(request, _load_pending, cookie=request.cookies.get(PENDING_COOKIE))
+    pending_cookie = request.cookies.get(PENDING_COOKIE, "")
+    pending = await call(request, _load_pending, cookie=pending_cookie)
     if pending is None:
         return redirect("/staff/login")
     enrol = request.url.path == "/staff/enrol"
     required = ctx(request).settings.security_key_required
     step = await call(
-        request, _second_step, pending=pending, required=required, rp=relying_party(request)
+        request,
+        _second_step,
+        pending=pending,
+        pending_cookie=pending_cookie,
+        required=required,
+        rp=relying_party(request),
     )
     if not step.totp and not step.key_options:
         return redirect("/staff/security-key/enrol")
