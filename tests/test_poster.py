@@ -159,6 +159,14 @@ def test_the_arabic_pdf_reads_in_logical_order_with_the_address_intact() -> None
     assert AR_URL in lines and ONION in lines
 
 
+def test_an_arabic_poster_survives_an_odd_organisation_name() -> None:
+    odd = poster_page._poster("ar", organisation="Kommun\x00\x1b\u200fAB", url=AR_URL, onion="")
+    text = pypdf.PdfReader(BytesIO(poster.pdf(odd))).pages[0].extract_text()
+    assert "KommunAB" in text.replace("\u200f", "") and AR_URL in text
+    if poster.can_draw_png("rtl"):
+        assert _decode(Image.open(BytesIO(poster.png(odd)))) == [AR_URL]
+
+
 def test_the_arabic_pdf_is_shaped_with_the_embedded_font() -> None:
     with pikepdf.open(BytesIO(poster.pdf(_arabic()))) as doc:
         fonts = doc.pages[0].Resources.Font

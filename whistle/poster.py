@@ -134,7 +134,8 @@ def _pdf_rtl(poster: Poster) -> bytes:
         doc.set_text_shaping(use_shaping_engine=True, direction="rtl")
         doc.set_font(SHAPED_FONT, style, points)
         doc.set_x(MARGIN_MM)
-        doc.multi_cell(width, height, text, align=align)
+        # Control characters (from a setting such as the organisation's name) have no glyph.
+        doc.multi_cell(width, height, "".join(ch for ch in text if ch.isprintable()), align=align)
 
     def plain(text: str, style: str, points: float, height: float) -> None:
         doc.set_text_shaping(False)
