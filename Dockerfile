@@ -9,9 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     WHISTLE_KEYS_DIR=/keys
 
 WORKDIR /app
-# A font with å, ä and ö for the notice-board poster's PNG (whistle/poster.py).
+# A font with å, ä and ö for the notice-board poster's PNG (whistle/poster.py), and FriBiDi,
+# which Pillow's libraqm loads at start to lay out the Arabic poster's PNG right to left
+# (without it the Arabic PNG is not offered; the Arabic PDF needs no system library).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core libfribidi0 \
  && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md babel.cfg constraints.txt ./
 COPY whistle ./whistle

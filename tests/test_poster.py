@@ -1,6 +1,7 @@
 """The notice-board poster: an A4 PDF and PNG whose QR code reads back as the configured
 address, with the onion address when set and the three steps in the chosen language; only an
-administrator gets it from the overview."""
+administrator gets it from the overview. The Arabic poster is shaped (joined letters, right to
+left) with the address left to right, or not offered at all where the PNG cannot be shaped."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from collections.abc import Callable
 from io import BytesIO
 
 import pikepdf
+import pypdf
 import pytest
 import segno
 import zxingcpp
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
@@ -23,6 +25,10 @@ from whistle.settings import Settings
 from whistle.web import poster as poster_page
 
 ONION = "http://" + "a" * 56 + ".onion"
+AR_URL = "https://vb.testkommunen.se/"
+needs_raqm = pytest.mark.skipif(
+    not poster.can_draw_png("rtl"), reason="Pillow without libraqm/FriBiDi here"
+)
 
 
 def _sample(url: str = "https://visselblasning.kommun.se/", onion: str = "") -> poster.Poster:
@@ -45,6 +51,10 @@ def _first_step(locale: str) -> bytes:
     finally:
         i18n._current.reset(token)
     return step.split(",")[0][:12].encode("latin-1")
+
+
+def _arabic(onion: str = ONION) -> poster.Poster:
+    return poster_page._poster("ar", organisation="Testkommunen", url=AR_URL, onion=onion)
 
 
 def _decode(image: Image.Image) -> list[str]:
@@ -115,12 +125,130 @@ def test_admin_gets_the_poster_in_each_language_others_do_not(
             assert _decode(Image.open(BytesIO(png.content))) == ["https://vb.testkommunen.se/"]
         assert admin.get("/admin/poster.gif?lang=sv").status_code == 404
         assert admin.get("/admin/poster.pdf?lang=xx").status_code == 404
-        # Arabic pages exist, but the poster cannot draw Arabic script yet: no poster of "????".
-        assert admin.get("/admin/poster.pdf?lang=ar").status_code == 404
-        assert admin.get("/admin/poster.png?lang=ar").status_code == 404
+        assert 'href="/admin/poster.pdf?lang=ar"' in overview
+        pdf = admin.get("/admin/poster.pdf?lang=ar")
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        text = pypdf.PdfReader(BytesIO(pdf.content)).pages[0].extract_text()
+        assert "أبلغ عن المخالفات بأمان" in text and "https://vb.testkommunen.se/" in text
+        if poster.can_draw_png("rtl"):
+            assert 'href="/admin/poster.png?lang=ar"' in overview
+            png = admin.get("/admin/poster.png?lang=ar")
+            assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+            assert _decode(Image.open(BytesIO(png.content))) == ["https://vb.testkommunen.se/"]
 
 
 def test_an_investigator_gets_no_poster(world: World, new_client: Callable[[], TestClient]) -> None:
     anna = new_client()
     login_staff(anna, "anna")
     assert anna.get("/admin/poster.pdf?lang=sv").status_code == 404
+
+
+def test_the_arabic_pdf_reads_in_logical_order_with_the_address_intact() -> None:
+    content = _arabic()
+    assert content.direction == "rtl" and content.title == "أبلغ عن المخالفات بأمان"
+    text = pypdf.PdfReader(BytesIO(poster.pdf(content))).pages[0].extract_text()
+    lines = text.splitlines()
+    # The words come out as typed (logical order), not reversed and not as "????".
+    assert "أبلغ عن المخالفات بأمان" in lines
+    # (pypdf puts a Latin name in a right-to-left line in its own run; the words stay whole.)
+    assert any("قناة الإبلاغ عن المخالفات لدى" in line and "Testkommunen" in line for line in lines)
+    assert "العنوان" in lines
+    assert "امسح الرمز أو اكتب العنوان" in text and "احتفظ برمز القضية" in text
+    assert "?" not in text
+    # The address and the onion address, left to right, character for character.
+    assert AR_URL in lines and ONION in lines
+
+
+def test_an_arabic_poster_survives_an_odd_organisation_name() -> None:
+    odd = poster_page._poster("ar", organisation="Kommun\x00\x1b\u200fAB", url=AR_URL, onion="")
+    text = pypdf.PdfReader(BytesIO(poster.pdf(odd))).pages[0].extract_text()
+    assert "KommunAB" in text.replace("\u200f", "") and AR_URL in text
+    if poster.can_draw_png("rtl"):
+        assert _decode(Image.open(BytesIO(poster.png(odd)))) == [AR_URL]
+
+
+def test_the_arabic_pdf_is_shaped_with_the_embedded_font() -> None:
+    with pikepdf.open(BytesIO(poster.pdf(_arabic()))) as doc:
+        fonts = doc.pages[0].Resources.Font
+        embedded = {
+            str(font.BaseFont): font
+            for font in fonts.values()
+            if font.Subtype == "/Type0" and "/FontFile2" in font.DescendantFonts[0].FontDescriptor
+        }
+        assert any(name.endswith("DejaVuSansBook") for name in embedded)
+        regular = next(f for n, f in embedded.items() if n.endswith("DejaVuSansBook"))
+        cmap = regular.ToUnicode.read_bytes().decode()
+    # glyph -> text: shaping picks a positional form per place in the word (several glyphs for
+    # one letter) and joins lam and alef into one ligature glyph standing for two letters.
+    pairs = [line.split() for line in cmap.splitlines() if line.startswith("<") and " <" in line]
+    lam = [glyph for glyph, text in pairs if text == "<0644>"]
+    assert len(lam) >= 2, "lam is drawn in one form only: the text was not shaped"
+    assert any(text == "<06440627>" for _, text in pairs), "no lam-alef ligature"
+
+
+def test_the_latin_posters_stay_in_the_core_fonts() -> None:
+    with pikepdf.open(BytesIO(poster.pdf(_sample()))) as doc:
+        names = {str(font.BaseFont) for font in doc.pages[0].Resources.Font.values()}
+    assert names == {"/Helvetica-Bold", "/Helvetica", "/Courier-Bold"}
+
+
+@needs_raqm
+def test_the_arabic_png_decodes_and_is_set_from_the_right() -> None:
+    image = Image.open(BytesIO(poster.png(_arabic())))
+    assert image.size == (1240, 1754)
+    assert _decode(image) == [AR_URL]
+    # The steps (bottom part of the page) are set flush right: ink at the right margin, the
+    # left margin area empty in the steps' last line (the third step is short).
+    margin = round(poster.MARGIN_MM / 25.4 * poster.PNG_DPI)
+    grey = image.convert("L")
+    rows = [
+        y
+        for y in range(image.height)
+        if grey.crop((0, y, image.width, y + 1)).getextrema()[0] < 128
+    ]
+    last_line = grey.crop((0, rows[-1] - 20, image.width, rows[-1] + 1))
+    box = Image.eval(last_line, lambda v: 255 - v).getbbox()
+    assert box is not None
+    assert abs(box[2] - (image.width - margin)) <= 6
+    assert box[0] > margin + 50
+
+
+@needs_raqm
+def test_the_arabic_png_title_is_joined_not_letters_apart() -> None:
+    content = _arabic()
+    image = Image.open(BytesIO(poster.png(content))).convert("L")
+    pixels = round(30 * poster.PNG_DPI / 72)
+    font_file = str(poster.FONT_DIR / "DejaVuSans.ttf")
+    shaped = ImageFont.truetype(font_file, pixels, layout_engine=ImageFont.Layout.RAQM)
+    apart = ImageFont.truetype(font_file, pixels, layout_engine=ImageFont.Layout.BASIC)
+    draw = ImageDraw.Draw(Image.new("L", (1, 1)))
+    joined_width = draw.textlength(content.title, font=shaped, direction="rtl")
+    apart_width = draw.textlength(content.title, font=apart)
+    assert abs(joined_width - apart_width) > 20  # the two are told apart by width
+    margin = round(poster.MARGIN_MM / 25.4 * poster.PNG_DPI)
+    title = image.crop((0, margin, image.width, margin + round(pixels * 1.3)))
+    box = Image.eval(title, lambda v: 255 - v).getbbox()
+    assert box is not None
+    assert abs((box[2] - box[0]) - joined_width) < abs((box[2] - box[0]) - apart_width)
+
+
+def test_without_libraqm_the_arabic_png_is_refused_not_drawn_apart(
+    world: World,
+    settings: Settings,
+    engine: Engine,
+    keys: Keys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(poster, "_raqm", lambda: False)
+    with pytest.raises(RuntimeError):
+        poster.png(_arabic())
+    assert _decode(Image.open(BytesIO(poster.png(_sample(AR_URL))))) == [AR_URL]  # sv still
+    app = create_app(settings, engine=engine, keys=keys)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as admin:
+        login_staff(admin, "admin")
+        overview = admin.get("/admin").text
+        assert 'href="/admin/poster.pdf?lang=ar"' in overview
+        assert 'href="/admin/poster.png?lang=ar"' not in overview
+        assert admin.get("/admin/poster.png?lang=ar").status_code == 404
+        assert admin.get("/admin/poster.pdf?lang=ar").status_code == 200
+        assert admin.get("/admin/poster.png?lang=sv").status_code == 200

@@ -5,6 +5,11 @@ Many who report have no work computer; a poster in the staff room is how they fi
 channel. Pure functions: the caller passes the texts already translated, and gets PDF (fpdf2,
 the QR code drawn as vector squares) or PNG (Pillow) bytes back. Nothing here reads settings,
 a request or the database.
+
+Right-to-left posters (Arabic) need text shaping, or the letters print apart and in the wrong
+order: the PDF embeds the DejaVu Sans shipped in ``whistle/data/fonts`` and shapes with fpdf2's
+HarfBuzz engine (the ``uharfbuzz`` package); the PNG uses Pillow's libraqm layout, which needs
+FriBiDi on the system (``can_draw_png``). The address and the onion address stay left to right.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from dataclasses import dataclass
 from functools import cache
 from io import BytesIO
 from pathlib import Path
+from typing import Literal
 
 import segno
 from fpdf import FPDF
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, features
 
 A4_MM = (210.0, 297.0)
 PNG_DPI = 150
@@ -29,6 +35,9 @@ FONT_FILES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"),
 )
+# Arabic script: the DejaVu Sans shipped with the package has its letters and joining forms.
+FONT_DIR = Path(__file__).resolve().parent / "data" / "fonts"
+SHAPED_FONT = "DejaVu"
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class Poster:
     url: str
     onion_label: str = ""
     onion: str = ""
+    direction: Literal["ltr", "rtl"] = "ltr"
 
 
 def qr_matrix(url: str) -> list[list[bool]]:
@@ -56,6 +66,8 @@ def _latin1(text: str) -> str:
 
 
 def pdf(poster: Poster) -> bytes:
+    if poster.direction == "rtl":
+        return _pdf_rtl(poster)
     doc = FPDF(orientation="P", unit="mm", format="A4")
     doc.set_title(_latin1(poster.title))
     doc.set_creator("whistle")
@@ -69,15 +81,7 @@ def pdf(poster: Poster) -> bytes:
     doc.set_x(MARGIN_MM)
     doc.multi_cell(width, 8, _latin1(poster.subtitle), align="C")
     doc.ln(6)
-    matrix = qr_matrix(poster.url)
-    module = QR_SIZE_MM / len(matrix)
-    left, top = (A4_MM[0] - QR_SIZE_MM) / 2, doc.get_y()
-    doc.set_fill_color(0, 0, 0)
-    for y, row in enumerate(matrix):
-        for x, dark in enumerate(row):
-            if dark:
-                doc.rect(left + x * module, top + y * module, module, module, style="F")
-    doc.set_xy(MARGIN_MM, top + QR_SIZE_MM + 6)
+    _pdf_qr(doc, poster.url)
     doc.set_font("Helvetica", "", 13)
     doc.multi_cell(width, 7, _latin1(poster.address_label), align="C")
     doc.set_x(MARGIN_MM)
@@ -100,6 +104,63 @@ def pdf(poster: Poster) -> bytes:
     return bytes(doc.output())
 
 
+def _pdf_qr(doc: FPDF, url: str) -> None:
+    """The QR code as vector squares below the text so far; leaves the cursor under it."""
+    matrix = qr_matrix(url)
+    module = QR_SIZE_MM / len(matrix)
+    left, top = (A4_MM[0] - QR_SIZE_MM) / 2, doc.get_y()
+    doc.set_fill_color(0, 0, 0)
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                doc.rect(left + x * module, top + y * module, module, module, style="F")
+    doc.set_xy(MARGIN_MM, top + QR_SIZE_MM + 6)
+
+
+def _pdf_rtl(poster: Poster) -> bytes:
+    """The same page for a right-to-left language: the embedded DejaVu Sans, shaped by
+    HarfBuzz, the lines set from the right. The address and the onion address are drawn in
+    Courier with shaping off, so they read left to right exactly as typed."""
+    doc = FPDF(orientation="P", unit="mm", format="A4")
+    doc.set_title(poster.title)
+    doc.set_creator("whistle")
+    doc.set_auto_page_break(auto=False)
+    doc.add_font(SHAPED_FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
+    doc.add_font(SHAPED_FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    doc.add_page()
+    width = A4_MM[0] - 2 * MARGIN_MM
+
+    def shaped(text: str, style: str, points: float, height: float, align: str) -> None:
+        doc.set_text_shaping(use_shaping_engine=True, direction="rtl")
+        doc.set_font(SHAPED_FONT, style, points)
+        doc.set_x(MARGIN_MM)
+        # Control characters (from a setting such as the organisation's name) have no glyph.
+        doc.multi_cell(width, height, "".join(ch for ch in text if ch.isprintable()), align=align)
+
+    def plain(text: str, style: str, points: float, height: float) -> None:
+        doc.set_text_shaping(False)
+        doc.set_font("Courier", style, points)
+        doc.set_x(MARGIN_MM)
+        doc.multi_cell(width, height, _latin1(text), align="C")
+
+    doc.set_y(MARGIN_MM)
+    shaped(poster.title, "B", 30, 13, "C")
+    shaped(poster.subtitle, "", 16, 8, "C")
+    doc.ln(6)
+    _pdf_qr(doc, poster.url)
+    shaped(poster.address_label, "", 13, 7, "C")
+    plain(poster.url, "B", 15, 8)
+    if poster.onion:
+        doc.ln(2)
+        shaped(poster.onion_label, "", 11, 6, "C")
+        plain(poster.onion, "", 10, 5)
+    doc.ln(8)
+    for number, step in enumerate(poster.steps, start=1):
+        shaped(f"{number}. {step}", "", 14, 7.5, "R")
+        doc.ln(2)
+    return bytes(doc.output())
+
+
 @cache
 def _font_file() -> Path | None:
     return next((path for path in FONT_FILES if path.is_file()), None)
@@ -108,6 +169,25 @@ def _font_file() -> Path | None:
 def _font(pixels: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     path = _font_file()
     return ImageFont.truetype(str(path), pixels) if path else ImageFont.load_default(size=pixels)
+
+
+@cache
+def _raqm() -> bool:
+    # Pillow's wheels carry libraqm and HarfBuzz but load FriBiDi from the system at start;
+    # without it (Debian's libfribidi0) the check is False and only plain layout is left.
+    return bool(features.check("raqm"))
+
+
+def can_draw_png(direction: str) -> bool:
+    """Whether this machine draws a PNG poster in a language of that direction correctly:
+    right to left needs Pillow's libraqm layout, or the letters come out apart."""
+    return direction == "ltr" or _raqm()
+
+
+def _shaped_font(pixels: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(
+        str(FONT_DIR / "DejaVuSans.ttf"), pixels, layout_engine=ImageFont.Layout.RAQM
+    )
 
 
 def _px(mm: float) -> int:
@@ -119,30 +199,44 @@ def _wrap(
     text: str,
     font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
     width: int,
+    direction: str | None = None,
 ) -> list[str]:
+    # Words are joined in logical order; each line is shaped and reordered on its own when drawn.
     lines: list[str] = []
     for word in text.split():
-        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
-            lines[-1] = f"{lines[-1]} {word}"
+        line = f"{lines[-1]} {word}" if lines else word
+        if lines and draw.textlength(line, font=font, direction=direction) <= width:
+            lines[-1] = line
         else:
             lines.append(word)
     return lines
 
 
 def png(poster: Poster) -> bytes:
+    rtl = poster.direction == "rtl"
+    if not can_draw_png(poster.direction):
+        raise RuntimeError("a right-to-left PNG poster needs Pillow with libraqm (FriBiDi)")
     size = (_px(A4_MM[0]), _px(A4_MM[1]))
     image = Image.new("L", size, 255)
     draw = ImageDraw.Draw(image)
     width, margin = size[0] - 2 * _px(MARGIN_MM), _px(MARGIN_MM)
     y = margin
 
-    def block(text: str, points: int, *, centre: bool = True, gap: int = 0) -> None:
+    def block(
+        text: str, points: int, *, centre: bool = True, gap: int = 0, ltr: bool = False
+    ) -> None:
         nonlocal y
-        font = _font(round(points * PNG_DPI / 72))
-        for line in _wrap(draw, text, font, width):
-            length = draw.textlength(line, font=font)
-            x = margin + (width - length) / 2 if centre else margin
-            draw.text((x, y), line, font=font, fill=0)
+        pixels = round(points * PNG_DPI / 72)
+        font = _shaped_font(pixels) if rtl else _font(pixels)
+        # In a right-to-left poster the address is still laid out left to right.
+        direction = ("ltr" if ltr else "rtl") if rtl else None
+        for line in _wrap(draw, text, font, width, direction):
+            length = draw.textlength(line, font=font, direction=direction)
+            if centre:
+                x = margin + (width - length) / 2
+            else:
+                x = margin + width - length if rtl else margin
+            draw.text((x, y), line, font=font, fill=0, direction=direction)
             y += round(points * PNG_DPI / 72 * 1.3)
         y += gap
 
@@ -157,10 +251,10 @@ def png(poster: Poster) -> bytes:
     image.paste(code, ((size[0] - code.width) // 2, y))
     y += code.height + _px(3)
     block(poster.address_label, 13)
-    block(poster.url, 15, gap=_px(3))
+    block(poster.url, 15, gap=_px(3), ltr=True)
     if poster.onion:
         block(poster.onion_label, 11)
-        block(poster.onion, 10, gap=_px(3))
+        block(poster.onion, 10, gap=_px(3), ltr=True)
     y += _px(4)
     for number, step in enumerate(poster.steps, start=1):
         block(f"{number}. {step}", 14, centre=False, gap=_px(2))

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from whistle import accounts, administration, audit, leavers, notify, numbers, routing
 from whistle.i18n import N_
 from whistle.models import Category, Unit, User
+from whistle.web import poster as poster_page
 from whistle.web import security, uploads
 from whistle.web.context import call, ctx, not_found, redirect, render
 from whistle.web.staff import require_staff
@@ -58,7 +59,12 @@ async def overview(request: Request) -> Response:
     return render(
         request,
         "admin/overview.html",
-        {"data": data, "user": staff.user, "disk": disk if low else None},
+        {
+            "data": data,
+            "user": staff.user,
+            "disk": disk if low else None,
+            "poster_png_ar": poster_page.available("ar", "png"),
+        },
     )
 
 

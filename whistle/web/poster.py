@@ -13,9 +13,15 @@ from whistle.web.context import ctx, locale_of, not_found
 from whistle.web.staff import require_staff
 
 FORMATS = {"pdf": "application/pdf", "png": "image/png"}
-# Not Arabic yet: right-to-left text needs shaping (HarfBuzz) in the PDF and the PNG, which
-# neither fpdf2's plain text nor Pillow without libraqm does; the letters would come out apart.
-POSTER_LOCALES = ("sv", "en", "fi")
+# Arabic is shaped (HarfBuzz) in the PDF always and in the PNG where Pillow has libraqm; a
+# machine without it serves no Arabic PNG rather than one with the letters apart.
+POSTER_LOCALES = ("sv", "en", "fi", "ar")
+
+
+def available(locale: str, kind: str) -> bool:
+    if kind not in FORMATS or locale not in POSTER_LOCALES:
+        return False
+    return kind == "pdf" or poster.can_draw_png(i18n.direction(locale))
 
 
 def _poster(locale: str, *, organisation: str, url: str, onion: str) -> poster.Poster:
@@ -40,6 +46,7 @@ def _poster(locale: str, *, organisation: str, url: str, onion: str) -> poster.P
             url=url,
             onion_label=_("With Tor Browser") if onion else "",
             onion=onion,
+            direction="rtl" if i18n.direction(locale) == "rtl" else "ltr",
         )
     finally:
         i18n._current.reset(token)
@@ -49,7 +56,7 @@ async def poster_file(request: Request) -> Response:
     await require_staff(request, "admin")
     kind = request.path_params["kind"]
     locale = request.query_params.get("lang") or locale_of(request)
-    if kind not in FORMATS or locale not in POSTER_LOCALES:
+    if not available(locale, kind):
         return not_found(request)
     settings = ctx(request).settings
     content = _poster(
