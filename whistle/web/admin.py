@@ -15,8 +15,8 @@ from whistle import accounts, administration, audit, leavers, notify, numbers, r
 from whistle.i18n import N_
 from whistle.models import Category, Unit, User
 from whistle.web import security, uploads
+from whistle.web.auth import require_staff
 from whistle.web.context import call, ctx, not_found, redirect, render
-from whistle.web.staff import require_staff
 
 ADMIN_ERRORS = {
     "name-required": N_("Give a name in both Swedish and English."),

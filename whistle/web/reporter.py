@@ -96,11 +96,6 @@ async def landing(request: Request) -> Response:
     return response
 
 
-def report_choices(db: Session) -> dict[str, object]:
-    """The units and categories a report form offers (also the oral-report form's)."""
-    return {"categories": routing.active_categories(db), "units": routing.active_units(db)}
-
-
 # How long a rendered empty form is served before the units and categories are read again.
 # An administrator's change shows on every replica within this time; a choice withdrawn
 # meanwhile is still refused when the report is sent (reports.submit checks the database).
@@ -128,7 +123,7 @@ async def report_form(request: Request) -> Response:
         response = HTMLResponse(body)
         security.finish_csrf(request, response)
         return response
-    choices = await call(request, report_choices)
+    choices = await call(request, routing.report_choices)
     response = render(
         request,
         "reporter/form.html",
@@ -223,7 +218,7 @@ async def _form_again(
     preview: Preview | None = None,
     status: int = 400,
 ) -> Response:
-    choices = await call(request, report_choices)
+    choices = await call(request, routing.report_choices)
     return render(
         request,
         "reporter/form.html",
