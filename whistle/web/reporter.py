@@ -28,8 +28,7 @@ from whistle import (
 )
 from whistle.derivation import Overloaded
 from whistle.i18n import N_
-from whistle.keys import Keys
-from whistle.models import Case, User, new_id, utcnow
+from whistle.models import User, new_id
 from whistle.web import security, uploads
 from whistle.web.context import (
     call,
@@ -164,51 +163,6 @@ def _preview(
     return Preview(designated, recipients, names.labels(shown.values()))
 
 
-def _submit(
-    db: Session,
-    *,
-    form: Mapping[str, str],
-    excluded: tuple[str, ...],
-    access: crypto.CaseAccess,
-    keys: Keys,
-    upload: uploads.Upload,
-    records_config: records.RecordsConfig,
-    meeting_days: int,
-) -> str:
-    report = reports.parse_report(
-        form,
-        categories=routing.active_categories(db),
-        units=routing.active_units(db),
-        excluded=excluded,
-        spoken=upload.spoken,
-    )
-    now = utcnow()  # one reading for the case and its files: they must not straddle midnight
-    case_id = reports.submit(
-        db,
-        report=report,
-        access=access,
-        keys=keys,
-        case_key=upload.key,
-        case_id=upload.case_id,
-        now=now,
-        records_config=records_config,
-        meeting_days=meeting_days,
-    )
-    case = db.get(Case, case_id)
-    assert case is not None
-    attachments.attach(
-        db,
-        case=case,
-        case_key=upload.key,
-        files=upload.files,
-        batch=upload.batch,
-        author="reporter",
-        max_case_bytes=upload.max_case_bytes,
-        now=now,
-    )
-    return case_id
-
-
 async def _form_again(
     request: Request,
     form: security.FormFields,
@@ -285,12 +239,16 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
         await uploads.commit(
             request,
             upload.batch,
-            _submit,
+            reports.file_report,
             form=form,
             excluded=excluded,
             access=access,
             keys=app.keys,
-            upload=upload,
+            case_key=upload.key,
+            case_id=upload.case_id,
+            files=upload.files,
+            batch=upload.batch,
+            max_case_bytes=upload.max_case_bytes,
             records_config=records.RecordsConfig.from_settings(app.settings),
             meeting_days=app.settings.meeting_days,
         )
