@@ -7,7 +7,9 @@ import datetime as dt
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from whistle import attempts
+from tests.conftest import CHEAP_ARGON2, World
+from whistle import attempts, casecode, crypto, db, reports, sessions
+from whistle.keys import Keys
 from whistle.models import RateCounter
 
 T0 = dt.datetime(2027, 3, 1, 9, 0, 0, tzinfo=dt.UTC)  # on a minute boundary
@@ -88,3 +90,52 @@ def test_counter_keys_name_the_budget_and_window_only(engine: Engine) -> None:
         db.flush()
         keys = [row.key for row in db.exec(select(RateCounter)).scalars()]
     assert keys == [f"case-code/60@{int(T0.timestamp())}"]
+
+
+# --- opening a case with a code (the browser's budget) ---------------------------------------
+
+
+def _filed(engine: Engine, keys: Keys, world: World) -> tuple[str, crypto.CaseAccess]:
+    code_access = crypto.derive_case_access(casecode.generate(), keys.pepper, CHEAP_ARGON2)
+    report = reports.ReportInput(category_id=world.bribery, unit_id=world.unit, what="x" * 20)
+    with db.session_scope(engine) as s:
+        case_id = reports.submit(s, report=report, access=code_access, keys=keys)
+    return case_id, code_access
+
+
+def test_a_right_code_opens_the_case_and_costs_nothing(
+    world: World, engine: Engine, keys: Keys
+) -> None:
+    case_id, code_access = _filed(engine, keys, world)
+    with db.session_scope(engine) as s:
+        opened = attempts.open_case(
+            s, access=code_access, browser_token="tok", lifetime=dt.timedelta(hours=2)
+        )
+    assert opened is not None and not opened.handed_over
+    with Session(engine) as s:
+        loaded = sessions.load(s, opened.cookie, kind="reporter", idle=dt.timedelta(hours=1))
+        assert loaded is not None and loaded.case_id == case_id
+        assert attempts.count(s, attempts.browser_budget_key("tok"), seconds=600) == 0
+
+
+def test_wrong_codes_use_up_the_browsers_budget(world: World, engine: Engine, keys: Keys) -> None:
+    _, right = _filed(engine, keys, world)
+    limit = 3
+    for _ in range(limit):
+        wrong = crypto.derive_case_access(casecode.generate(), keys.pepper, CHEAP_ARGON2)
+        with db.session_scope(engine) as s:
+            assert not attempts.case_code_refused(s, browser_token="tok", limit=limit)
+            opened = attempts.open_case(
+                s, access=wrong, browser_token="tok", lifetime=dt.timedelta(hours=2)
+            )
+            assert opened is None
+    with Session(engine) as s:
+        assert attempts.case_code_refused(s, browser_token="tok", limit=limit)
+        # Another browser's budget is its own; the counter names a digest, not the token.
+        assert not attempts.case_code_refused(s, browser_token="other", limit=limit)
+        keys_stored = [row.key for row in s.exec(select(RateCounter)).scalars()]
+        assert keys_stored and not any("tok" in k.split(":", 1)[1] for k in keys_stored)
+    with db.session_scope(engine) as s:  # the right code still opens once the caller allows it
+        assert attempts.open_case(
+            s, access=right, browser_token="tok", lifetime=dt.timedelta(hours=2)
+        )

@@ -39,7 +39,7 @@ from whistle.keys import Keys
 from whistle.models import SecurityKeyChallenge, User, utcnow
 from whistle.settings import Settings
 from whistle.web import security_keys as web
-from whistle.web.staff import PENDING_COOKIE, STAFF_COOKIE
+from whistle.web.auth import PENDING_COOKIE, STAFF_COOKIE
 
 __all__ = ["anna", "anna_with_key", "strict"]  # fixtures, for the tests below
 

@@ -25,7 +25,7 @@ from whistle.keys import Keys
 from whistle.models import SecurityKey, SecurityKeyChallenge, User, utcnow
 from whistle.settings import Settings
 from whistle.web import security_keys as web
-from whistle.web.staff import E_KEY_REQUIRED, PENDING_COOKIE, STAFF_COOKIE
+from whistle.web.auth import E_KEY_REQUIRED, PENDING_COOKIE, STAFF_COOKIE
 
 
 def text(message: str) -> str:

@@ -26,6 +26,7 @@ from whistle.settings import Settings
 from whistle.web import (
     access_requests,
     admin,
+    auth,
     disclosure,
     followup,
     health,
@@ -200,7 +201,7 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
         ],
         exception_handlers={
             HTTPException: _http_error,
-            staff.LoginRequired: _login_required,
+            auth.LoginRequired: _login_required,
             Overloaded: _overloaded,
             Exception: _server_error,
         },

@@ -7,13 +7,14 @@ Counters live in the database so that every replica shares them. The key names t
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete
 
-from whistle import crypto
-from whistle.models import RateCounter, utcnow
+from whistle import cases, crypto, reports, sessions
+from whistle.models import Case, RateCounter, utcnow
 
 
 def _window(now: dt.datetime, seconds: int) -> dt.datetime:
@@ -57,6 +58,11 @@ def purge(db: Session, *, older_than: dt.timedelta, now: dt.datetime | None = No
 
 # --- the case-code budget of one browser -----------------------------------------------------
 #
+# The order of a reporter's login is the policy: a malformed code is refused before anything
+# (it costs the server nothing, so counting it would hand an attacker a cheap lockout); a
+# browser over its budget is refused before the derivation; the derivation runs outside any
+# transaction (the caller's bounded slot), then open_case looks the code up and counts a miss.
+#
 # Only a help for the honest browser (a reporter who mistypes ten times is asked to wait): an
 # attacker discards the cookie it is keyed to. What bounds guessing is the reporters' share of
 # the derivation slots (whistle.derivation, docs/threat-model.md §5.1). There is deliberately no
@@ -80,3 +86,29 @@ def case_code_refused(db: Session, *, browser_token: str, limit: int) -> bool:
 def case_code_failed(db: Session, *, browser_token: str) -> None:
     """Count a well-formed code that opened nothing (malformed input is never counted)."""
     record(db, browser_budget_key(browser_token), seconds=CASE_CODE_WINDOW)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A reporter session opened with a code: its cookie, and whether the code is one an
+    investigator handed over at a meeting (the reporter then takes a code of their own)."""
+
+    cookie: str
+    handed_over: bool
+
+
+def open_case(
+    db: Session, *, access: crypto.CaseAccess, browser_token: str, lifetime: dt.timedelta
+) -> Opened | None:
+    """Open a reporter session with a derived case code, or None (and the browser's failure
+    counted) when the code opens nothing."""
+    try:
+        case_id, case_key = reports.open_as_reporter(db, access=access)
+    except cases.CaseNotFound:
+        case_code_failed(db, browser_token=browser_token)
+        return None
+    case = db.get(Case, case_id)
+    cookie = sessions.create(
+        db, kind="reporter", payload=case_key, case_id=case_id, lifetime=lifetime
+    )
+    return Opened(cookie, case is not None and case.code_handed_over)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -17,6 +18,9 @@ from whistle import cases, crypto, deadlines, numbers, records, routing
 from whistle.i18n import N_
 from whistle.keys import Keys
 from whistle.models import Case, CaseKeyWrap, Category, Unit, User, new_id, utcnow
+
+if TYPE_CHECKING:
+    from whistle import attachments, blobstore
 
 MAX_TEXT = 20_000
 MAX_SHORT = 5_000
@@ -249,6 +253,65 @@ def submit(
         )
     records.register(db, case=case, config=records_config or records.RecordsConfig())
     return case.id
+
+
+def file_report(
+    db: Session,
+    *,
+    form: Mapping[str, str],
+    excluded: tuple[str, ...],
+    access: crypto.CaseAccess,
+    keys: Keys,
+    case_key: bytes,
+    case_id: str,
+    files: list[attachments.Prepared],
+    batch: blobstore.Batch,
+    max_case_bytes: int,
+    records_config: records.RecordsConfig | None = None,
+    meeting_days: int = 14,
+) -> str:
+    """File a written report and its files as one case; return its id. The web twin of
+    :func:`whistle.oral.register`.
+
+    ``access`` is derived from the new case code before this runs, outside the transaction
+    (a derivation inside it would hold SQLite's write lock throughout); ``case_key`` and
+    ``case_id`` are the ones the files were sealed to while the form streamed in. A voice
+    message that was re-encoded stands in for "what happened" (:func:`parse_report`)."""
+    # attachments builds on this module (a reporter's reply), so it is imported here.
+    from whistle import attachments
+
+    report = parse_report(
+        form,
+        categories=routing.active_categories(db),
+        units=routing.active_units(db),
+        excluded=excluded,
+        spoken=any(f.status in attachments.VOICE_STATUSES for f in files),
+    )
+    now = utcnow()  # one reading for the case and its files: they must not straddle midnight
+    case_id = submit(
+        db,
+        report=report,
+        access=access,
+        keys=keys,
+        case_key=case_key,
+        case_id=case_id,
+        now=now,
+        records_config=records_config,
+        meeting_days=meeting_days,
+    )
+    case = db.get(Case, case_id)
+    assert case is not None
+    attachments.attach(
+        db,
+        case=case,
+        case_key=case_key,
+        files=files,
+        batch=batch,
+        author="reporter",
+        max_case_bytes=max_case_bytes,
+        now=now,
+    )
+    return case_id
 
 
 def open_as_reporter(db: Session, *, access: crypto.CaseAccess) -> tuple[str, bytes]:

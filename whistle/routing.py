@@ -202,3 +202,8 @@ def active_units(db: Session) -> list[Unit]:
             .order_by(col(Unit.position), col(Unit.id))
         ).all()
     )
+
+
+def report_choices(db: Session) -> dict[str, object]:
+    """The units and categories a report form offers (the written and the oral one)."""
+    return {"categories": active_categories(db), "units": active_units(db)}

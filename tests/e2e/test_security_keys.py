@@ -26,8 +26,8 @@ from whistle import crypto
 from whistle.crypto import Argon2Params
 from whistle.keys import load_keys
 from whistle.models import SecurityKey, User
+from whistle.web.auth import E_KEY_REQUIRED
 from whistle.web.security_keys import ERRORS
-from whistle.web.staff import E_KEY_REQUIRED
 
 pytestmark = pytest.mark.e2e
 

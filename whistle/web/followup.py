@@ -11,13 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import attachments, casecode, crypto, followup, oral, records, reports
+from whistle import attachments, casecode, crypto, followup, oral, records, reports, routing
 from whistle.cases import CaseNotFound
 from whistle.web import security, uploads
+from whistle.web.auth import require_staff
+from whistle.web.case_page import act_on_case, case_page, unlock_with_usage
 from whistle.web.context import call, ctx, derive_staff, not_found, redirect, render, translate
-from whistle.web.investigator import act_on_case, case_page, unlock_with_usage
-from whistle.web.reporter import report_choices
-from whistle.web.staff import require_staff
 
 
 def _yes(name: str) -> Callable[[security.FormFields], bool]:
@@ -136,7 +135,7 @@ async def recording(request: Request) -> Response:
 
 async def oral_form(request: Request) -> Response:
     staff = await require_staff(request, "investigator")
-    choices = await call(request, report_choices)
+    choices = await call(request, routing.report_choices)
     return render(
         request,
         "investigator/oral.html",
@@ -180,7 +179,7 @@ async def oral_register(request: Request) -> Response:
             records_config=records.RecordsConfig.from_settings(app.settings),
         )
     except (reports.InvalidReport, reports.NoReaders) as exc:
-        choices = await call(request, report_choices)
+        choices = await call(request, routing.report_choices)
         errors = exc.errors if isinstance(exc, reports.InvalidReport) else {}
         return render(
             request,

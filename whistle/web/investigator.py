@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Any
 
 from sqlmodel import Session, col, select
 from starlette.requests import Request
@@ -16,90 +14,18 @@ from whistle import (
     attachments,
     casework,
     deadlines,
-    exports,
-    followup,
     records,
-    reports,
     workbench,
 )
 from whistle import inbox as inbox_query
-from whistle.cases import OUTCOMES, SETTABLE_STATUSES, STATUS_LABELS, STATUSES, CaseNotFound
-from whistle.i18n import N_
+from whistle.cases import STATUS_LABELS, STATUSES, CaseNotFound
 from whistle.models import Category, Unit, User
 from whistle.web import security, uploads
+from whistle.web.auth import require_staff
+from whistle.web.case_page import POST_ERRORS, act_on_case, case_page, unlock_with_usage
 from whistle.web.context import call, ctx, not_found, redirect, render, translate
-from whistle.web.staff import require_staff
 
 PAGE_SIZE = 50
-# The case page's sub-pages (plain links, no script): the thread stays beside them.
-TABS = {
-    "reply": N_("Reply"),
-    "feedback": N_("Feedback"),
-    "meetings": N_("Meetings & minutes"),
-    "tasks": N_("Actions & tasks"),
-    "handover": N_("Handover"),
-    "access": N_("Access"),
-    "history": N_("History"),
-}
-# What the thread calls each kind of item (the words of partials/labels.html: kind_label).
-KIND_LABELS = {
-    **exports.KIND_LABELS,
-    "identity": N_("Reporter's identity"),
-    "exclusions": N_("Conflict of interest"),
-    "task": N_("Task"),
-    "triage": N_("Triage assessment"),
-}
-# Which sub-page shows the form of an action (the last part of its path, or its done code),
-# so an error or a "Saved." lands on the form that was used.
-TAB_OF = {
-    "feedback": "feedback",
-    "status": "feedback",
-    "meeting": "meetings",
-    "minutes": "meetings",
-    "recording": "meetings",
-    "action": "tasks",
-    "actions": "tasks",
-    "tasks": "tasks",
-    "labels": "tasks",
-    "triage": "tasks",
-    "handover": "handover",
-    "grant": "access",
-    "recuse": "access",
-    "lead": "access",
-}
-POST_ERRORS = {
-    "empty": N_("Write something before sending."),
-    "too-long": N_("This text is too long."),
-    "closed": N_("The case is closed. Reopen it to write to the reporter."),
-    "bad-kind": N_("Choose what to send."),
-    "bad-status": N_("Choose one of the options."),
-    "outcome-required": N_("Choose how the case ended before you close it."),
-    "already-acknowledged": N_("Receipt has already been confirmed or recorded as withheld."),
-    "bad-action": N_("Choose one of the options."),
-    "bad-date": N_("Give the date as YYYY-MM-DD."),
-    "bad-ground": N_("Choose one of the options."),
-    "bad-grant": N_("That person cannot be given access to this case."),
-    "confirm-recusal": N_("Tick the box to confirm that you have a conflict of interest."),
-    "not-registered": N_("This case is not in the register: its unit is not public."),
-    "bad-item": N_("Choose one of the options."),
-    "bad-lead": N_("Only a reader of the case can be its lead."),
-    "bad-label": N_("Choose one of the options."),
-    "bad-task": N_("Choose one of the options."),
-    "too-many-tasks": N_("This case has too many open tasks. Mark some as done first."),
-    "bad-triage": N_("Choose one of the options."),
-    "last-reader": N_(
-        "You are the only reader of this case. Give a colleague access before you step aside."
-    ),
-}
-
-
-def case_tab(request: Request) -> str:
-    chosen = request.query_params.get("tab", "")
-    if chosen in TABS:
-        return chosen
-    parts = request.url.path.rstrip("/").split("/")
-    action = parts[3] if len(parts) > 3 else request.query_params.get("done", "")
-    return TAB_OF.get(action, "reply")
 
 
 def _labels(db: Session) -> dict[str, dict[int, Category | Unit]]:
@@ -149,95 +75,8 @@ async def inbox(request: Request) -> Response:
     )
 
 
-async def case_page(
-    request: Request, *, error: str = "", drafts: dict[str, str] | None = None, status: int = 200
-) -> Response:
-    staff = await require_staff(request, "investigator")
-    settings = ctx(request).settings
-    tab = case_tab(request)
-    try:
-        view, kept, bench = await call(
-            request,
-            _case_view,
-            case_id=request.path_params["case_id"],
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-            config=records.RecordsConfig.from_settings(settings),
-            tab=tab,
-        )
-    except CaseNotFound:
-        return not_found(request)
-    return render(
-        request,
-        "investigator/case.html",
-        {
-            "view": view,
-            "case": view.case,
-            "handed_approvals": reports.handed_approvals(view.items, channel=view.case.channel),
-            "user": staff.user,
-            "reference": casework.reference(view.case.id),
-            "statuses": SETTABLE_STATUSES,
-            "outcomes": OUTCOMES,
-            "action_types": followup.ACTION_TYPES,
-            "legal_grounds": followup.LEGAL_GROUNDS,
-            "today": deadlines.today(),
-            "error": error,
-            "drafts": drafts or {},
-            "done": request.query_params.get("done", ""),
-            "records": kept,
-            "bench": bench,
-            "tabs": TABS,
-            "tab": tab,
-            "kind_labels": KIND_LABELS,
-            "priorities": workbench.PRIORITIES,
-            "risks": workbench.RISKS,
-            "checklist": workbench.CHECKLIST,
-            "public_retention": records.unit_type(view.unit, default=settings.retention_policy)
-            == "public",
-        },
-        status=status,
-    )
-
-
-def _case_view(
-    db: Session,
-    *,
-    case_id: str,
-    user_id: str,
-    private_key: bytes,
-    config: records.RecordsConfig,
-    tab: str,
-) -> tuple[casework.CaseView, records.CaseRecords, workbench.CaseBench]:
-    # Only the sub-page shown needs the history or the colleagues who could be given access.
-    view = casework.view(
-        db,
-        case_id=case_id,
-        user_id=user_id,
-        private_key=private_key,
-        history=tab == "history",
-        candidates=tab == "access",
-    )
-    kept = records.case_records(db, case_id=case_id, config=config)
-    bench = workbench.for_case(db, case=view.case, items=view.items)
-    markers = {m.marked_by for m in kept.markings.values() if m.marked_by}
-    markers |= {t.created_by for t in bench.tasks if t.created_by}
-    markers -= set(view.names)
-    for user in db.exec(select(User).where(col(User.id).in_(markers))) if markers else ():
-        view.names[user.id] = user.display_name
-    for reader in view.readers:
-        view.names.setdefault(reader.id, reader.display_name)
-    return view, kept, bench
-
-
 async def case_view(request: Request) -> Response:
     return await case_page(request)
-
-
-def unlock_with_usage(
-    db: Session, *, case_id: str, user_id: str, private_key: bytes
-) -> tuple[bytes, int]:
-    case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
-    return key, attachments.case_bytes(db, case_id=case.id)
 
 
 async def case_post(request: Request) -> Response:
@@ -316,44 +155,6 @@ async def _case_file(request: Request, *, play: bool) -> Response:
         return not_found(request)
     respond = uploads.play if play else uploads.download
     return respond(found, key=key, store=ctx(request).blob_store)
-
-
-def _form_fields(form: security.FormFields, names: tuple[str, ...]) -> dict[str, str]:
-    return {name: form.get(name, "") for name in names}
-
-
-async def act_on_case(
-    request: Request,
-    fn: Callable[..., Any],
-    fields: tuple[str, ...],
-    done: str,
-    **extra: Any,
-) -> Response:
-    """Unlock-and-record handlers share this: parse, call, redirect, or show the error."""
-    staff = await require_staff(request, "investigator")
-    form = await security.read_form(request)
-    case_id = request.path_params["case_id"]
-    values = _form_fields(form, fields)
-    try:
-        await call(
-            request,
-            fn,
-            case_id=case_id,
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-            **values,
-            **{k: v(form) for k, v in extra.items()},
-        )
-    except CaseNotFound:
-        return not_found(request)
-    except casework.CaseworkError as exc:
-        return await case_page(
-            request,
-            error=POST_ERRORS.get(exc.code, POST_ERRORS["empty"]),
-            drafts={f"{done}:{k}": v for k, v in values.items()},
-            status=400,
-        )
-    return redirect(f"/cases/{case_id}?done={done}#{done}")
 
 
 async def case_status(request: Request) -> Response:

@@ -11,8 +11,8 @@ from whistle.cases import CaseNotFound
 from whistle.casework import CaseworkError, reference
 from whistle.i18n import N_
 from whistle.web import security
+from whistle.web.auth import require_staff
 from whistle.web.context import call, ctx, locale_of, not_found, render
-from whistle.web.staff import require_staff
 
 ERRORS = {
     "nothing-selected": N_("Choose at least one item to hand on."),

@@ -9,8 +9,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from whistle import i18n, poster
+from whistle.web.auth import require_staff
 from whistle.web.context import ctx, locale_of, not_found
-from whistle.web.staff import require_staff
 
 FORMATS = {"pdf": "application/pdf", "png": "image/png"}
 # Arabic is shaped (HarfBuzz) in the PDF always and in the PNG where Pillow has libraqm; a

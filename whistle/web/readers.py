@@ -10,8 +10,8 @@ from starlette.routing import Route
 from whistle import approvals, numbers
 from whistle.i18n import N_
 from whistle.web import security
+from whistle.web.auth import require_staff
 from whistle.web.context import call, not_found, redirect, render
-from whistle.web.staff import require_staff
 
 DECIDE_ERRORS = {
     "not-pending": N_("That route is no longer waiting for approval."),

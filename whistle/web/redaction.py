@@ -12,9 +12,9 @@ from whistle.cases import CaseNotFound
 from whistle.casework import reference
 from whistle.i18n import N_
 from whistle.web import security
+from whistle.web.auth import require_staff
 from whistle.web.context import call, ctx, not_found, redirect, render
-from whistle.web.disclosure import ERRORS as MASKING_ERRORS
-from whistle.web.staff import require_staff
+from whistle.web.masking_errors import ERRORS as MASKING_ERRORS
 
 ERRORS = {
     **MASKING_ERRORS,

@@ -11,8 +11,8 @@ from starlette.routing import Route
 
 from whistle import audit, deadlines, numbers, records
 from whistle.i18n import N_
+from whistle.web.auth import require_staff
 from whistle.web.context import call, locale_of, render, translate
-from whistle.web.staff import require_staff
 
 CSV_HEADERS = (
     N_("Register number"),

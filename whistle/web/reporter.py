@@ -28,8 +28,7 @@ from whistle import (
 )
 from whistle.derivation import Overloaded
 from whistle.i18n import N_
-from whistle.keys import Keys
-from whistle.models import Case, User, new_id, utcnow
+from whistle.models import User, new_id
 from whistle.web import security, uploads
 from whistle.web.context import (
     call,
@@ -96,11 +95,6 @@ async def landing(request: Request) -> Response:
     return response
 
 
-def report_choices(db: Session) -> dict[str, object]:
-    """The units and categories a report form offers (also the oral-report form's)."""
-    return {"categories": routing.active_categories(db), "units": routing.active_units(db)}
-
-
 # How long a rendered empty form is served before the units and categories are read again.
 # An administrator's change shows on every replica within this time; a choice withdrawn
 # meanwhile is still refused when the report is sent (reports.submit checks the database).
@@ -128,7 +122,7 @@ async def report_form(request: Request) -> Response:
         response = HTMLResponse(body)
         security.finish_csrf(request, response)
         return response
-    choices = await call(request, report_choices)
+    choices = await call(request, routing.report_choices)
     response = render(
         request,
         "reporter/form.html",
@@ -169,51 +163,6 @@ def _preview(
     return Preview(designated, recipients, names.labels(shown.values()))
 
 
-def _submit(
-    db: Session,
-    *,
-    form: Mapping[str, str],
-    excluded: tuple[str, ...],
-    access: crypto.CaseAccess,
-    keys: Keys,
-    upload: uploads.Upload,
-    records_config: records.RecordsConfig,
-    meeting_days: int,
-) -> str:
-    report = reports.parse_report(
-        form,
-        categories=routing.active_categories(db),
-        units=routing.active_units(db),
-        excluded=excluded,
-        spoken=upload.spoken,
-    )
-    now = utcnow()  # one reading for the case and its files: they must not straddle midnight
-    case_id = reports.submit(
-        db,
-        report=report,
-        access=access,
-        keys=keys,
-        case_key=upload.key,
-        case_id=upload.case_id,
-        now=now,
-        records_config=records_config,
-        meeting_days=meeting_days,
-    )
-    case = db.get(Case, case_id)
-    assert case is not None
-    attachments.attach(
-        db,
-        case=case,
-        case_key=upload.key,
-        files=upload.files,
-        batch=upload.batch,
-        author="reporter",
-        max_case_bytes=upload.max_case_bytes,
-        now=now,
-    )
-    return case_id
-
-
 async def _form_again(
     request: Request,
     form: security.FormFields,
@@ -223,7 +172,7 @@ async def _form_again(
     preview: Preview | None = None,
     status: int = 400,
 ) -> Response:
-    choices = await call(request, report_choices)
+    choices = await call(request, routing.report_choices)
     return render(
         request,
         "reporter/form.html",
@@ -290,12 +239,16 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
         await uploads.commit(
             request,
             upload.batch,
-            _submit,
+            reports.file_report,
             form=form,
             excluded=excluded,
             access=access,
             keys=app.keys,
-            upload=upload,
+            case_key=upload.key,
+            case_id=upload.case_id,
+            files=upload.files,
+            batch=upload.batch,
+            max_case_bytes=upload.max_case_bytes,
             records_config=records.RecordsConfig.from_settings(app.settings),
             meeting_days=app.settings.meeting_days,
         )

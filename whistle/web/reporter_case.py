@@ -20,7 +20,6 @@ from whistle import (
     attempts,
     casecode,
     cases,
-    crypto,
     numbers,
     records,
     reports,
@@ -74,23 +73,6 @@ def _pending_meeting(form: security.FormFields) -> str | None:
     return form.get("pending_meeting", "") if form.get("pending_meeting_asked") == "1" else None
 
 
-def _open_case(
-    db: Session, *, access: crypto.CaseAccess, browser_token: str, lifetime: dt.timedelta
-) -> tuple[str, bool] | None:
-    """The reporter session's cookie and whether the code is one handed over at a meeting, or
-    None (and the browser's failure counted)."""
-    try:
-        case_id, case_key = reports.open_as_reporter(db, access=access)
-    except cases.CaseNotFound:
-        attempts.case_code_failed(db, browser_token=browser_token)
-        return None
-    case = db.get(Case, case_id)
-    cookie = sessions.create(
-        db, kind="reporter", payload=case_key, case_id=case_id, lifetime=lifetime
-    )
-    return cookie, case is not None and case.code_handed_over
-
-
 async def followup_login(request: Request) -> Response:
     form = await security.read_form(request)
     pending = form.get("pending_text", "")
@@ -124,15 +106,15 @@ async def followup_login(request: Request) -> Response:
         return response
     opened = await call(
         request,
-        _open_case,
+        attempts.open_case,
         access=access,
         browser_token=browser_token,
         lifetime=REPORTER_ABSOLUTE,
     )
     if opened is None:
         return page(error=E_BAD_CODE, status=400)
-    cookie, handed_over = opened
-    if handed_over:
+    cookie = opened.cookie
+    if opened.handed_over:
         # Nothing is done with a code an investigator saw: the reporter takes their own first.
         response = redirect("/case/new-code")
         security.set_cookie(response, request, REPORTER_COOKIE, cookie)

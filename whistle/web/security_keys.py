@@ -22,27 +22,26 @@ from starlette.routing import Route
 from whistle import accounts, audit, crypto, security_keys
 from whistle import second_factor as factor
 from whistle.i18n import N_
+from whistle.login import Pending, totp_allowed
+from whistle.login import factor_failed as _factor_failed
+from whistle.login import finish_login as _finish_login
+from whistle.login import load_pending as _load_pending
 from whistle.models import SecurityKey, User, utcnow
 from whistle.security_keys import SecurityKeyError
 from whistle.web import security
-from whistle.web.context import call, ctx, derive_staff, redirect, render
-from whistle.web.staff import (
+from whistle.web.auth import (
+    ACCOUNT_ERRORS,
     E_CODE,
     E_FACTOR_LOCKED,
     HOME,
     PENDING_COOKIE,
     STAFF_COOKIE,
-    Pending,
     Staff,
-    _factor_failed,
-    _finish_login,
-    _load_pending,
     relying_party,
     require_any_staff,
     second_factor_form,
-    totp_allowed,
 )
-from whistle.web.staff_account import ACCOUNT_ERRORS
+from whistle.web.context import call, ctx, derive_staff, redirect, render
 
 # A key is removed only within this long after a login with another factor.
 FRESH_LOGIN = dt.timedelta(minutes=10)

@@ -1,5 +1,6 @@
 """Staff accounts on the web, part two: activation with a one-time link, password change, and
-recovery with the one-time recovery code. The login itself is in :mod:`whistle.web.staff`."""
+recovery with the one-time recovery code. The login itself is in :mod:`whistle.web.staff`
+(policy: :mod:`whistle.login`)."""
 
 from __future__ import annotations
 
@@ -11,24 +12,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from whistle import accounts, audit, crypto, sessions
-from whistle.i18n import N_
 from whistle.models import User
 from whistle.web import security
+from whistle.web.auth import ACCOUNT_ERRORS, E_LOGIN, require_any_staff
 from whistle.web.context import call, ctx, derive_staff, render
-from whistle.web.staff import E_LOGIN, require_any_staff
-
-ACCOUNT_ERRORS = {
-    "invalid-invitation": N_("This activation link is not valid any more. Ask for a new one."),
-    "password-mismatch": N_("The two passwords are not the same."),
-    "password-too-short": N_("Use at least 12 characters."),
-    "password-too-long": N_("That password is too long."),
-    "password-common": N_(
-        "That password is one of the most common or leaked passwords, or one of them with a few "
-        "digits or characters added. Choose another, for example four or five unrelated words."
-    ),
-    "wrong-password": N_("Your current password is not right."),
-    "recovery-failed": N_("The username or recovery code is not right."),
-}
 
 
 def _invitation(db: Session, *, token: str) -> User | None:

@@ -20,8 +20,8 @@ from starlette.routing import Route
 
 from whistle import cases, deadlines, statistics
 from whistle.i18n import N_
+from whistle.web.auth import require_staff
 from whistle.web.context import call, ctx, locale_of, render, translate
-from whistle.web.staff import require_staff
 
 BAR_WIDTH = 320  # px of the longest bar; the label column is drawn left of it
 SUPPRESSED = "suppressed"  # in the CSV; the page says it in words

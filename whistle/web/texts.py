@@ -14,8 +14,8 @@ from starlette.routing import Route
 from whistle import numbers, texts
 from whistle.i18n import N_
 from whistle.web import security
+from whistle.web.auth import require_staff
 from whistle.web.context import call, not_found, redirect, render
-from whistle.web.staff import require_staff
 
 TITLES = {
     "routine": N_("Written routine for the channel"),

@@ -15,9 +15,9 @@ from whistle.casework import CaseworkError, reference
 from whistle.i18n import N_
 from whistle.models import User
 from whistle.web import security
+from whistle.web.auth import require_staff
+from whistle.web.case_page import act_on_case
 from whistle.web.context import call, redirect, render
-from whistle.web.investigator import act_on_case
-from whistle.web.staff import require_staff
 
 LABEL_ERRORS = {
     "empty": N_("Write the label's name."),

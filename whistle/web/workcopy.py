@@ -14,8 +14,8 @@ from whistle.cases import CaseNotFound
 from whistle.casework import reference
 from whistle.i18n import N_
 from whistle.web import security
+from whistle.web.auth import require_staff
 from whistle.web.context import call, locale_of, not_found, render
-from whistle.web.staff import require_staff
 
 CHUNK = 1 << 20  # the response is handed on 1 MiB at a time, like every download
 CONFIRM = N_("Tick the box to confirm that the copy is kept in the function's own file.")
