@@ -467,3 +467,28 @@ def test_a_login_begun_before_keys_were_required_starts_again(
     assert after.get("/staff/second-factor").headers["location"] == "/staff/security-key/enrol"
     assert after.get("/staff/security-key/enrol").headers["location"] == "/staff/login"
     assert _keys(engine, world.anna) == []
+
+
+def test_a_stolen_session_cannot_guess_the_password_through_the_key_forms(
+    anna: TestClient, new_client: Callable[[], TestClient]
+) -> None:
+    for guess in range(10):
+        page = anna.get("/staff/security-keys")
+        credential, prf = SoftKey().create(options_in(page.text))
+        wrong = post(
+            anna,
+            "/staff/security-keys/add",
+            {"name": "k", "password": f"guess {guess}", "credential": credential, "prf": prf},
+        )
+        assert wrong.status_code == 400 and text(web.ERRORS["wrong-password"]) in wrong.text
+    page = anna.get("/staff/security-keys")
+    credential, prf = SoftKey().create(options_in(page.text))
+    right = post(
+        anna,
+        "/staff/security-keys/add",
+        {"name": "k", "password": PASSWORD, "credential": credential, "prf": prf},
+    )
+    assert right.status_code == 400 and text(web.ERRORS["password-locked"]) in right.text
+    owner = new_client()
+    locked = post(owner, "/staff/login", {"username": "anna", "password": PASSWORD})
+    assert text(web.ERRORS["password-locked"]) in locked.text

@@ -26,7 +26,7 @@ from tests.conftest import (
 )
 from whistle import accounts, crypto, db, second_factor
 from whistle.keys import Keys
-from whistle.models import User, WebSession, utcnow
+from whistle.models import AuditEntry, User, WebSession, utcnow
 
 NEW_PASSWORD = "a brand new long passphrase"
 
@@ -451,3 +451,63 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(
     with Session(engine) as s:
         rows = s.exec(select(WebSession).where(WebSession.user_id == world.anna)).all()
         assert [row.kind for row in rows] == ["staff"]
+
+
+# --- the password asked again spends the login's budget ---------------------------------------
+
+E_WRONG_CURRENT = "Ditt nuvarande lösenord stämmer inte."
+E_ACCOUNT_LOCKED = "För många misslyckade försök för kontot. Vänta 15 minuter och försök igen."
+
+
+def test_a_stolen_session_cannot_guess_the_password_through_the_change_form(
+    world: World, new_client: Callable[[], TestClient], engine: Engine
+) -> None:
+    thief = new_client()
+    login_staff(thief, "anna")
+    for guess in range(10):
+        wrong = post(
+            thief,
+            "/staff/password",
+            {"current": f"guess number {guess}", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+        )
+        assert wrong.status_code == 400 and E_WRONG_CURRENT in wrong.text
+    # The eleventh try is refused unchecked, even with the right password: nothing changes.
+    right = post(
+        thief,
+        "/staff/password",
+        {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert right.status_code == 400 and E_ACCOUNT_LOCKED in right.text
+    assert E_WRONG_CURRENT not in right.text
+    with Session(engine) as s:
+        user = s.get(User, world.anna)
+        assert user is not None
+        assert accounts.find_login(s, username="anna")[1] == user.password_salt
+    # The budget is the login page's: the owner's own login now waits too, and the old
+    # password still is the password once it may be checked again.
+    owner = new_client()
+    page = post(owner, "/staff/login", {"username": "anna", "password": PASSWORD})
+    assert E_ACCOUNT_LOCKED in page.text
+    with Session(engine) as s:
+        failed = s.exec(
+            select(AuditEntry).where(
+                AuditEntry.action == "login_failed", AuditEntry.subject_id == world.anna
+            )
+        ).all()
+        assert len(failed) == 10
+
+
+def test_failed_logins_lock_the_change_form_too(
+    world: World, new_client: Callable[[], TestClient]
+) -> None:
+    session = new_client()
+    login_staff(session, "anna")
+    stranger = new_client()
+    for guess in range(10):
+        post(stranger, "/staff/login", {"username": "anna", "password": f"guess {guess}"})
+    refused = post(
+        session,
+        "/staff/password",
+        {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert refused.status_code == 400 and E_ACCOUNT_LOCKED in refused.text

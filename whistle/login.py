@@ -58,6 +58,44 @@ def login_account(db: Session, *, username: str) -> LoginAccount:
     return LoginAccount(locked=locked, user=user, salt=salt)
 
 
+class Reconfirm(enum.Enum):
+    """The password asked again of a logged-in user (to change it, or to add or remove a
+    security key)."""
+
+    OK = "ok"
+    FAILED = "failed"  # wrong password (counted against the login's budget)
+    LOCKED = "locked"  # the account's login budget is spent: nothing was checked
+
+
+@dataclass(frozen=True)
+class Reconfirmed:
+    step: Reconfirm
+    kek: bytes = b""  # the password's key-encryption key, when it was right
+
+
+def reconfirm_password(db: Session, *, user_id: str, keys: crypto.LoginKeys) -> Reconfirmed:
+    """Check a logged-in user's password again, with the keys derived outside the transaction.
+
+    Every wrong password spends the same per-account budget as the login page (and is audited
+    like a failed login), so a stolen session cannot turn these forms into an unbounded
+    password-guessing oracle; once the budget is spent nothing is checked until it recovers.
+    The caller runs this in a transaction of its own, so a failure stays counted even though the
+    change it guarded is refused."""
+    user = db.get(User, user_id)
+    if user is None:
+        return Reconfirmed(Reconfirm.FAILED)
+    counter = username_key(user.username)
+    if attempts.count(db, counter, seconds=LOGIN_WINDOW) >= LOGIN_FAILURES:
+        return Reconfirmed(Reconfirm.LOCKED)
+    try:
+        who = accounts.check_login(user, keys)
+    except accounts.LoginFailed:
+        attempts.record(db, counter, seconds=LOGIN_WINDOW)
+        audit.record(db, action="login_failed", subject_id=user.id)
+        return Reconfirmed(Reconfirm.FAILED)
+    return Reconfirmed(Reconfirm.OK, kek=who.kek)
+
+
 class PasswordStep(enum.Enum):
     """Where a login goes after its password."""
 

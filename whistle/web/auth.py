@@ -28,6 +28,7 @@ from whistle.web.context import call, ctx, redirect, render
 STAFF_COOKIE = "whistle_staff"
 PENDING_COOKIE = "whistle_pending"
 E_LOGIN = N_("Wrong username or password.")
+E_LOCKED = N_("Too many failed attempts for this account. Wait 15 minutes and try again.")
 E_CODE = N_("That code is not right, or it was already used. Enter the current code from your app.")
 E_FACTOR_LOCKED = N_(
     "Too many wrong codes for this account. The second step is locked for a while, for every "
@@ -47,6 +48,8 @@ ACCOUNT_ERRORS = {
         "digits or characters added. Choose another, for example four or five unrelated words."
     ),
     "wrong-password": N_("Your current password is not right."),
+    # The password asked again spends the login's budget (login.reconfirm_password).
+    "password-locked": E_LOCKED,
     "recovery-failed": N_("The username or recovery code is not right."),
 }
 

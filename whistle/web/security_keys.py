@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import accounts, audit, crypto, security_keys
+from whistle import accounts, audit, crypto, login, security_keys
 from whistle import second_factor as factor
 from whistle.i18n import N_
 from whistle.login import Pending, totp_allowed
@@ -69,6 +69,7 @@ ERRORS = {
     "too-many": N_("An account can have at most 10 security keys. Remove one first."),
     "invalid-name": N_("Give the key a name, at most 64 characters."),
     "wrong-password": ACCOUNT_ERRORS["wrong-password"],
+    "password-locked": ACCOUNT_ERRORS["password-locked"],
     "not-fresh": N_(
         "To remove a key, log out and log in again with another factor (another key or your "
         "code app), then remove it within 10 minutes."
@@ -388,10 +389,13 @@ async def _password_kek(request: Request, staff: Staff, password: str) -> bytes:
         app.settings.argon2,
         password_key=app.keys.password_key,
     )
-    try:
-        return accounts.check_login(staff.user, proof).kek
-    except accounts.LoginFailed:
-        raise SecurityKeyError("wrong-password") from None
+    # In a transaction of its own, so that a wrong password stays counted (the login's budget).
+    checked = await call(request, login.reconfirm_password, user_id=staff.user.id, keys=proof)
+    if checked.step is login.Reconfirm.LOCKED:
+        raise SecurityKeyError("password-locked")
+    if checked.step is not login.Reconfirm.OK:
+        raise SecurityKeyError("wrong-password")
+    return checked.kek
 
 
 def _add(db: Session, *, user_id: str, **kwargs: object) -> None:

@@ -14,13 +14,13 @@ from starlette.routing import Route
 
 from whistle import accounts, crypto, sessions
 from whistle import login as staff_login
-from whistle.i18n import N_
 from whistle.login import FactorStep, PasswordStep
 from whistle.web import security
 from whistle.web.auth import (
     E_CODE,
     E_FACTOR_LOCKED,
     E_KEY_REQUIRED,
+    E_LOCKED,
     E_LOGIN,
     HOME,
     PENDING_COOKIE,
@@ -30,7 +30,6 @@ from whistle.web.auth import (
 )
 from whistle.web.context import call, ctx, derive_staff, redirect, render
 
-E_LOCKED = N_("Too many failed attempts for this account. Wait 15 minutes and try again.")
 # Where the password step sends the browser next.
 NEXT = {
     PasswordStep.SECOND_FACTOR: "/staff/second-factor",

@@ -12,6 +12,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from whistle import accounts, audit, crypto, sessions
+from whistle import login as staff_login
+from whistle.login import Reconfirm
 from whistle.models import User
 from whistle.web import security
 from whistle.web.auth import ACCOUNT_ERRORS, E_LOGIN, require_any_staff
@@ -125,6 +127,13 @@ async def change_password(request: Request) -> Response:
         proof, prepared = await derive_staff(
             request, _derive_change, current, salt, password, params, password_key, weight=2
         )
+        # In a transaction of its own, so that a wrong password stays counted.
+        checked = await call(
+            request, staff_login.reconfirm_password, user_id=staff.user.id, keys=proof
+        )
+        if checked.step is not Reconfirm.OK:
+            code = "wrong-password" if checked.step is Reconfirm.FAILED else "password-locked"
+            raise accounts.AccountError(code)
         await call(
             request,
             _change_password,
