@@ -22,7 +22,7 @@ from starlette.routing import Route
 from whistle import accounts, audit, crypto, security_keys
 from whistle import second_factor as factor
 from whistle.i18n import N_
-from whistle.login import Pending, totp_allowed
+from whistle.login import KeyEnrolment, Pending, may_enrol_key
 from whistle.login import factor_failed as _factor_failed
 from whistle.login import finish_login as _finish_login
 from whistle.login import load_pending as _load_pending
@@ -178,20 +178,6 @@ async def key_login(request: Request) -> Response:
 # --- a first key at login (WHISTLE_REQUIRE_SECURITY_KEY) ----------------------------------
 
 
-def _may_enrol(db: Session, *, pending: Pending, required: bool) -> str:
-    """Whether this pending login may register the account's first key: "yes"; "has-keys"
-    (the second step asks for one of them); "no" (start again from the password).
-
-    Only a login the password step sent here (``key_enrol``), for an account that has no key
-    and may not finish with a code. Anything else would let someone with the password alone
-    put their own key on the account instead of typing its code."""
-    if security_keys.keys_of(db, pending.user.id):
-        return "has-keys"
-    if not pending.key_enrol or totp_allowed(pending.user, required=required):
-        return "no"
-    return "yes"
-
-
 def _enrol_view(
     db: Session, *, pending_cookie: str, rp: security_keys.RelyingParty, required: bool
 ) -> tuple[str, bool] | str:
@@ -200,9 +186,9 @@ def _enrol_view(
     pending = _load_pending(db, cookie=pending_cookie)
     if pending is None:
         return "/staff/login"
-    allowed = _may_enrol(db, pending=pending, required=required)
-    if allowed != "yes":
-        return "/staff/second-factor" if allowed == "has-keys" else "/staff/login"
+    allowed = may_enrol_key(db, pending=pending, required=required)
+    if allowed is not KeyEnrolment.ALLOWED:
+        return "/staff/second-factor" if allowed is KeyEnrolment.HAS_KEYS else "/staff/login"
     options = security_keys.registration_options(
         db, user=pending.user, rp=rp, session_secret=pending_cookie
     )
@@ -281,9 +267,9 @@ def _enrol_step(
     pending = _load_pending(db, cookie=pending_cookie)
     if pending is None:
         return "expired-login", ""
-    allowed = _may_enrol(db, pending=pending, required=required)
-    if allowed != "yes":
-        return ("key-exists" if allowed == "has-keys" else "expired-login"), ""
+    allowed = may_enrol_key(db, pending=pending, required=required)
+    if allowed is not KeyEnrolment.ALLOWED:
+        return ("key-exists" if allowed is KeyEnrolment.HAS_KEYS else "expired-login"), ""
     moment = utcnow()
     try:
         user = factor.count_try(db, user_id=pending.user.id, now=moment)
