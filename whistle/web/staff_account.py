@@ -14,8 +14,9 @@ from starlette.routing import Route
 from whistle import accounts, audit, crypto, sessions
 from whistle.models import User
 from whistle.web import security
-from whistle.web.auth import ACCOUNT_ERRORS, E_LOGIN, require_any_staff
+from whistle.web.auth import require_any_staff
 from whistle.web.context import call, ctx, derive_staff, render
+from whistle.web.errors import message
 
 
 def _invitation(db: Session, *, token: str) -> User | None:
@@ -29,7 +30,7 @@ async def activate_form(request: Request) -> Response:
         return render(
             request,
             "staff/activate.html",
-            {"user": None, "error": ACCOUNT_ERRORS["invalid-invitation"]},
+            {"user": None, "error": message("invalid-invitation")},
             status=404,
         )
     return render(request, "staff/activate.html", {"user": user, "error": ""})
@@ -84,8 +85,8 @@ async def activate(request: Request) -> Response:
         )
     except accounts.AccountError as exc:
         user = await call(request, _invitation, token=token)
-        message = ACCOUNT_ERRORS.get(exc.code, ACCOUNT_ERRORS["invalid-invitation"])
-        return render(request, "staff/activate.html", {"user": user, "error": message}, status=400)
+        error = message(exc)
+        return render(request, "staff/activate.html", {"user": user, "error": error}, status=400)
     # The recovery code is shown in this response only; it is stored nowhere in clear.
     return render(request, "staff/activated.html", {"recovery": recovery})
 
@@ -142,7 +143,7 @@ async def change_password(request: Request) -> Response:
         return render(
             request,
             "staff/password.html",
-            {"user": staff.user, "error": ACCOUNT_ERRORS.get(exc.code, E_LOGIN), "done": ""},
+            {"user": staff.user, "error": message(exc), "done": ""},
             status=400,
         )
     return render(request, "staff/password.html", {"user": staff.user, "error": "", "done": "1"})
@@ -195,9 +196,9 @@ async def recover(request: Request) -> Response:
             prepared=prepared,
         )
     except accounts.AccountError as exc:
-        message = ACCOUNT_ERRORS.get(exc.code, ACCOUNT_ERRORS["recovery-failed"])
+        error = message(exc)
         return render(
-            request, "staff/recover.html", {"error": message, "username": username}, status=400
+            request, "staff/recover.html", {"error": error, "username": username}, status=400
         )
     return render(request, "staff/activated.html", {"recovery": code, "recovered": True})
 
