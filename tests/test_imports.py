@@ -3,7 +3,7 @@ and the domain imports neither the web layer nor Starlette.
 
 A handler module is a module of ``whistle/web/`` that defines ``routes``; what several handler
 modules share lives in a non-handler module of ``whistle/web/`` (``auth.py``, ``case_page.py``,
-``masking_errors.py``, ``context.py`` …) or in the domain. A domain module is a module directly
+``errors.py``, ``context.py`` …) or in the domain. A domain module is a module directly
 under ``whistle/``; the wiring that builds the application from both is the one exception.
 """
 
@@ -81,7 +81,7 @@ def test_the_handler_modules_are_found() -> None:
     assert not handlers & {
         "whistle.web.auth",
         "whistle.web.case_page",
-        "whistle.web.masking_errors",
+        "whistle.web.errors",
         "whistle.web.context",
         "whistle.web.security",
         "whistle.web.uploads",

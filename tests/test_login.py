@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from tests.conftest import CHEAP_ARGON2, PASSWORD, TOTP_SECRET, World
 from whistle import crypto, db, login, sessions
 from whistle.keys import Keys
-from whistle.login import FactorStep, PasswordStep
+from whistle.login import FactorStep, KeyEnrolment, PasswordStep
 from whistle.models import AuditEntry, User
 
 LIFETIME = dt.timedelta(hours=8)
@@ -165,3 +165,24 @@ def test_no_step_derives_inside_its_transaction(
         crypto.derive_login_keys(
             PASSWORD, account.salt, CHEAP_ARGON2, password_key=keys.password_key
         )
+
+
+def test_only_a_login_sent_to_enrol_a_key_may_register_the_first_one(
+    world: World, engine: Engine, keys: Keys
+) -> None:
+    with db.session_scope(engine) as s:
+        user = s.exec(select(User).where(User.username == "bertil")).one()
+        user.totp_sealed = None
+        s.add(user)
+    sent = _password(engine, keys, "bertil", required=True)
+    assert sent.step is PasswordStep.ENROL_KEY
+    other = _password(engine, keys, "anna")  # sent to its code, not to enrol a key
+    with db.session_scope(engine) as s:
+        pending = login.load_pending(s, cookie=sent.pending_cookie)
+        assert pending is not None
+        assert login.may_enrol_key(s, pending=pending, required=True) is KeyEnrolment.ALLOWED
+        # Where a code may finish the login, the password alone must not add a key instead.
+        assert login.may_enrol_key(s, pending=pending, required=False) is KeyEnrolment.REFUSED
+        pending = login.load_pending(s, cookie=other.pending_cookie)
+        assert pending is not None
+        assert login.may_enrol_key(s, pending=pending, required=True) is KeyEnrolment.REFUSED

@@ -38,8 +38,8 @@ from whistle import accounts, db, jobs, security_keys, sessions
 from whistle.keys import Keys
 from whistle.models import SecurityKeyChallenge, User, utcnow
 from whistle.settings import Settings
-from whistle.web import security_keys as web
 from whistle.web.auth import PENDING_COOKIE, STAFF_COOKIE
+from whistle.web.errors import message
 
 __all__ = ["anna", "anna_with_key", "strict"]  # fixtures, for the tests below
 
@@ -141,7 +141,7 @@ def test_first_key_refusals_count_against_the_account(
         {"name": "k", "credential": credential, "prf": prf, "code": totp_code(browser, "anna")},
     )
     assert response.status_code == 400
-    assert text(web.ERRORS["invalid"]) in response.text
+    assert text(message("invalid")) in response.text
     assert failures(engine, world.anna) == 1
     assert _keys(engine, world.anna) == []
 
@@ -174,7 +174,7 @@ def _login_refused(browser: TestClient, answer: tuple[str, str], code: str) -> N
     credential, prf = answer
     response = post(browser, "/staff/security-key/login", {"credential": credential, "prf": prf})
     assert response.status_code == 400, response.text
-    assert text(web.ERRORS[code]) in response.text
+    assert text(message(code)) in response.text
     assert STAFF_COOKIE not in browser.cookies
 
 
@@ -239,7 +239,7 @@ def test_a_registration_challenge_of_another_session_is_refused(
         {"name": "k", "password": PASSWORD, "credential": credential, "prf": prf},
     )
     assert response.status_code == 400
-    assert text(web.ERRORS["expired"]) in response.text
+    assert text(message("expired")) in response.text
     assert _keys(engine, world.anna) == []
 
 
@@ -292,7 +292,7 @@ def test_an_administrator_can_neither_remove_nor_weaken_an_investigators_key(
     login_staff(admin, "admin")
     refused = post(admin, f"/staff/security-keys/{stored.id}/remove", {"password": PASSWORD})
     assert refused.status_code == 400
-    assert text(web.ERRORS["unknown-key"]) in refused.text
+    assert text(message("unknown-key")) in refused.text
     assert stored.name not in admin.get("/staff/security-keys").text
     for active in ("no", "yes"):
         response = post(admin, f"/admin/accounts/{world.anna}/status", {"active": active})
@@ -480,7 +480,7 @@ def test_a_stolen_session_cannot_guess_the_password_through_the_key_forms(
             "/staff/security-keys/add",
             {"name": "k", "password": f"guess {guess}", "credential": credential, "prf": prf},
         )
-        assert wrong.status_code == 400 and text(web.ERRORS["wrong-password"]) in wrong.text
+        assert wrong.status_code == 400 and text(message("wrong-password")) in wrong.text
     page = anna.get("/staff/security-keys")
     credential, prf = SoftKey().create(options_in(page.text))
     right = post(
@@ -488,7 +488,7 @@ def test_a_stolen_session_cannot_guess_the_password_through_the_key_forms(
         "/staff/security-keys/add",
         {"name": "k", "password": PASSWORD, "credential": credential, "prf": prf},
     )
-    assert right.status_code == 400 and text(web.ERRORS["password-locked"]) in right.text
+    assert right.status_code == 400 and text(message("password-locked")) in right.text
     owner = new_client()
     locked = post(owner, "/staff/login", {"username": "anna", "password": PASSWORD})
-    assert text(web.ERRORS["password-locked"]) in locked.text
+    assert text(message("password-locked")) in locked.text

@@ -26,6 +26,7 @@ from whistle.models import SecurityKey, SecurityKeyChallenge, User, utcnow
 from whistle.settings import Settings
 from whistle.web import security_keys as web
 from whistle.web.auth import E_KEY_REQUIRED, PENDING_COOKIE, STAFF_COOKIE
+from whistle.web.errors import message
 
 
 def text(message: str) -> str:
@@ -194,7 +195,7 @@ def _refused(
     response: object, engine: Engine, user_id: str, code: str, *, counted: int = 1
 ) -> None:
     assert response.status_code == 400, response.text  # type: ignore[attr-defined]
-    assert text(web.ERRORS[code]) in response.text  # type: ignore[attr-defined]
+    assert text(message(code)) in response.text
     assert failures(engine, user_id) == counted
 
 
@@ -297,7 +298,7 @@ def test_wrong_answers_use_up_the_accounts_budget(
 def test_registration_refusals_save_nothing(anna: TestClient, world: World, engine: Engine) -> None:
     response = add_key(anna, SoftKey(), origin="https://evil.example")
     assert response.status_code == 400
-    assert text(web.ERRORS["invalid"]) in response.text
+    assert text(message("invalid")) in response.text
     wrong = anna.get("/staff/security-keys")
     credential, prf = SoftKey().create(options_in(wrong.text))
     response = post(
@@ -305,16 +306,16 @@ def test_registration_refusals_save_nothing(anna: TestClient, world: World, engi
         "/staff/security-keys/add",
         {"name": "k", "password": "not the password", "credential": credential, "prf": prf},
     )
-    assert text(web.ERRORS["wrong-password"]) in response.text
+    assert text(message("wrong-password")) in response.text
     response = add_key(anna, SoftKey(), name="  ")
-    assert text(web.ERRORS["invalid-name"]) in response.text
+    assert text(message("invalid-name")) in response.text
     assert _keys(engine, world.anna) == []
     assert _user(engine, world.anna).private_key_sealed is not None
     # The same key twice: refused, the first stays.
     key = SoftKey()
     assert add_key(anna, key).status_code == 200
     response = add_key(anna, key)
-    assert text(web.ERRORS["duplicate"]) in response.text
+    assert text(message("duplicate")) in response.text
     assert len(_keys(engine, world.anna)) == 1
 
 
@@ -332,7 +333,7 @@ def test_registration_answer_cannot_be_replayed(
             s.delete(row)
         s.commit()
     response = post(anna, "/staff/security-keys/add", data)
-    assert text(web.ERRORS["expired"]) in response.text
+    assert text(message("expired")) in response.text
     assert _keys(engine, world.anna) == []
 
 
@@ -346,7 +347,7 @@ def test_challenge_expires(anna: TestClient, world: World, engine: Engine) -> No
             "/staff/security-keys/add",
             {"name": "k", "password": PASSWORD, "credential": credential, "prf": prf},
         )
-    assert text(web.ERRORS["expired"]) in response.text
+    assert text(message("expired")) in response.text
 
 
 def test_removing_needs_a_fresh_login_with_another_factor(
@@ -363,15 +364,15 @@ def test_removing_needs_a_fresh_login_with_another_factor(
     assert key_step(with_first, first, password_step(with_first, "anna")).status_code == 303
     refused = post(with_first, f"/staff/security-keys/{first_id}/remove", {"password": PASSWORD})
     assert refused.status_code == 400
-    assert text(web.ERRORS["not-fresh"]) in refused.text
+    assert text(message("not-fresh")) in refused.text
     wrong = post(with_first, f"/staff/security-keys/{second_id}/remove", {"password": "nope"})
-    assert text(web.ERRORS["wrong-password"]) in wrong.text
+    assert text(message("wrong-password")) in wrong.text
     assert len(_keys(engine, world.anna)) == 2
     # Another account's key is not found through this one.
     bertil = new_client()
     login_staff(bertil, "bertil")
     foreign = post(bertil, f"/staff/security-keys/{second_id}/remove", {"password": PASSWORD})
-    assert text(web.ERRORS["not-fresh"]) not in foreign.text and foreign.status_code == 400
+    assert text(message("not-fresh")) not in foreign.text and foreign.status_code == 400
     assert len(_keys(engine, world.anna)) == 2
 
     done = post(with_first, f"/staff/security-keys/{second_id}/remove", {"password": PASSWORD})
@@ -383,7 +384,7 @@ def test_removing_needs_a_fresh_login_with_another_factor(
         stale = post(
             totp_browser, f"/staff/security-keys/{first_id}/remove", {"password": PASSWORD}
         )
-    assert text(web.ERRORS["not-fresh"]) in stale.text
+    assert text(message("not-fresh")) in stale.text
 
 
 def test_password_change_keeps_the_prf_key_working(
@@ -583,4 +584,4 @@ def test_reloading_a_page_keeps_only_a_few_challenges(
         "/staff/security-keys/add",
         {"name": "k", "password": PASSWORD, "credential": credential, "prf": prf},
     )
-    assert text(web.ERRORS["expired"]) in response.text
+    assert text(message("expired")) in response.text

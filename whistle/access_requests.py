@@ -24,6 +24,7 @@ from sqlmodel import Session, col, func, select
 
 from whistle import audit, casework, crypto, deadlines, disclosure, i18n, masking, package, pdf
 from whistle.cases import CaseNotFound, OpenedItem, open_items
+from whistle.errors import DomainError
 from whistle.exports import FIELD_LABELS, KIND_LABELS
 from whistle.i18n import N_, gettext
 from whistle.models import AccessRequest, Case, CaseKeyWrap, User, new_id, utcnow
@@ -32,10 +33,9 @@ PURPOSE = "access_request"
 MIN_NAME = 3
 
 
-class AccessRequestError(ValueError):
+class AccessRequestError(DomainError):
     def __init__(self, code: str, where: str = "") -> None:
         super().__init__(code)
-        self.code = code
         self.where = where
 
 

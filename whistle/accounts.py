@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from whistle import crypto, names, passwords, security_keys
+from whistle.errors import DomainError
 from whistle.models import User, utcnow
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -34,12 +35,8 @@ ROLES = ("investigator", "admin", "registrar")
 PASSWORD_SCHEME = 2  # Argon2id, then HKDF keyed with crypto.password_key(pepper)
 
 
-class AccountError(ValueError):
-    """A request about accounts cannot be done; ``code`` is a translatable message id."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class AccountError(DomainError):
+    """A request about accounts cannot be done; ``code`` names why (:mod:`whistle.errors`)."""
 
 
 class LoginFailed(Exception):

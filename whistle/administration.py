@@ -13,15 +13,14 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from whistle import accounts, approvals, audit, leavers, records, routing, sessions
+from whistle.errors import DomainError
 from whistle.models import Case, CaseKeyWrap, Category, Designation, Unit, User
 
 MAX_NAME = 200
 
 
-class AdminError(ValueError):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class AdminError(DomainError):
+    """A refused request; ``code`` names why (:mod:`whistle.errors`)."""
 
 
 def _names(name_sv: str, name_en: str) -> tuple[str, str]:

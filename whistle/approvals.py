@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, delete, func, or_, select
 
 from whistle import audit, routing
+from whistle.errors import DomainError
 from whistle.models import AuditEntry, Designation, User, utcnow
 
 PENDING, ACTIVE = "pending", "active"
@@ -48,10 +49,8 @@ CHANGES = (
 RECENT = dt.timedelta(days=14)
 
 
-class ApprovalError(ValueError):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class ApprovalError(DomainError):
+    """A refused request; ``code`` names why (:mod:`whistle.errors`)."""
 
 
 def _line_detail(row: Designation) -> str:

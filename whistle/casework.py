@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from whistle import audit, cases, crypto, deadlines, routing
 from whistle.cases import CaseNotFound
+from whistle.errors import DomainError
 from whistle.models import AuditEntry, Case, CaseKeyWrap, Category, Unit, User, utcnow
 
 MAX_MESSAGE = 20_000
@@ -25,10 +26,8 @@ AUDIT_ACTIONS = {
 }
 
 
-class CaseworkError(ValueError):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class CaseworkError(DomainError):
+    """A refused request; ``code`` names why (:mod:`whistle.errors`)."""
 
 
 def reference(case_id: str) -> str:

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from whistle import audit, casework, crypto, deadlines, masking
 from whistle.cases import CaseNotFound, OpenedItem, open_items
+from whistle.errors import DomainError
 from whistle.models import DocumentRequest, User, new_id, utcnow
 
 # The text fields of each kind of item that a decision covers (one textarea each).
@@ -48,10 +49,9 @@ PURPOSE = "document_request"
 DECISION_PURPOSE = "document_request_decision"
 
 
-class DisclosureError(ValueError):
+class DisclosureError(DomainError):
     def __init__(self, code: str, item_id: str = "") -> None:
         super().__init__(code)
-        self.code = code
         self.item_id = item_id
 
 

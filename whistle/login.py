@@ -207,6 +207,26 @@ def load_pending(db: Session, *, cookie: str | None) -> Pending | None:
     )
 
 
+class KeyEnrolment(enum.Enum):
+    """Whether a pending login may register the account's first security key."""
+
+    ALLOWED = "allowed"
+    HAS_KEYS = "has-keys"  # the account has keys: the second step asks for one of them
+    REFUSED = "refused"  # start again from the password
+
+
+def may_enrol_key(db: Session, *, pending: Pending, required: bool) -> KeyEnrolment:
+    """The first-key rule: only a login the password step sent to the key enrolment
+    (``key_enrol``), for an account that has no key and may not finish with a code. Anything
+    else would let someone with the password alone put their own key on the account instead
+    of typing its code."""
+    if security_keys.keys_of(db, pending.user.id):
+        return KeyEnrolment.HAS_KEYS
+    if not pending.key_enrol or totp_allowed(pending.user, required=required):
+        return KeyEnrolment.REFUSED
+    return KeyEnrolment.ALLOWED
+
+
 def finish_login(
     db: Session,
     *,

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from whistle.errors import DomainError
 from whistle.i18n import N_
 
 # Ground code -> (citation in the mark, what it covers, for the menus).
@@ -37,12 +38,8 @@ _MARKER = re.compile(
 )
 
 
-class MaskingError(ValueError):
+class MaskingError(DomainError):
     """A masked version that is not the original with spans removed (``code`` says why)."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 @dataclass(frozen=True, order=True)

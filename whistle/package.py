@@ -38,6 +38,7 @@ from whistle import (
     records,
 )
 from whistle.cases import OpenedItem, open_items
+from whistle.errors import DomainError
 from whistle.exports import FIELD_LABELS, KIND_LABELS, marking_labels
 from whistle.i18n import N_, gettext
 from whistle.models import Attachment
@@ -46,10 +47,8 @@ FORMAT = "whistle-handover/1"
 MANIFEST, SIGNATURE, DOCUMENT = "manifest.json", "manifest.sig", "handover.pdf"
 
 
-class PackageError(ValueError):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class PackageError(DomainError):
+    """A refused request; ``code`` names why (:mod:`whistle.errors`)."""
 
 
 def identity_spans(text: str, markers: Sequence[str]) -> list[masking.Span]:

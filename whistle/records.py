@@ -48,7 +48,7 @@ NOT_SECRET = ""
 
 
 class RecordsError(casework.CaseworkError):
-    """A marking cannot be set; ``code`` is a key of the case page's error messages."""
+    """A marking cannot be set; ``code`` names why (:mod:`whistle.errors`)."""
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,14 @@ from sqlmodel import Session, select
 
 from whistle import audit, blobstore, casework, crypto, deadlines, disclosure, masking
 from whistle.cases import CaseNotFound
+from whistle.errors import DomainError
 from whistle.models import Attachment, CaseItem
 
 MAX_REASON = 2000
 
 
-class RedactionError(ValueError):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class RedactionError(DomainError):
+    """A refused request; ``code`` names why (:mod:`whistle.errors`)."""
 
 
 def _reason(reason: str) -> str:

@@ -14,15 +14,14 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, delete, or_, select
 
+from whistle.errors import DomainError
 from whistle.models import Category, Designation, Unit, User
 
 MIN_READERS = 2
 
 
-class RoutingError(ValueError):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class RoutingError(DomainError):
+    """A refused request; ``code`` names why (:mod:`whistle.errors`)."""
 
 
 def _readers(db: Session, condition: ColumnElement[bool]) -> list[User]:

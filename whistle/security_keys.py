@@ -50,6 +50,7 @@ from webauthn.helpers.structs import (
 )
 
 from whistle import crypto
+from whistle.errors import DomainError
 from whistle.models import SecurityKey, SecurityKeyChallenge, User, utcnow
 
 CHALLENGE_LIFETIME = dt.timedelta(minutes=5)
@@ -60,12 +61,8 @@ MAX_RESPONSE = 16 * 1024  # a credential's JSON; attestation certificates fit ea
 TIMEOUT_MS = 120_000
 
 
-class SecurityKeyError(ValueError):
-    """A ceremony failed; ``code`` is one of CODES (the web maps it to a translated message)."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class SecurityKeyError(DomainError):
+    """A ceremony failed; ``code`` is one of CODES (:mod:`whistle.errors`)."""
 
 
 CODES = (

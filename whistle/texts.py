@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from whistle import audit
+from whistle.errors import DomainError
 from whistle.models import OrganisationText, User, utcnow
 
 NAMES = ("routine", "introduction", "privacy")
@@ -24,10 +25,8 @@ MAX_CHARS = 20000
 MAX_DECISION_REF = 200
 
 
-class TextError(ValueError):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class TextError(DomainError):
+    """A refused request; ``code`` names why (:mod:`whistle.errors`)."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from whistle.crypto import Argon2Params
 from whistle.keys import load_keys
 from whistle.models import SecurityKey, User
 from whistle.web.auth import E_KEY_REQUIRED
-from whistle.web.security_keys import ERRORS
+from whistle.web.errors import message
 
 pytestmark = pytest.mark.e2e
 
@@ -207,7 +207,7 @@ def test_failed_ceremony_shows_a_message(browser: Browser, localhost: DemoServer
         page.get_by_label(t("sv", "Name of the key")).fill("same key again")
         page.get_by_label(t("sv", "Your password"), exact=True).fill(DEMO_PASSWORDS["admin"])
         page.get_by_role("button", name=t("sv", "Add security key")).click()
-        expect(page.get_by_role("alert")).to_contain_text(t("sv", ERRORS["cancelled"]))
+        expect(page.get_by_role("alert")).to_contain_text(t("sv", message("cancelled")))
         expect(page.get_by_label(t("sv", "Name of the key"))).to_have_value("same key again")
         _no_violations(page)
         assert len(_rows(localhost, "admin")[1]) == 1

@@ -8,17 +8,11 @@ from starlette.routing import Route
 
 from whistle import access_requests, deadlines, disclosure, exports
 from whistle.cases import CaseNotFound
-from whistle.i18n import N_
 from whistle.web import security
 from whistle.web.auth import require_staff
+from whistle.web.case_page import case_call
 from whistle.web.context import call, locale_of, not_found, redirect, render
-from whistle.web.masking_errors import ERRORS as MASKING_ERRORS
-
-ERRORS = {
-    **MASKING_ERRORS,
-    "person": N_("Give the name of the person who asks (at least three characters)."),
-    "stale": N_("The cases changed since the page was shown. Check the passages again."),
-}
+from whistle.web.errors import message
 
 
 async def list_page(
@@ -49,7 +43,9 @@ async def record_post(request: Request) -> Response:
     except CaseNotFound:
         return not_found(request)
     except access_requests.AccessRequestError as exc:
-        return await list_page(request, error=ERRORS[exc.code], values=values, status=400)
+        return await list_page(
+            request, error=message(exc, page="documents"), values=values, status=400
+        )
     return redirect(f"/access-requests/{rid}")
 
 
@@ -62,16 +58,9 @@ async def search_page(
     status: int = 200,
 ) -> Response:
     staff = await require_staff(request, "investigator")
-    try:
-        found = await call(
-            request,
-            access_requests.search,
-            request_id=request.path_params["access_id"],
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-        )
-    except CaseNotFound:
-        return not_found(request)
+    found = await case_call(
+        request, access_requests.search, request_id=request.path_params["access_id"], staff=staff
+    )
     return render(
         request,
         "investigator/access_request.html",
@@ -98,21 +87,22 @@ async def answer_post(request: Request) -> Response:
     submitted = {k: v for k, v in form.items() if k.count(":") == 2}
     left_out = {v[:65] for v in form.getlist("leave_out")}
     try:
-        data = await call(
+        data = await case_call(
             request,
             access_requests.answer,
             request_id=request.path_params["access_id"],
-            user_id=staff.user.id,
-            private_key=staff.private_key,
+            staff=staff,
             submitted=submitted,
             left_out=left_out,
             locale=locale_of(request),
         )
-    except CaseNotFound:
-        return not_found(request)
     except access_requests.AccessRequestError as exc:
         return await search_page(
-            request, error=ERRORS[exc.code], where=exc.where, submitted=submitted, status=400
+            request,
+            error=message(exc, page="documents"),
+            where=exc.where,
+            submitted=submitted,
+            status=400,
         )
     return Response(
         data,

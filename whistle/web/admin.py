@@ -12,35 +12,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from whistle import accounts, administration, audit, leavers, notify, numbers, poster, routing
-from whistle.i18n import N_
 from whistle.models import Category, Unit, User
 from whistle.web import security, uploads
 from whistle.web.auth import require_staff
 from whistle.web.context import call, ctx, not_found, redirect, render
-
-ADMIN_ERRORS = {
-    "name-required": N_("Give a name in both Swedish and English."),
-    "name-too-long": N_("This text is too long."),
-    "not-found": N_("That item does not exist any more."),
-    "not-an-investigator": N_("Choose an active investigator."),
-    "no-such-category": N_("Choose one of the options."),
-    "no-such-unit": N_("Choose one of the options."),
-    "invalid-type": N_("Choose one of the options."),
-    "triage-has-no-unit": N_("The triage group covers every unit: choose 'All units'."),
-    "invalid-username": N_(
-        "Usernames are 2–64 characters: lower-case letters, digits, dots, dashes, underscores."
-    ),
-    "username-taken": N_("That username is already taken."),
-    "display-name-taken": N_(
-        "Another account has this name, or one that looks the same. Give the name in a way "
-        "that tells the two people apart, for example with a middle name or initial."
-    ),
-    "invalid-display-name": N_("Give the person's name."),
-    "invalid-role": N_("Choose one of the options."),
-    "invalid-email": N_("Give a valid e-mail address, or leave it empty."),
-    "not-yourself": N_("You cannot deactivate your own account."),
-    "invalid-status": N_("That account cannot be changed this way."),
-}
+from whistle.web.errors import message
 
 
 def _int_or_none(raw: str) -> int | None:
@@ -112,7 +88,7 @@ async def route_add(request: Request) -> Response:
             unit_id=_int_or_none(form.get("unit", "")),
         )
     except administration.AdminError as exc:
-        return await routes_page(request, error=ADMIN_ERRORS[exc.code], status=400)
+        return await routes_page(request, error=message(exc), status=400)
     return redirect(f"/admin/routes?done={'pending' if line.status == 'pending' else 1}")
 
 
@@ -186,7 +162,7 @@ async def unit_save(request: Request) -> Response:
             disposal_reference=form.get("disposal_reference", ""),
         )
     except administration.AdminError as exc:
-        return await structure_page(request, error=ADMIN_ERRORS[exc.code], status=400)
+        return await structure_page(request, error=message(exc), status=400)
     return redirect("/admin/structure?done=1")
 
 
@@ -209,7 +185,7 @@ async def category_save(request: Request) -> Response:
             active=form.get("active", "yes") == "yes",
         )
     except administration.AdminError as exc:
-        return await structure_page(request, error=ADMIN_ERRORS[exc.code], status=400)
+        return await structure_page(request, error=message(exc), status=400)
     return redirect("/admin/structure?done=1")
 
 
@@ -264,7 +240,7 @@ async def account_invite(request: Request) -> Response:
             email=values["email"],
         )
     except administration.AdminError as exc:
-        return await accounts_page(request, error=ADMIN_ERRORS[exc.code], status=400, values=values)
+        return await accounts_page(request, error=message(exc), status=400, values=values)
     # The link never reaches the administrator's screen: an administrator who could open it
     # could activate a look-alike account themself (issue 12, finding 2). It goes by e-mail to
     # the invitee, or the operator prints a fresh one with `whistle activation-link`.
@@ -317,7 +293,7 @@ async def account_status(request: Request) -> Response:
             active=form.get("active") == "yes",
         )
     except administration.AdminError as exc:
-        return await accounts_page(request, error=ADMIN_ERRORS[exc.code], status=400)
+        return await accounts_page(request, error=message(exc), status=400)
     return redirect("/admin/accounts?done=1")
 
 

@@ -38,21 +38,6 @@ E_KEY_REQUIRED = N_(
     "This account logs in with a security key, not with a code. Use your key, or the recovery "
     "code if you have lost it."
 )
-ACCOUNT_ERRORS = {
-    "invalid-invitation": N_("This activation link is not valid any more. Ask for a new one."),
-    "password-mismatch": N_("The two passwords are not the same."),
-    "password-too-short": N_("Use at least 12 characters."),
-    "password-too-long": N_("That password is too long."),
-    "password-common": N_(
-        "That password is one of the most common or leaked passwords, or one of them with a few "
-        "digits or characters added. Choose another, for example four or five unrelated words."
-    ),
-    "wrong-password": N_("Your current password is not right."),
-    # The password asked again spends the login's budget (login.reconfirm_password).
-    "password-locked": E_LOCKED,
-    "recovery-failed": N_("The username or recovery code is not right."),
-}
-
 # Where each role lands after logging in.
 HOME = {"admin": "/admin", "registrar": "/registrar", "investigator": "/inbox"}
 

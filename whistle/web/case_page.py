@@ -8,9 +8,10 @@ an error and what was typed, by the handlers of its other forms (:mod:`whistle.w
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session, col, select
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,8 +29,9 @@ from whistle.cases import OUTCOMES, SETTABLE_STATUSES, CaseNotFound
 from whistle.i18n import N_
 from whistle.models import User
 from whistle.web import security
-from whistle.web.auth import require_staff
-from whistle.web.context import call, ctx, not_found, redirect, render
+from whistle.web.auth import Staff, require_staff
+from whistle.web.context import call, ctx, redirect, render
+from whistle.web.errors import message
 
 # The case page's sub-pages (plain links, no script): the thread stays beside them.
 TABS = {
@@ -67,30 +69,6 @@ TAB_OF = {
     "recuse": "access",
     "lead": "access",
 }
-POST_ERRORS = {
-    "empty": N_("Write something before sending."),
-    "too-long": N_("This text is too long."),
-    "closed": N_("The case is closed. Reopen it to write to the reporter."),
-    "bad-kind": N_("Choose what to send."),
-    "bad-status": N_("Choose one of the options."),
-    "outcome-required": N_("Choose how the case ended before you close it."),
-    "already-acknowledged": N_("Receipt has already been confirmed or recorded as withheld."),
-    "bad-action": N_("Choose one of the options."),
-    "bad-date": N_("Give the date as YYYY-MM-DD."),
-    "bad-ground": N_("Choose one of the options."),
-    "bad-grant": N_("That person cannot be given access to this case."),
-    "confirm-recusal": N_("Tick the box to confirm that you have a conflict of interest."),
-    "not-registered": N_("This case is not in the register: its unit is not public."),
-    "bad-item": N_("Choose one of the options."),
-    "bad-lead": N_("Only a reader of the case can be its lead."),
-    "bad-label": N_("Choose one of the options."),
-    "bad-task": N_("Choose one of the options."),
-    "too-many-tasks": N_("This case has too many open tasks. Mark some as done first."),
-    "bad-triage": N_("Choose one of the options."),
-    "last-reader": N_(
-        "You are the only reader of this case. Give a colleague access before you step aside."
-    ),
-}
 
 
 def case_tab(request: Request) -> str:
@@ -102,24 +80,40 @@ def case_tab(request: Request) -> str:
     return TAB_OF.get(action, "reply")
 
 
+T = TypeVar("T")
+
+
+async def case_call(
+    request: Request, fn: Callable[..., T], *, staff: Staff | None = None, **kwargs: Any
+) -> T:
+    """The shape of a handler on one case: an investigator (``staff``, or required here) runs
+    ``fn(case_id=…, user_id=…, private_key=…, **kwargs)`` in a transaction; a case that does not
+    exist or is not theirs (:class:`~whistle.cases.CaseNotFound`) is the 404 page. ``case_id``
+    comes from the path (when it has one) unless given."""
+    staff = staff or await require_staff(request, "investigator")
+    if "case_id" in request.path_params:
+        kwargs.setdefault("case_id", request.path_params["case_id"])
+    try:
+        return await call(
+            request, fn, user_id=staff.user.id, private_key=staff.private_key, **kwargs
+        )
+    except CaseNotFound:
+        raise HTTPException(404) from None
+
+
 async def case_page(
     request: Request, *, error: str = "", drafts: dict[str, str] | None = None, status: int = 200
 ) -> Response:
     staff = await require_staff(request, "investigator")
     settings = ctx(request).settings
     tab = case_tab(request)
-    try:
-        view, kept, bench = await call(
-            request,
-            _case_view,
-            case_id=request.path_params["case_id"],
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-            config=records.RecordsConfig.from_settings(settings),
-            tab=tab,
-        )
-    except CaseNotFound:
-        return not_found(request)
+    view, kept, bench = await case_call(
+        request,
+        _case_view,
+        staff=staff,
+        config=records.RecordsConfig.from_settings(settings),
+        tab=tab,
+    )
     return render(
         request,
         "investigator/case.html",
@@ -206,21 +200,18 @@ async def act_on_case(
     case_id = request.path_params["case_id"]
     values = _form_fields(form, fields)
     try:
-        await call(
+        await case_call(
             request,
             fn,
             case_id=case_id,
-            user_id=staff.user.id,
-            private_key=staff.private_key,
+            staff=staff,
             **values,
             **{k: v(form) for k, v in extra.items()},
         )
-    except CaseNotFound:
-        return not_found(request)
     except casework.CaseworkError as exc:
         return await case_page(
             request,
-            error=POST_ERRORS.get(exc.code, POST_ERRORS["empty"]),
+            error=message(exc),
             drafts={f"{done}:{k}": v for k, v in values.items()},
             status=400,
         )

@@ -12,12 +12,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from whistle import deadlines, disclosure, exports, masking
-from whistle.cases import CaseNotFound
 from whistle.casework import CaseworkError, reference
 from whistle.web import security
 from whistle.web.auth import require_staff
-from whistle.web.context import call, ctx, locale_of, not_found, redirect, render
-from whistle.web.masking_errors import ERRORS
+from whistle.web.case_page import case_call
+from whistle.web.context import ctx, locale_of, redirect, render
+from whistle.web.errors import message
 
 
 def _base(request: Request) -> str:
@@ -29,16 +29,7 @@ async def requests_page(
 ) -> Response:
     staff = await require_staff(request, "investigator")
     case_id = request.path_params["case_id"]
-    try:
-        found = await call(
-            request,
-            disclosure.requests,
-            case_id=case_id,
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-        )
-    except CaseNotFound:
-        return not_found(request)
+    found = await case_call(request, disclosure.requests, case_id=case_id, staff=staff)
     return render(
         request,
         "investigator/requests.html",
@@ -63,18 +54,11 @@ async def requests_post(request: Request) -> Response:
     form = await security.read_form(request)
     values = security.form_values(form, "received_on", "requester", "asked")
     try:
-        rid = await call(
-            request,
-            disclosure.record_request,
-            case_id=request.path_params["case_id"],
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-            **values,
-        )
-    except CaseNotFound:
-        return not_found(request)
+        rid = await case_call(request, disclosure.record_request, staff=staff, **values)
     except (disclosure.DisclosureError, CaseworkError) as exc:
-        return await requests_page(request, error=ERRORS[exc.code], values=values, status=400)
+        return await requests_page(
+            request, error=message(exc, page="documents"), values=values, status=400
+        )
     return redirect(f"{_base(request)}/{rid}")
 
 
@@ -87,17 +71,9 @@ async def review_page(
     status: int = 200,
 ) -> Response:
     staff = await require_staff(request, "investigator")
-    try:
-        found = await call(
-            request,
-            disclosure.review,
-            case_id=request.path_params["case_id"],
-            request_id=request.path_params["request_id"],
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-        )
-    except CaseNotFound:
-        return not_found(request)
+    found = await case_call(
+        request, disclosure.review, request_id=request.path_params["request_id"], staff=staff
+    )
     return render(
         request,
         "investigator/request.html",
@@ -159,21 +135,17 @@ async def decide_post(request: Request) -> Response:
     form = await security.read_form(request, max_fields=2000)
     choices = _choices(form)
     try:
-        await call(
+        await case_call(
             request,
             disclosure.decide,
-            case_id=request.path_params["case_id"],
             request_id=request.path_params["request_id"],
-            user_id=staff.user.id,
-            private_key=staff.private_key,
+            staff=staff,
             choices=choices,
         )
-    except CaseNotFound:
-        return not_found(request)
     except disclosure.DisclosureError as exc:
         return await review_page(
             request,
-            error=ERRORS.get(exc.code, ERRORS["altered"]),
+            error=message(exc, page="documents"),
             error_item=exc.item_id,
             submitted=choices,
             status=400,
@@ -184,20 +156,16 @@ async def decide_post(request: Request) -> Response:
 async def export_pdf(request: Request) -> Response:
     staff = await require_staff(request, "investigator")
     try:
-        data = await call(
+        data = await case_call(
             request,
             exports.export_decision,
-            case_id=request.path_params["case_id"],
             request_id=request.path_params["request_id"],
-            user_id=staff.user.id,
-            private_key=staff.private_key,
+            staff=staff,
             organisation=ctx(request).settings.organisation,
             locale=locale_of(request),
         )
-    except CaseNotFound:
-        return not_found(request)
     except disclosure.DisclosureError as exc:
-        return await review_page(request, error=ERRORS[exc.code], status=400)
+        return await review_page(request, error=message(exc, page="documents"), status=400)
     name = f"beslut-{reference(request.path_params['case_id'])}.pdf"
     return Response(
         data,

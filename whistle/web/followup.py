@@ -15,7 +15,7 @@ from whistle import attachments, casecode, crypto, followup, oral, records, repo
 from whistle.cases import CaseNotFound
 from whistle.web import security, uploads
 from whistle.web.auth import require_staff
-from whistle.web.case_page import act_on_case, case_page, unlock_with_usage
+from whistle.web.case_page import act_on_case, case_call, case_page, unlock_with_usage
 from whistle.web.context import call, ctx, derive_staff, not_found, redirect, render, translate
 
 
@@ -67,16 +67,7 @@ async def recording(request: Request) -> Response:
     to this recording is ticked in the same form (consent and recording are one item)."""
     staff = await require_staff(request, "investigator")
     case_id = request.path_params["case_id"]
-    try:
-        key, used = await call(
-            request,
-            unlock_with_usage,
-            case_id=case_id,
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-        )
-    except CaseNotFound:
-        return not_found(request)
+    key, used = await case_call(request, unlock_with_usage, case_id=case_id, staff=staff)
     settings, cleaner = ctx(request).settings, ctx(request).sandbox
     upload = uploads.Upload(ctx(request).blob_store.batch(), key, case_id, settings.max_case_bytes)
     try:

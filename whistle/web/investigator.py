@@ -22,8 +22,9 @@ from whistle.cases import STATUS_LABELS, STATUSES, CaseNotFound
 from whistle.models import Category, Unit, User
 from whistle.web import security, uploads
 from whistle.web.auth import require_staff
-from whistle.web.case_page import POST_ERRORS, act_on_case, case_page, unlock_with_usage
+from whistle.web.case_page import act_on_case, case_call, case_page, unlock_with_usage
 from whistle.web.context import call, ctx, not_found, redirect, render, translate
+from whistle.web.errors import message
 
 PAGE_SIZE = 50
 
@@ -82,17 +83,8 @@ async def case_view(request: Request) -> Response:
 async def case_post(request: Request) -> Response:
     staff = await require_staff(request, "investigator")
     case_id = request.path_params["case_id"]
-    try:
-        # The case key is needed before the body is read: files are sealed as they arrive.
-        key, used = await call(
-            request,
-            unlock_with_usage,
-            case_id=case_id,
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-        )
-    except CaseNotFound:
-        return not_found(request)
+    # The case key is needed before the body is read: files are sealed as they arrive.
+    key, used = await case_call(request, unlock_with_usage, case_id=case_id, staff=staff)
     settings = ctx(request).settings
     upload = uploads.Upload(ctx(request).blob_store.batch(), key, case_id, settings.max_case_bytes)
     kind, text = "", ""
@@ -117,7 +109,7 @@ async def case_post(request: Request) -> Response:
     except CaseNotFound:
         return not_found(request)
     except casework.CaseworkError as exc:
-        error = POST_ERRORS.get(exc.code, POST_ERRORS["empty"])
+        error = message(exc)
         return await case_page(request, error=error, drafts={kind: text}, status=400)
     except attachments.CaseFull:
         limit = uploads.megabytes(settings.max_case_bytes)
@@ -180,19 +172,11 @@ async def case_recuse(request: Request) -> Response:
     form = await security.read_form(request)
     case_id = request.path_params["case_id"]
     if form.get("confirm") != "yes":
-        return await case_page(request, error=POST_ERRORS["confirm-recusal"], status=400)
+        return await case_page(request, error=message("confirm-recusal"), status=400)
     try:
-        await call(
-            request,
-            casework.recuse,
-            case_id=case_id,
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-        )
-    except CaseNotFound:
-        return not_found(request)
+        await case_call(request, casework.recuse, case_id=case_id, staff=staff)
     except casework.CaseworkError as exc:
-        return await case_page(request, error=POST_ERRORS[exc.code], status=400)
+        return await case_page(request, error=message(exc), status=400)
     return redirect("/inbox?recused=1")
 
 

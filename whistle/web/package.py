@@ -7,23 +7,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from whistle import crypto, package
-from whistle.cases import CaseNotFound
 from whistle.casework import CaseworkError, reference
-from whistle.i18n import N_
 from whistle.web import security
 from whistle.web.auth import require_staff
-from whistle.web.context import call, ctx, locale_of, not_found, render
-
-ERRORS = {
-    "nothing-selected": N_("Choose at least one item to hand on."),
-    "no-disclosing-handover": N_(
-        "The identity can only be handed on after a handover that reveals it has been recorded "
-        "on the case page (the reporter is told first)."
-    ),
-    "too-large": N_("The selected files are too large for one package. Choose fewer."),
-    "empty": N_("Say who receives the package."),
-    "too-long": N_("This text is too long."),
-}
+from whistle.web.case_page import case_call
+from whistle.web.context import ctx, locale_of, render
+from whistle.web.errors import message
 
 
 async def package_page(
@@ -31,16 +20,7 @@ async def package_page(
 ) -> Response:
     staff = await require_staff(request, "investigator")
     case_id = request.path_params["case_id"]
-    try:
-        items, discloses = await call(
-            request,
-            package.selectable,
-            case_id=case_id,
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-        )
-    except CaseNotFound:
-        return not_found(request)
+    items, discloses = await case_call(request, package.selectable, case_id=case_id, staff=staff)
     return render(
         request,
         "investigator/package.html",
@@ -72,12 +52,10 @@ async def package_post(request: Request) -> Response:
         "reveal": form.get("reveal") == "yes",
     }
     try:
-        built = await call(
+        built = await case_call(
             request,
             package.build,
-            case_id=request.path_params["case_id"],
-            user_id=staff.user.id,
-            private_key=staff.private_key,
+            staff=staff,
             item_ids=[i[:32] for i in form.getlist("item")],
             recipient=form.get("recipient", ""),
             reveal_identity=form.get("reveal") == "yes",
@@ -86,10 +64,10 @@ async def package_post(request: Request) -> Response:
             locale=locale_of(request),
             max_bytes=settings.max_upload_bytes,
         )
-    except CaseNotFound:
-        return not_found(request)
     except (package.PackageError, CaseworkError) as exc:
-        return await package_page(request, error=ERRORS[exc.code], values=values, status=400)
+        return await package_page(
+            request, error=message(exc, page="package"), values=values, status=400
+        )
     name = f"overlamning-{reference(request.path_params['case_id'])}.zip"
     return Response(
         built.data,

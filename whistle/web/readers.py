@@ -8,19 +8,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from whistle import approvals, numbers
-from whistle.i18n import N_
 from whistle.web import security
 from whistle.web.auth import require_staff
 from whistle.web.context import call, not_found, redirect, render
-
-DECIDE_ERRORS = {
-    "not-pending": N_("That route is no longer waiting for approval."),
-    "not-yourself": N_("Someone else must approve a route that makes you a reader."),
-    "not-an-approver": N_(
-        "Only an investigator who already reads this kind of report (or the triage group) can "
-        "approve a new reader of it."
-    ),
-}
+from whistle.web.errors import message
 
 
 async def readers_page(request: Request, *, error: str = "", status: int = 200) -> Response:
@@ -53,7 +44,7 @@ async def _decide(request: Request, decision: str) -> Response:
     try:
         await call(request, fn, approver_id=staff.user.id, designation_id=designation_id)
     except approvals.ApprovalError as exc:
-        return await readers_page(request, error=DECIDE_ERRORS[exc.code], status=400)
+        return await readers_page(request, error=message(exc, page="readers"), status=400)
     return redirect(f"/readers?done={decision}")
 
 

@@ -10,17 +10,11 @@ from starlette.routing import Route
 from whistle import db, disclosure, exports, masking, redaction
 from whistle.cases import CaseNotFound
 from whistle.casework import reference
-from whistle.i18n import N_
 from whistle.web import security
 from whistle.web.auth import require_staff
+from whistle.web.case_page import case_call
 from whistle.web.context import call, ctx, not_found, redirect, render
-from whistle.web.masking_errors import ERRORS as MASKING_ERRORS
-
-ERRORS = {
-    **MASKING_ERRORS,
-    "reason-required": N_("Say why this is manifestly irrelevant personal data."),
-    "use-delete": N_("Choose one of the options."),
-}
+from whistle.web.errors import message
 
 
 def _fields(kind: str) -> tuple[str, ...]:
@@ -32,17 +26,13 @@ async def redact_page(
 ) -> Response:
     staff = await require_staff(request, "investigator")
     case_id = request.path_params["case_id"]
-    try:
-        kind, content = await call(
-            request,
-            redaction.item_for_redaction,
-            case_id=case_id,
-            item_id=request.path_params["item_id"],
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-        )
-    except CaseNotFound:
-        return not_found(request)
+    kind, content = await case_call(
+        request,
+        redaction.item_for_redaction,
+        case_id=case_id,
+        item_id=request.path_params["item_id"],
+        staff=staff,
+    )
     texts = {n: str(content.get(n) or "") for n in _fields(kind) if content.get(n)}
     return render(
         request,
@@ -92,7 +82,9 @@ async def redact_post(request: Request) -> Response:
     except CaseNotFound:
         return not_found(request)
     except redaction.RedactionError as exc:
-        return await redact_page(request, error=ERRORS[exc.code], values=values, status=400)
+        return await redact_page(
+            request, error=message(exc, page="redaction"), values=values, status=400
+        )
     # The overwritten page versions must not linger in SQLite's write-ahead log.
     await anyio.to_thread.run_sync(db.checkpoint, ctx(request).engine)
     return redirect(f"/cases/{request.path_params['case_id']}?done=redacted")

@@ -21,8 +21,7 @@ from starlette.routing import Route
 
 from whistle import accounts, audit, crypto, login, security_keys
 from whistle import second_factor as factor
-from whistle.i18n import N_
-from whistle.login import Pending, totp_allowed
+from whistle.login import KeyEnrolment, Pending, may_enrol_key
 from whistle.login import factor_failed as _factor_failed
 from whistle.login import finish_login as _finish_login
 from whistle.login import load_pending as _load_pending
@@ -30,8 +29,6 @@ from whistle.models import SecurityKey, User, utcnow
 from whistle.security_keys import SecurityKeyError
 from whistle.web import security
 from whistle.web.auth import (
-    ACCOUNT_ERRORS,
-    E_CODE,
     E_FACTOR_LOCKED,
     HOME,
     PENDING_COOKIE,
@@ -42,45 +39,10 @@ from whistle.web.auth import (
     second_factor_form,
 )
 from whistle.web.context import call, ctx, derive_staff, redirect, render
+from whistle.web.errors import message
 
 # A key is removed only within this long after a login with another factor.
 FRESH_LOGIN = dt.timedelta(minutes=10)
-
-ERRORS = {
-    "cancelled": N_(
-        "The security key did not answer: the request was cancelled, timed out, or the "
-        "browser cannot use security keys. Try again."
-    ),
-    "invalid": N_(
-        "The security key's answer could not be accepted (it was meant for another web "
-        "address, or it was damaged). Try again."
-    ),
-    "expired": N_("That security key request has expired or was already used. Try again."),
-    "unknown-key": N_("That security key is not registered to this account."),
-    "cloned": N_(
-        "That security key's answer looks like one from a copied key, so it was refused. Use "
-        "another key or the recovery code, and tell your administrator."
-    ),
-    "needs-prf-key": N_(
-        "Your decryption key opens only with a security key that unlocks it. Use that key, or "
-        "the recovery code if you have lost it."
-    ),
-    "duplicate": N_("That security key is registered already."),
-    "too-many": N_("An account can have at most 10 security keys. Remove one first."),
-    "invalid-name": N_("Give the key a name, at most 64 characters."),
-    "wrong-password": ACCOUNT_ERRORS["wrong-password"],
-    "password-locked": ACCOUNT_ERRORS["password-locked"],
-    "not-fresh": N_(
-        "To remove a key, log out and log in again with another factor (another key or your "
-        "code app), then remove it within 10 minutes."
-    ),
-    "last-key": N_(
-        "Investigators must log in with a security key here, so the last one cannot be "
-        "removed. Add another key first."
-    ),
-    "key-exists": N_("This account has a security key already: log in with it."),
-    "wrong-code": E_CODE,
-}
 
 
 def _prf(text: str) -> bytes | None:
@@ -173,24 +135,10 @@ async def key_login(request: Request) -> Response:
         return _back_to_login(request)
     if outcome == "locked":
         return await second_factor_form(request, key_error=E_FACTOR_LOCKED, status=429)
-    return await second_factor_form(request, key_error=ERRORS[outcome], status=400)
+    return await second_factor_form(request, key_error=message(outcome), status=400)
 
 
 # --- a first key at login (WHISTLE_REQUIRE_SECURITY_KEY) ----------------------------------
-
-
-def _may_enrol(db: Session, *, pending: Pending, required: bool) -> str:
-    """Whether this pending login may register the account's first key: "yes"; "has-keys"
-    (the second step asks for one of them); "no" (start again from the password).
-
-    Only a login the password step sent here (``key_enrol``), for an account that has no key
-    and may not finish with a code. Anything else would let someone with the password alone
-    put their own key on the account instead of typing its code."""
-    if security_keys.keys_of(db, pending.user.id):
-        return "has-keys"
-    if not pending.key_enrol or totp_allowed(pending.user, required=required):
-        return "no"
-    return "yes"
 
 
 def _enrol_view(
@@ -201,9 +149,9 @@ def _enrol_view(
     pending = _load_pending(db, cookie=pending_cookie)
     if pending is None:
         return "/staff/login"
-    allowed = _may_enrol(db, pending=pending, required=required)
-    if allowed != "yes":
-        return "/staff/second-factor" if allowed == "has-keys" else "/staff/login"
+    allowed = may_enrol_key(db, pending=pending, required=required)
+    if allowed is not KeyEnrolment.ALLOWED:
+        return "/staff/second-factor" if allowed is KeyEnrolment.HAS_KEYS else "/staff/login"
     options = security_keys.registration_options(
         db, user=pending.user, rp=rp, session_secret=pending_cookie
     )
@@ -282,9 +230,9 @@ def _enrol_step(
     pending = _load_pending(db, cookie=pending_cookie)
     if pending is None:
         return "expired-login", ""
-    allowed = _may_enrol(db, pending=pending, required=required)
-    if allowed != "yes":
-        return ("key-exists" if allowed == "has-keys" else "expired-login"), ""
+    allowed = may_enrol_key(db, pending=pending, required=required)
+    if allowed is not KeyEnrolment.ALLOWED:
+        return ("key-exists" if allowed is KeyEnrolment.HAS_KEYS else "expired-login"), ""
     moment = utcnow()
     try:
         user = factor.count_try(db, user_id=pending.user.id, now=moment)
@@ -342,7 +290,7 @@ async def enrol(request: Request) -> Response:
         return redirect("/staff/second-factor")
     if outcome == "locked":
         return await enrol_form(request, error=E_FACTOR_LOCKED, status=429, name=name[:64])
-    return await enrol_form(request, error=ERRORS[outcome], status=400, name=name[:64])
+    return await enrol_form(request, error=message(outcome), status=400, name=name[:64])
 
 
 # --- the account page ------------------------------------------------------------------------
@@ -424,9 +372,7 @@ async def add_key(request: Request) -> Response:
             session_secret=staff.cookie,
         )
     except SecurityKeyError as exc:
-        return await keys_page(
-            request, staff=staff, error=ERRORS[exc.code], status=400, name=name[:64]
-        )
+        return await keys_page(request, staff=staff, error=message(exc), status=400, name=name[:64])
     return await keys_page(request, staff=await require_any_staff(request), done="added")
 
 
@@ -460,7 +406,7 @@ async def remove_key(request: Request) -> Response:
             now=utcnow(),
         )
     except SecurityKeyError as exc:
-        return await keys_page(request, staff=staff, error=ERRORS[exc.code], status=400)
+        return await keys_page(request, staff=staff, error=message(exc), status=400)
     return await keys_page(request, staff=await require_any_staff(request), done="removed")
 
 

@@ -16,8 +16,9 @@ from whistle import login as staff_login
 from whistle.login import Reconfirm
 from whistle.models import User
 from whistle.web import security
-from whistle.web.auth import ACCOUNT_ERRORS, E_LOGIN, require_any_staff
+from whistle.web.auth import require_any_staff
 from whistle.web.context import call, ctx, derive_staff, render
+from whistle.web.errors import message
 
 
 def _invitation(db: Session, *, token: str) -> User | None:
@@ -31,7 +32,7 @@ async def activate_form(request: Request) -> Response:
         return render(
             request,
             "staff/activate.html",
-            {"user": None, "error": ACCOUNT_ERRORS["invalid-invitation"]},
+            {"user": None, "error": message("invalid-invitation")},
             status=404,
         )
     return render(request, "staff/activate.html", {"user": user, "error": ""})
@@ -86,8 +87,8 @@ async def activate(request: Request) -> Response:
         )
     except accounts.AccountError as exc:
         user = await call(request, _invitation, token=token)
-        message = ACCOUNT_ERRORS.get(exc.code, ACCOUNT_ERRORS["invalid-invitation"])
-        return render(request, "staff/activate.html", {"user": user, "error": message}, status=400)
+        error = message(exc)
+        return render(request, "staff/activate.html", {"user": user, "error": error}, status=400)
     # The recovery code is shown in this response only; it is stored nowhere in clear.
     return render(request, "staff/activated.html", {"recovery": recovery})
 
@@ -131,9 +132,10 @@ async def change_password(request: Request) -> Response:
         checked = await call(
             request, staff_login.reconfirm_password, user_id=staff.user.id, keys=proof
         )
+        if checked.step is Reconfirm.LOCKED:
+            raise accounts.AccountError("password-locked")
         if checked.step is not Reconfirm.OK:
-            code = "wrong-password" if checked.step is Reconfirm.FAILED else "password-locked"
-            raise accounts.AccountError(code)
+            raise accounts.AccountError("wrong-password")
         await call(
             request,
             _change_password,
@@ -151,7 +153,7 @@ async def change_password(request: Request) -> Response:
         return render(
             request,
             "staff/password.html",
-            {"user": staff.user, "error": ACCOUNT_ERRORS.get(exc.code, E_LOGIN), "done": ""},
+            {"user": staff.user, "error": message(exc), "done": ""},
             status=400,
         )
     return render(request, "staff/password.html", {"user": staff.user, "error": "", "done": "1"})
@@ -204,9 +206,9 @@ async def recover(request: Request) -> Response:
             prepared=prepared,
         )
     except accounts.AccountError as exc:
-        message = ACCOUNT_ERRORS.get(exc.code, ACCOUNT_ERRORS["recovery-failed"])
+        error = message(exc)
         return render(
-            request, "staff/recover.html", {"error": message, "username": username}, status=400
+            request, "staff/recover.html", {"error": error, "username": username}, status=400
         )
     return render(request, "staff/activated.html", {"recovery": code, "recovered": True})
 

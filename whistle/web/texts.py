@@ -16,19 +16,12 @@ from whistle.i18n import N_
 from whistle.web import security
 from whistle.web.auth import require_staff
 from whistle.web.context import call, not_found, redirect, render
+from whistle.web.errors import message
 
 TITLES = {
     "routine": N_("Written routine for the channel"),
     "introduction": N_("Introduction on the information page"),
     "privacy": N_("Privacy notice: the organisation's part"),
-}
-TEXT_ERRORS = {
-    "text-required": N_("Write the text in both Swedish and English."),
-    "text-too-long": N_("This text is too long."),
-    "saved-meanwhile": N_("Someone saved this text at the same time. Check the newest version."),
-    "bad-date": N_("Write the adoption date as YYYY-MM-DD, for example 2026-03-15."),
-    "adopted-in-future": N_("The adoption date cannot be in the future."),
-    "reference-too-long": N_("The decision reference is too long (at most 200 characters)."),
 }
 
 
@@ -117,7 +110,7 @@ async def text_save(request: Request) -> Response:
             decision_ref=values["decision_ref"],
         )
     except texts.TextError as exc:
-        return await text_page(request, error=TEXT_ERRORS[exc.code], values=values, status=400)
+        return await text_page(request, error=message(exc, page="texts"), values=values, status=400)
     return redirect(f"/admin/texts/{name}?done=1")
 
 

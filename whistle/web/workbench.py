@@ -12,21 +12,12 @@ from starlette.routing import Route
 
 from whistle import leavers, search, workbench
 from whistle.casework import CaseworkError, reference
-from whistle.i18n import N_
 from whistle.models import User
 from whistle.web import security
 from whistle.web.auth import require_staff
 from whistle.web.case_page import act_on_case
 from whistle.web.context import call, redirect, render
-
-LABEL_ERRORS = {
-    "empty": N_("Write the label's name."),
-    "label-too-long": N_("A label can be at most 40 characters long."),
-    "too-many-labels": N_("The list is full. Take a label off the list before adding one."),
-    "label-exists": N_("That label is already on the list."),
-    "bad-label": N_("Choose one of the options."),
-    "not-investigator": N_("Only investigators can change the list of labels."),
-}
+from whistle.web.errors import message
 
 
 def _list(name: str) -> Callable[[security.FormFields], list[str]]:
@@ -105,7 +96,7 @@ async def label_add(request: Request) -> Response:
     try:
         await call(request, workbench.define_label, user_id=staff.user.id, name=name)
     except CaseworkError as exc:
-        return await label_list(request, error=LABEL_ERRORS[exc.code], name=name, status=400)
+        return await label_list(request, error=message(exc, page="labels"), name=name, status=400)
     return redirect("/labels?done=added")
 
 
@@ -120,7 +111,7 @@ async def label_retire(request: Request) -> Response:
             label_id=request.path_params["label_id"],
         )
     except CaseworkError as exc:
-        return await label_list(request, error=LABEL_ERRORS[exc.code], status=400)
+        return await label_list(request, error=message(exc, page="labels"), status=400)
     return redirect("/labels?done=retired")
 
 
@@ -137,11 +128,6 @@ routes = [
 
 
 # --- search ------------------------------------------------------------------------------------
-
-SEARCH_ERRORS = {
-    "term-too-short": N_("Write at least three characters to search for."),
-    "too-long": N_("This text is too long."),
-}
 
 
 async def search_page(request: Request) -> Response:
@@ -171,7 +157,7 @@ async def search_post(request: Request) -> Response:
         return render(
             request,
             "investigator/search.html",
-            {"user": staff.user, "term": term, "found": None, "error": SEARCH_ERRORS[exc.code]},
+            {"user": staff.user, "term": term, "found": None, "error": message(exc)},
             status=400,
         )
     return render(
@@ -188,11 +174,6 @@ routes += [
 
 
 # --- a leaver's cases --------------------------------------------------------------------------
-
-LEAVER_ERRORS = {
-    "bad-leaver": N_("Choose who is leaving."),
-    "bad-successor": N_("Choose an active colleague, not the person who is leaving."),
-}
 
 
 def _people(db: Session) -> list[User]:
@@ -237,7 +218,7 @@ async def leavers_post(request: Request) -> Response:
         )
         error, status = "", 200
     except CaseworkError as exc:
-        plan, error, status = None, LEAVER_ERRORS[exc.code], 400
+        plan, error, status = None, message(exc), 400
     people = await call(request, _people)
     return render(
         request,

@@ -10,12 +10,12 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from whistle import workcopy
-from whistle.cases import CaseNotFound
 from whistle.casework import reference
 from whistle.i18n import N_
 from whistle.web import security
 from whistle.web.auth import require_staff
-from whistle.web.context import call, locale_of, not_found, render
+from whistle.web.case_page import case_call
+from whistle.web.context import locale_of, render
 
 CHUNK = 1 << 20  # the response is handed on 1 MiB at a time, like every download
 CONFIRM = N_("Tick the box to confirm that the copy is kept in the function's own file.")
@@ -23,16 +23,7 @@ CONFIRM = N_("Tick the box to confirm that the copy is kept in the function's ow
 
 async def copy_page(request: Request, *, error: str = "", status: int = 200) -> Response:
     staff = await require_staff(request, "investigator")
-    try:
-        shown = await call(
-            request,
-            workcopy.preview,
-            case_id=request.path_params["case_id"],
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-        )
-    except CaseNotFound:
-        return not_found(request)
+    shown = await case_call(request, workcopy.preview, staff=staff)
     return render(
         request,
         "investigator/copy.html",
@@ -59,17 +50,9 @@ async def copy_download(request: Request) -> Response:
     if form.get("confirm") != "yes":
         return await copy_page(request, error=CONFIRM, status=400)
     locale = locale_of(request)
-    try:
-        data = await call(
-            request,
-            workcopy.working_copy,
-            case_id=case_id,
-            user_id=staff.user.id,
-            private_key=staff.private_key,
-            locale=locale,
-        )
-    except CaseNotFound:
-        return not_found(request)
+    data = await case_call(
+        request, workcopy.working_copy, case_id=case_id, staff=staff, locale=locale
+    )
     stem = "arbetskopia" if locale == "sv" else "working-copy"
     return StreamingResponse(
         _chunks(data),
