@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_staff, post, submit_report
+from tests.helpers import World, login_staff, post, submit_report
 from whistle import continuity, crypto, db, demo
 from whistle.keys import load_keys
 from whistle.models import Case, CaseKeyWrap, User
@@ -181,7 +181,7 @@ def test_continuity_key_regrants_a_case_whose_readers_are_all_gone(
             user = s.get(User, uid)
             assert user is not None
             user.status = "disabled"
-        from tests.conftest import CHEAP_ARGON2, PASSWORD, enrol_totp
+        from tests.helpers import CHEAP_ARGON2, PASSWORD, enrol_totp
         from whistle import accounts
 
         accounts.create_active_user(

@@ -13,8 +13,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CSRF_COOKIE, World, login_staff, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import CSRF_COOKIE, World, dump_tables, login_staff, post, submit_report
 from whistle import access_requests, db, deadlines
 from whistle.models import AccessRequest, AuditEntry
 
@@ -81,7 +80,7 @@ def test_answer_contains_the_subject_and_never_the_reporter(
         assert row.due_on == access_requests.one_month_after(deadlines.today())
         actions = [a.action for a in s.execute(select(AuditEntry)).scalars()]
     assert actions.count("access_request_answered") == 2  # one per case included
-    assert SUBJECT.encode() not in _dump_tables(engine)  # who asks is sealed
+    assert SUBJECT.encode() not in dump_tables(engine)  # who asks is sealed
 
 
 def test_even_when_the_reporter_asks_their_identity_is_not_released(

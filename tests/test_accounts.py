@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from tests.conftest import CHEAP_ARGON2, PASSWORD
+from tests.helpers import CHEAP_ARGON2, PASSWORD
 from tests.test_staff_accounts import NEW_PASSWORD
 from whistle import accounts, crypto
 from whistle.accounts import AccountError, LoginFailed

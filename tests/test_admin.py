@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import PASSWORD, World, login_staff, post, submit_report
+from tests.helpers import PASSWORD, World, login_staff, post, submit_report
 from whistle import accounts, db
 from whistle.models import Category, Designation, Unit, User
 

@@ -24,7 +24,7 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from tests import bombs
-from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
+from tests.helpers import World, csrf, login_reporter, login_staff, post, submit_report
 from tests.server import CODE_RE, RealServer, browser, categories, token
 from whistle import attachments, blobs
 from whistle.app import create_app

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from tests.conftest import CHEAP_ARGON2, World
+from tests.helpers import CHEAP_ARGON2, World
 from whistle import attempts, casecode, crypto, db, reports, sessions
 from whistle.keys import Keys
 from whistle.models import RateCounter

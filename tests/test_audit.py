@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select, text, update
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_staff, post, submit_report
+from tests.helpers import World, login_staff, post, submit_report
 from whistle import audit, crypto, db
 from whistle.models import AuditEntry, AuditHead, Case
 

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from tests.conftest import (
+from tests.helpers import (
     CHEAP_ARGON2,
     PASSWORD,
     World,

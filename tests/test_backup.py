@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, inspect, text
 
-from tests.conftest import PG_URL, World, submit_report
+from tests.helpers import PG_URL, World, submit_report
 from tests.server import (
     CASE_LINK_RE,
     CHEAP_ENV,

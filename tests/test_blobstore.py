@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
-from tests.conftest import PG_URL, World, csrf, login_reporter, login_staff, submit_report
+from tests.helpers import PG_URL, World, csrf, login_reporter, login_staff, submit_report
 from tests.test_backup import fresh_url, whistle_cli  # noqa: F401 - fresh_url: a fixture
 from whistle import backup, blobmigration, blobstore, crypto, db, readiness
 from whistle.app import create_app

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import (
+from tests.helpers import (
     CHEAP_ARGON2,
     PASSWORD,
     PG_URL,

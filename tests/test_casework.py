@@ -8,7 +8,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, submit_report
+from tests.helpers import World, submit_report
 from whistle import inbox
 from whistle.inbox import InboxQuery
 from whistle.models import Case

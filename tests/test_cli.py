@@ -14,7 +14,7 @@ import uvicorn
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
-from tests.conftest import CSRF_COOKIE, PASSWORD
+from tests.helpers import CSRF_COOKIE, PASSWORD
 from whistle import approvals, audit, cli, db
 from whistle.app import create_app
 from whistle.keys import load_keys

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from tests.conftest import CHEAP_ARGON2
+from tests.helpers import CHEAP_ARGON2
 from whistle import crypto
 from whistle.crypto import CryptoError
 

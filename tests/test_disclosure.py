@@ -12,8 +12,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import World, csrf, dump_tables, login_reporter, login_staff, post, submit_report
 from whistle import db, deadlines, disclosure, jobs, records
 from whistle.models import AuditEntry, Case, CaseItem, DocumentRequest, Unit
 from whistle.settings import Settings
@@ -131,7 +130,7 @@ def test_masked_export_holds_released_text_and_nothing_masked_or_identifying(
     assert "document_request_decided" in actions
     assert "document_request_exported" in actions
     # What was asked, and the decision, are sealed: not in any row.
-    dump = _dump_tables(engine)
+    dump = dump_tables(engine)
     assert b"MARKERASKED" not in dump and SUSPECT.encode() not in dump
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHEAP_ARGON2
+from tests.helpers import CHEAP_ARGON2
 from whistle import audit, backup, blobs, cli, crypto, db
 from whistle.app import bootstrap
 from whistle.keys import PEPPER_FILE

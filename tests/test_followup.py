@@ -11,8 +11,15 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CODE_RE, World, login_reporter, login_staff, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import (
+    CODE_RE,
+    World,
+    dump_tables,
+    login_reporter,
+    login_staff,
+    post,
+    submit_report,
+)
 from whistle import deadlines
 from whistle.models import Case, CaseItem
 
@@ -49,7 +56,7 @@ def test_withheld_acknowledgement_needs_a_reason_and_moves_the_deadline(
     assert again.status_code == 400
     login_reporter(reporter, code)
     assert MARKER not in reporter.get("/case").text
-    assert MARKER.encode() not in _dump_tables(engine)
+    assert MARKER.encode() not in dump_tables(engine)
 
 
 def test_feedback_and_closing_with_an_outcome(
@@ -146,7 +153,7 @@ def test_oral_report_loop_with_minutes_versions(
     investigator_page = carl.get(f"/cases/{case.id}").text
     assert "It was Tuesday, not Monday." in investigator_page
     assert "Godkände version 2 av protokollet." in investigator_page
-    assert MARKER.encode() not in _dump_tables(engine)
+    assert MARKER.encode() not in dump_tables(engine)
 
 
 def test_meeting_request_and_proposal(
@@ -225,4 +232,4 @@ def test_action_log_is_sealed(
     assert ok.status_code == 303
     page = anna.get(f"/cases/{case.id}").text
     assert "Polisanmälan gjord" in page and f"K-number {MARKER}" in page
-    assert MARKER.encode() not in _dump_tables(engine)
+    assert MARKER.encode() not in dump_tables(engine)

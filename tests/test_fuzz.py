@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, inspect, select, table
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
+from tests.helpers import World, csrf, login_reporter, login_staff, post, submit_report
 from tests.test_web_loop import case_ids_in_inbox
 from whistle import accounts, db
 from whistle.settings import Settings

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
+from tests.helpers import World, csrf, login_reporter, login_staff, post, submit_report
 from tests.server import RealServer
 from whistle import accounts, db, logs
 from whistle.app import create_app

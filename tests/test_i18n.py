@@ -23,7 +23,7 @@ from babel.support import Translations
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
-from tests.conftest import CSRF_COOKIE, World, login_reporter, submit_report
+from tests.helpers import CSRF_COOKIE, World, login_reporter, submit_report
 from whistle import i18n
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,8 +16,7 @@ from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_reporter, login_staff, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import World, dump_tables, login_reporter, login_staff, post, submit_report
 from whistle import audit, db, deadlines, jobs
 from whistle.models import Case, Reminder, User, utcnow
 from whistle.settings import Settings
@@ -129,7 +128,7 @@ def test_reminders_fire_once_to_the_right_people_without_content(
         assert MARKER not in json.dumps(call) and "Mutor" not in json.dumps(call)
     with Session(engine) as s:
         assert len(s.execute(select(Reminder)).all()) == 9
-    assert MARKER.encode() not in _dump_tables(engine)
+    assert MARKER.encode() not in dump_tables(engine)
 
 
 def test_failed_delivery_is_retried(

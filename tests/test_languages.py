@@ -18,7 +18,7 @@ import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from tests.conftest import CODE_RE, World, csrf, login_staff, post
+from tests.helpers import CODE_RE, World, csrf, login_staff, post
 from whistle import i18n
 from whistle.web import pages, reporter, reporter_case, staff
 from whistle.web.context import REPORTER_MODULES

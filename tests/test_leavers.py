@@ -9,7 +9,7 @@ from sqlalchemy import Engine, delete, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import (
+from tests.helpers import (
     CHEAP_ARGON2,
     PASSWORD,
     World,

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from tests.conftest import CHEAP_ARGON2, PASSWORD, TOTP_SECRET, World
+from tests.helpers import CHEAP_ARGON2, PASSWORD, TOTP_SECRET, World
 from whistle import crypto, db, login, sessions
 from whistle.keys import Keys
 from whistle.login import FactorStep, PasswordStep

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CODE_RE, World, login_reporter, login_staff, post, submit_report
+from tests.helpers import CODE_RE, World, login_reporter, login_staff, post, submit_report
 from whistle import jobs
 from whistle.app import create_app
 from whistle.keys import Keys

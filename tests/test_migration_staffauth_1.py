@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlmodel import Session
 
-from tests.conftest import CHEAP_ARGON2, PASSWORD
+from tests.helpers import CHEAP_ARGON2, PASSWORD
 from whistle import accounts, crypto, db
 from whistle.models import User
 

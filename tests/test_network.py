@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from tests.conftest import World
-from tests.test_web_loop import _dump_tables
+from tests.helpers import World, dump_tables
 from whistle.app import create_app
 from whistle.keys import Keys
 from whistle.settings import Settings, SettingsError
@@ -103,10 +102,10 @@ def test_untrusted_proxy_header_ignored(browser) -> None:  # type: ignore[no-unt
 def test_nothing_of_the_address_is_stored(browser, engine: Engine) -> None:  # type: ignore[no-untyped-def]
     client = browser("10.20.3.4")
     client.get("/")
-    from tests.conftest import post
+    from tests.helpers import post
 
     post(client, "/followup", {"code": "0000 0000 0000 0000"})  # writes rate counters
-    dump = _dump_tables(engine)
+    dump = dump_tables(engine)
     assert b"10.20.3.4" not in dump
     assert b"employer" not in dump.lower()
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select, text
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CODE_RE, World, login_reporter, login_staff, post
+from tests.helpers import CODE_RE, World, login_reporter, login_staff, post
 from whistle import db
 from whistle.models import Case, CaseItem
 
@@ -120,7 +120,7 @@ def test_approvals_made_with_the_handed_over_code_are_labelled(
 def test_written_reports_never_ask_for_a_new_code(
     world: World, new_client: Callable[[], TestClient], engine: Engine
 ) -> None:
-    from tests.conftest import submit_report
+    from tests.helpers import submit_report
 
     reporter = new_client()
     login_reporter(reporter, submit_report(reporter, world.bribery))

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
+from tests.helpers import World, csrf, login_reporter, login_staff, post, submit_report
 from whistle import cli, crypto, package
 from whistle.keys import Keys
 from whistle.models import AuditEntry, Case, CaseItem

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_staff
+from tests.helpers import World, login_staff
 from whistle import i18n, poster
 from whistle.app import create_app
 from whistle.keys import Keys

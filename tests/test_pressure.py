@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
-from tests.conftest import CHEAP_ARGON2, World, post, submit_report
+from tests.helpers import CHEAP_ARGON2, World, post, submit_report
 from tests.server import CATEGORY_RE, RealServer, http_login_reporter, http_submit, token
 from whistle import attempts
 from whistle.app import create_app

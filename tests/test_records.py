@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from tests.conftest import CHEAP_ARGON2, World
+from tests.helpers import CHEAP_ARGON2, World
 from whistle import audit, casecode, cases, crypto, db, records, reports
 from whistle.keys import Keys
 from whistle.models import Case, CaseItem, ItemMarking, RegisterCounter, RegisterEntry, Unit

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from tests.conftest import World
+from tests.helpers import World
 from tests.test_retention import TODAY, TWO_YEARS_AGO, file_case, rows_mentioning, run
 from whistle import db, records, retention
 from whistle.keys import Keys

@@ -12,8 +12,16 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import PASSWORD, World, csrf, login_reporter, login_staff, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import (
+    PASSWORD,
+    World,
+    csrf,
+    dump_tables,
+    login_reporter,
+    login_staff,
+    post,
+    submit_report,
+)
 from whistle import accounts, backup, cases, casework
 from whistle.keys import load_keys
 from whistle.models import Attachment, AuditEntry, BlobChunk, Case, CaseItem
@@ -83,7 +91,7 @@ def test_masking_an_item_replaces_it_and_keeps_no_old_version(
     assert done.status_code == 303
     plain = _all_plaintext(engine, case_id, settings)
     assert IRRELEVANT not in plain and "[maskerat, 7:7 LVV]" in plain
-    dump = _dump_tables(engine)
+    dump = dump_tables(engine)
     assert old_sealed not in dump  # the old ciphertext is gone, not kept beside the new one
     if settings.effective_database_url.startswith("sqlite"):
         raw = b"".join(p.read_bytes() for p in settings.data_dir.glob("whistle.db*"))

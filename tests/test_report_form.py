@@ -13,8 +13,7 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CSRF_COOKIE, World
-from tests.test_web_loop import _dump_tables
+from tests.helpers import CSRF_COOKIE, World, dump_tables
 from whistle.models import Category
 from whistle.web import reporter
 
@@ -37,13 +36,13 @@ def test_visits_open_no_transaction_and_store_nothing(
     world: World, new_client: Callable[[], TestClient], engine: Engine, transactions: list[int]
 ) -> None:
     new_client().get("/report")  # the first visit renders (and reads the choices)
-    before, transactions[:] = _dump_tables(engine), []
+    before, transactions[:] = dump_tables(engine), []
     for _ in range(20):
         visitor = new_client()
         page = visitor.get("/report")
         assert page.status_code == 200 and "Beskriv vad som har hänt" in page.text
     assert transactions == []
-    assert _dump_tables(engine) == before
+    assert dump_tables(engine) == before
 
 
 def test_each_visitor_gets_its_own_token_and_can_send_the_form(

@@ -14,7 +14,7 @@ from sqlalchemy import Column, Engine, String, func, or_, select, text
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CHEAP_ARGON2, World, login_reporter, login_staff, post
+from tests.helpers import CHEAP_ARGON2, World, login_reporter, login_staff, post
 from whistle import audit, casecode, crypto, db, deadlines, reports, retention, sessions
 from whistle import statistics as stats
 from whistle.keys import Keys

@@ -13,7 +13,7 @@ import pytest
 from PIL import ExifTags, Image
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf
+from tests.helpers import World, csrf
 from whistle import i18n, scrub, scrub_labels
 
 

@@ -10,8 +10,15 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CHEAP_ARGON2, PASSWORD, World, login_staff, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import (
+    CHEAP_ARGON2,
+    PASSWORD,
+    World,
+    dump_tables,
+    login_staff,
+    post,
+    submit_report,
+)
 from whistle import accounts, search
 from whistle.casework import CaseworkError
 from whistle.keys import Keys
@@ -52,7 +59,7 @@ def test_search_finds_a_marker_only_in_cases_the_user_can_read(
     assert f'href="/cases/{bribery}"' not in post(carl, "/search", {"term": "QQMARKERQQ"}).text
 
     # Nothing of the term or the results is written anywhere or logged.
-    dump = _dump_tables(engine)
+    dump = dump_tables(engine)
     assert b"zyxwq" not in dump.lower() and b"qqmarkerqq" not in dump.lower()
     assert "zyxwq" not in caplog.text.casefold() and "qqmarkerqq" not in caplog.text.casefold()
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from tests.conftest import CHEAP_ARGON2
+from tests.helpers import CHEAP_ARGON2
 from tests.test_accounts import T0, _activate, _invite
 from whistle import accounts, crypto, second_factor
 from whistle.models import User

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from tests.authenticator import SoftKey, b64url, options_in, unb64url
-from tests.conftest import CHEAP_ARGON2, PASSWORD, World, login_staff, post, totp_code
+from tests.helpers import CHEAP_ARGON2, PASSWORD, World, login_staff, post, totp_code
 from tests.test_security_keys import (
     _keys,
     add_key,

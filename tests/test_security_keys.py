@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from tests.authenticator import SoftKey, b64url, options_in
-from tests.conftest import CHEAP_ARGON2, PASSWORD, World, login_staff, post, totp_code
+from tests.helpers import CHEAP_ARGON2, PASSWORD, World, login_staff, post, totp_code
 from whistle import accounts, crypto, i18n, security_keys, sessions
 from whistle.app import create_app
 from whistle.keys import Keys

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
-from tests.conftest import (
+from tests.helpers import (
     CHEAP_ARGON2,
     PASSWORD,
     TOTP_SECRET,

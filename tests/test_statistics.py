@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_staff
+from tests.helpers import World, login_staff
 from whistle import crypto, db, deadlines, statistics
 from whistle.models import Case
 from whistle.statistics import Period, Table

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_staff, post
+from tests.helpers import World, login_staff, post
 from whistle import db, texts
 from whistle.app import create_app
 from whistle.keys import Keys

@@ -15,8 +15,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import World, csrf, dump_tables, login_reporter, post, submit_report
 from whistle.models import Attachment, CaseItem
 from whistle.settings import Settings
 
@@ -68,7 +67,7 @@ def test_a_reply_after_the_timeout_is_kept_in_the_page_and_sent_after_the_code(
         assert "<b>igår</b>" not in late.text  # escaped, never markup
         # Nothing of it was stored while the session was gone.
         assert _counts(engine) == before and _blobs(settings) == blobs_before
-        assert REPLY.split()[0].encode() not in _dump_tables(engine)
+        assert REPLY.split()[0].encode() not in dump_tables(engine)
 
         # A wrong code: the text is still there.
         wrong = post(reporter, "/followup", {"code": "0000 0000 0000 0000", "pending_text": REPLY})
@@ -80,7 +79,7 @@ def test_a_reply_after_the_timeout_is_kept_in_the_page_and_sent_after_the_code(
     assert page.status_code == 200 and html.escape(REPLY) in page.text
     items, files = _counts(engine)
     assert (items, files) == (before[0] + 1, before[1])
-    assert REPLY.split()[0].encode() not in _dump_tables(engine)  # sealed, as every reply
+    assert REPLY.split()[0].encode() not in dump_tables(engine)  # sealed, as every reply
 
 
 def test_the_code_form_without_a_pending_reply_is_unchanged(
@@ -162,7 +161,7 @@ def test_a_meeting_request_after_the_timeout_is_kept_in_the_page_and_sent_after_
         assert 'name="pending_text"' not in late.text  # no reply was pending
         # Nothing of it was stored while the session was gone.
         assert _counts(engine) == before
-        assert MEETING.split()[0].encode() not in _dump_tables(engine)
+        assert MEETING.split()[0].encode() not in dump_tables(engine)
 
         wrong = post(
             reporter,
@@ -184,7 +183,7 @@ def test_a_meeting_request_after_the_timeout_is_kept_in_the_page_and_sent_after_
         page = reporter.get("/case")
     assert page.status_code == 200 and html.escape(MEETING) in page.text
     assert _meeting_requests(engine) == 1 and _counts(engine)[0] == before[0] + 1
-    assert MEETING.split()[0].encode() not in _dump_tables(engine)  # sealed, as every item
+    assert MEETING.split()[0].encode() not in dump_tables(engine)  # sealed, as every item
 
 
 def test_an_empty_meeting_request_after_the_timeout_is_still_sent(

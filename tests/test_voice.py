@@ -16,7 +16,7 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from tests import voices
-from tests.conftest import World, csrf, login_reporter, login_staff
+from tests.helpers import World, csrf, login_reporter, login_staff
 from tests.test_attachments import (
     BLOB_LINK,
     BOUNDARY,
@@ -203,7 +203,7 @@ def test_own_voice_is_labelled_and_re_encoded(
 def test_a_voice_reply_is_added_to_the_case(
     world: World, new_client: Callable[[], TestClient]
 ) -> None:
-    from tests.conftest import submit_report
+    from tests.helpers import submit_report
 
     reporter = new_client()
     login_reporter(reporter, submit_report(reporter, world.bribery))
@@ -337,7 +337,7 @@ def _post_recording(client: TestClient, case_id: str, data: bytes, **fields: str
 def test_a_recording_without_consent_is_refused_and_nothing_is_kept(
     world: World, new_client: Callable[[], TestClient], engine: Engine, settings: Settings
 ) -> None:
-    from tests.conftest import submit_report
+    from tests.helpers import submit_report
 
     reporter = new_client()
     submit_report(reporter, world.bribery)
@@ -356,7 +356,7 @@ def test_a_recording_without_consent_is_refused_and_nothing_is_kept(
 def test_a_recording_with_consent_is_one_item_with_who_and_when(
     world: World, new_client: Callable[[], TestClient], engine: Engine
 ) -> None:
-    from tests.conftest import submit_report
+    from tests.helpers import submit_report
     from whistle.models import utcnow
 
     reporter = new_client()

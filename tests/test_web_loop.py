@@ -12,7 +12,7 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
+from tests.helpers import World, csrf, dump_tables, login_reporter, login_staff, post, submit_report
 from whistle.models import Case, CaseItem, CaseKeyWrap, metadata
 from whistle.settings import Settings
 
@@ -175,17 +175,6 @@ def _all_bytes_under(root: Path) -> list[tuple[Path, bytes]]:
     return [(p, p.read_bytes()) for p in root.rglob("*") if p.is_file()]
 
 
-def _dump_tables(engine: Engine) -> bytes:
-    out = bytearray()
-    with engine.connect() as conn:
-        for table in inspect(engine).get_table_names():
-            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
-                for value in row:
-                    out += value if isinstance(value, bytes | memoryview) else str(value).encode()
-                    out += b"\x00"
-    return bytes(out)
-
-
 def test_plaintext_never_stored(
     world: World,
     new_client: Callable[[], TestClient],
@@ -225,7 +214,7 @@ def test_plaintext_never_stored(
     utf16 = MARKER.encode("utf-16-le")
     digits = code.replace(" ", "").encode()
     # The database: raw file bytes on SQLite (with WAL), every table's rows on both engines.
-    dump = _dump_tables(engine)
+    dump = dump_tables(engine)
     assert marker not in dump and utf16 not in dump and digits not in dump
     for path, content in _all_bytes_under(settings.data_dir):
         assert marker not in content, path

@@ -11,8 +11,15 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CHEAP_ARGON2, PASSWORD, World, login_staff, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import (
+    CHEAP_ARGON2,
+    PASSWORD,
+    World,
+    dump_tables,
+    login_staff,
+    post,
+    submit_report,
+)
 from whistle import accounts, casework, deadlines, jobs, workbench
 from whistle import inbox as inbox_query
 from whistle.cases import CaseNotFound
@@ -232,7 +239,7 @@ def test_tasks_are_sealed_dated_and_reminded(
         assert [(d.kind, d.due_on) for d in due if d.kind == "task"] == [
             ("task", today + dt.timedelta(days=1))
         ]
-    assert b"TASKMARKER" not in _dump_tables(engine)
+    assert b"TASKMARKER" not in dump_tables(engine)
     with Session(engine) as s:
         anna = _key(s, "anna", keys)
         soonest = s.execute(select(CaseTask).order_by(CaseTask.due_on)).scalars().first()
@@ -286,7 +293,7 @@ def test_case_page_shows_triage_on_top_and_keeps_it_sealed(
     assert bad.status_code == 400 and "Kept draft" in bad.text
     page = anna.get(f"/cases/{case_id}").text
     assert page.index("PROTECTMARKER") < page.index("The report text")  # top of the case
-    assert b"PROTECTMARKER" not in _dump_tables(engine)
+    assert b"PROTECTMARKER" not in dump_tables(engine)
 
     assert post(anna, f"/cases/{case_id}/lead", {"user_id": world.anna}).status_code == 303
     assert post(anna, "/labels", {"name": "Supplier"}).status_code == 303

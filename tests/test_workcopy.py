@@ -12,8 +12,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import World, csrf, dump_tables, login_reporter, login_staff, post, submit_report
 from whistle.models import AuditEntry, Case
 from whistle.settings import Settings
 
@@ -97,7 +96,7 @@ def test_working_copy_holds_the_whole_case_and_nothing_is_kept(
     assert "working_copy_exported" in actions
 
     # Nothing of the copy is kept: not in the database, not on disk, not in the logs.
-    dump = _dump_tables(engine).lower()
+    dump = dump_tables(engine).lower()
     for marker in (b"qwreport", b"qwnote", b"qwtask", b"qwmeasures", b"qwname"):
         assert marker not in dump
     for path in settings.data_dir.rglob("*"):

@@ -10,8 +10,8 @@ import pypdf
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import OpenPage
 from tests.e2e.flows import file_report, marker, open_case_with, t
+from tests.e2e.harness import OpenPage
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,6 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import OpenPage
 from tests.e2e.flows import (
     file_report,
     login_reporter,
@@ -17,6 +16,7 @@ from tests.e2e.flows import (
     submit_password,
     t,
 )
+from tests.e2e.harness import OpenPage
 
 pytestmark = pytest.mark.e2e
 

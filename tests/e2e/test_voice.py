@@ -8,9 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import voices
-from tests.e2e.conftest import OpenPage
 from tests.e2e.flows import fill_report, marker, open_case_with, read_code, send_report, t
-from tests.e2e.harness import DemoServer
+from tests.e2e.harness import DemoServer, OpenPage
 
 pytestmark = pytest.mark.e2e
 
