@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from tests.helpers import CHEAP_ARGON2, PG_URL, World, make_world
@@ -98,12 +99,12 @@ def world(engine: Engine, keys: Keys) -> World:
 
 
 @pytest.fixture
-def app(settings: Settings, engine: Engine, keys: Keys):  # type: ignore[no-untyped-def]
+def app(settings: Settings, engine: Engine, keys: Keys) -> Starlette:
     return create_app(settings, engine=engine, keys=keys)
 
 
 @pytest.fixture
-def new_client(app) -> Iterator[Callable[[], TestClient]]:  # type: ignore[no-untyped-def]
+def new_client(app: Starlette) -> Iterator[Callable[[], TestClient]]:
     """Independent browsers (own cookie jars) against the same app."""
     opened: list[TestClient] = []
 

@@ -10,6 +10,7 @@ import re
 import time
 from dataclasses import dataclass
 
+import httpx2
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session
 from starlette.testclient import TestClient
@@ -78,13 +79,13 @@ def make_world(engine: Engine, keys: Keys) -> World:
             enrol_totp(s, user.username, keys.password_key)
             ids[name] = user.id
         assert bribery.id and other.id and unit.id
-        for user, category in (
+        for username, category in (
             ("anna", bribery.id),
             ("anna", other.id),
             ("bertil", bribery.id),
             ("carl", other.id),
         ):
-            routing.designate(s, category_id=category, user_id=ids[user])
+            routing.designate(s, category_id=category, user_id=ids[username])
         # Approved by colleagues, as four eyes requires (whistle/approvals.py).
         demo.approve_as_colleagues(s)
         return World(engine, bribery.id, other.id, unit.id, **ids)
@@ -99,7 +100,7 @@ def csrf(client: TestClient) -> str:
     return token
 
 
-def post(client: TestClient, url: str, data: dict[str, str]):  # type: ignore[no-untyped-def]
+def post(client: TestClient, url: str, data: dict[str, str]) -> httpx2.Response:
     return client.post(url, data={"csrf_token": csrf(client), **data})
 
 

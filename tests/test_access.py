@@ -78,7 +78,7 @@ def test_excluding_everyone_goes_to_triage_after_telling_the_reporter(
         "mode": "anonymous",
         "exclude": [world.anna, world.bertil],
     }
-    first = post(client, "/report", data)  # type: ignore[arg-type]
+    first = post(client, "/report", data)
     assert first.status_code == 200
     assert "sorteringsgruppen: Carl" in first.text
     with Session(engine) as s:
@@ -87,7 +87,7 @@ def test_excluding_everyone_goes_to_triage_after_telling_the_reporter(
         client,
         world.bribery,
         what="Both are involved",
-        exclude=[world.anna, world.bertil],  # type: ignore[arg-type]
+        exclude=[world.anna, world.bertil],
         confirm_triage="yes",
     )
     assert code

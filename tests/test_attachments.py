@@ -86,7 +86,7 @@ async def _stream_post(
 ) -> httpx.Response:
     """POST a body chunk by chunk: the server has handled chunk n before chunk n+1 is asked
     for (ASGITransport pulls the body only as the application reads it)."""
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="https://testserver", cookies=dict(client.cookies)
     ) as streaming:
@@ -204,7 +204,7 @@ def _photo_with_gps() -> bytes:
     return out.getvalue()
 
 
-def _send_report_with(client: TestClient, world: World, files: list, **fields: str):  # type: ignore[no-untyped-def]
+def _send_report_with(client: TestClient, world: World, files: list, **fields: str):
     data = {
         "csrf_token": csrf(client),
         "category": str(world.bribery),
@@ -355,20 +355,20 @@ def test_an_upload_killed_half_way_leaves_nothing(
     assert _counts(engine) == before
 
 
-async def _disconnect_half_way(app: Callable, reporter: TestClient) -> None:  # type: ignore[type-arg]
+async def _disconnect_half_way(app: Callable, reporter: TestClient) -> None:
     """Drive the ASGI app directly: half a body, then the client goes away."""
     messages = [
         _part("csrf_token", csrf(reporter)) + _file_head("gone.bin") + os.urandom(200_000),
         os.urandom(200_000),
     ]
-    sent: list[dict] = []  # type: ignore[type-arg]
+    sent: list[dict] = []
 
-    async def receive() -> dict:  # type: ignore[type-arg]
+    async def receive() -> dict:
         if messages:
             return {"type": "http.request", "body": messages.pop(0), "more_body": True}
         return {"type": "http.disconnect"}
 
-    async def send(message: dict) -> None:  # type: ignore[type-arg]
+    async def send(message: dict) -> None:
         sent.append(message)
 
     cookie = "; ".join(f"{k}={v}" for k, v in reporter.cookies.items())
@@ -395,7 +395,7 @@ async def _disconnect_half_way(app: Callable, reporter: TestClient) -> None:  # 
 
 
 @pytest.fixture
-def small_app(settings: Settings, engine: Engine, keys: Keys):  # type: ignore[no-untyped-def]
+def small_app(settings: Settings, engine: Engine, keys: Keys):
     small = settings.replace(max_file_bytes=1024 * 1024, max_upload_bytes=3 * 1024 * 1024)
     return create_app(small, engine=engine, keys=keys)
 
@@ -403,7 +403,7 @@ def small_app(settings: Settings, engine: Engine, keys: Keys):  # type: ignore[n
 def test_an_oversized_file_is_stopped_early_with_the_text_kept(
     world: World, small_app: object, settings: Settings, engine: Engine
 ) -> None:
-    browser = TestClient(small_app, base_url="https://testserver", follow_redirects=False)  # type: ignore[arg-type]
+    browser = TestClient(small_app, base_url="https://testserver", follow_redirects=False)
     sent_chunks: list[int] = []
     total_chunks = 40
     token = csrf(browser)
@@ -431,7 +431,7 @@ def test_an_oversized_file_is_stopped_early_with_the_text_kept(
 def test_too_many_files_and_too_much_in_one_request(
     world: World, small_app: object, settings: Settings, engine: Engine
 ) -> None:
-    browser = TestClient(small_app, base_url="https://testserver", follow_redirects=False)  # type: ignore[arg-type]
+    browser = TestClient(small_app, base_url="https://testserver", follow_redirects=False)
     many = [("files", (f"f{n}.txt", b"x")) for n in range(settings.max_files + 1)]
     response = _send_report_with(browser, world, many, what="Eleven files")
     assert response.status_code == 413

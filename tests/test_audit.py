@@ -108,9 +108,9 @@ def test_verify_cli_reports_the_first_broken_entry(
     from whistle import cli
 
     _activity(world, new_client, engine)
-    monkeypatch.setenv("WHISTLE_DATA_DIR", str(settings.data_dir))  # type: ignore[attr-defined]
-    monkeypatch.setenv("WHISTLE_KEYS_DIR", str(settings.keys_dir))  # type: ignore[attr-defined]
-    monkeypatch.setenv("WHISTLE_DATABASE_URL", settings.effective_database_url)  # type: ignore[attr-defined]
+    monkeypatch.setenv("WHISTLE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("WHISTLE_KEYS_DIR", str(settings.keys_dir))
+    monkeypatch.setenv("WHISTLE_DATABASE_URL", settings.effective_database_url)
     assert cli.main(["audit-verify"]) == 0
     assert "intact" in capsys.readouterr().out
     with db.session_scope(engine) as s:
@@ -180,7 +180,7 @@ def _rebuild(engine: Engine, entry_hash: Callable[[bytes, AuditEntry], bytes]) -
     with db.session_scope(engine) as s:
         s.execute(update(AuditEntry).where(AuditEntry.id == 2).values(detail="rewritten"))
         prev = audit.GENESIS
-        for entry in s.exec(select(AuditEntry).order_by(AuditEntry.id)).scalars():  # type: ignore[call-overload]
+        for entry in s.exec(select(AuditEntry).order_by(AuditEntry.id)).scalars():
             entry.prev_hash = prev
             entry.entry_hash = entry_hash(prev, entry)
             prev = entry.entry_hash
@@ -215,7 +215,7 @@ def test_moving_where_keying_begins_is_caught_against_the_head(
 
 
 def test_an_engine_without_the_key_cannot_write_or_verify(settings: object, world: World) -> None:
-    plain = db.make_engine(settings.effective_database_url)  # type: ignore[attr-defined]
+    plain = db.make_engine(settings.effective_database_url)
     try:
         with pytest.raises(audit.AuditKeyMissing), db.session_scope(plain) as s:
             audit.record(s, action="login", actor_id=world.anna)
@@ -236,9 +236,9 @@ def test_verify_cli_prints_the_head_and_checks_against_it(
     from whistle import cli
 
     _activity(world, new_client, engine)
-    monkeypatch.setenv("WHISTLE_DATA_DIR", str(settings.data_dir))  # type: ignore[attr-defined]
-    monkeypatch.setenv("WHISTLE_KEYS_DIR", str(settings.keys_dir))  # type: ignore[attr-defined]
-    monkeypatch.setenv("WHISTLE_DATABASE_URL", settings.effective_database_url)  # type: ignore[attr-defined]
+    monkeypatch.setenv("WHISTLE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("WHISTLE_KEYS_DIR", str(settings.keys_dir))
+    monkeypatch.setenv("WHISTLE_DATABASE_URL", settings.effective_database_url)
     assert cli.main(["audit-verify"]) == 0
     printed = re.search(r"^head: (\S+)$", capsys.readouterr().out, re.MULTILINE)
     assert printed and printed.group(1) == _verify(engine).head.token()

@@ -220,7 +220,7 @@ MATRIX: dict[tuple[str, str], Check] = {
 
 def app_routes(app: object) -> set[tuple[str, str]]:
     found = set()
-    for route in app.routes:  # type: ignore[attr-defined]
+    for route in app.routes:
         if isinstance(route, Mount):
             continue  # /static: checked in test_static_is_public
         assert isinstance(route, Route)
@@ -324,8 +324,8 @@ def _fill(path: str, params: dict[str, str]) -> str:
 
 
 def _outcome(response: object) -> int | str:
-    status: int = response.status_code  # type: ignore[attr-defined]
-    if status == 303 and response.headers["location"] == "/staff/login":  # type: ignore[attr-defined]
+    status: int = response.status_code
+    if status == 303 and response.headers["location"] == "/staff/login":
         return LOGIN
     return status
 

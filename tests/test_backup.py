@@ -157,7 +157,7 @@ def test_backup_refuses_non_empty_destination(settings: Settings, tmp_path: Path
 
 def test_tampered_or_incomplete_backup_is_refused(
     settings: Settings, world: World, client, tmp_path: Path, fresh_url: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     submit_report(client, world.bribery)
     _fake_blob(settings)
     dest = tmp_path / "bk"
@@ -217,7 +217,7 @@ def _rows(engine: Engine) -> dict[str, list[str]]:
 
 def test_restored_copy_holds_the_same_rows(
     settings: Settings, world: World, client, engine: Engine, tmp_path: Path, fresh_url: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     submit_report(client, world.bribery, what="Row check")
     manifest = backup.backup(settings=settings, dest=tmp_path / "bk")
     assert manifest.database == ("postgresql" if PG_URL else "sqlite")

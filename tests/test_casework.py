@@ -38,5 +38,5 @@ def test_inbox_pages_cover_every_held_case_once(
     assert len(seen) == 5 and len(set(seen)) == 5
     due = [row.next_due for p in pages for row in p.rows]
     assert due[3:] == [None, None]  # deadlines first (nearest first), then the rest
-    assert due[:3] == sorted(due[:3])  # type: ignore[type-var]
+    assert due[:3] == sorted(due[:3])
     assert len(anna.rows) == 6 and anna.has_next is False

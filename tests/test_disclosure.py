@@ -24,7 +24,7 @@ RELEASED = "Fakturan betalades två gånger i maj"
 ASKED = "Alla handlingar i ärendet MARKERASKED"
 
 
-def _setup(world: World, new_client: Callable[[], TestClient], engine: Engine, **unit: str):  # type: ignore[no-untyped-def]
+def _setup(world: World, new_client: Callable[[], TestClient], engine: Engine, **unit: str):
     reporter = new_client()
     code = submit_report(
         reporter,
@@ -79,7 +79,7 @@ def _decision(items: dict[str, str], **overrides: str) -> dict[str, str]:
     return data
 
 
-def _post_decision(anna: TestClient, url: str, items: dict[str, str], data: dict[str, str]):  # type: ignore[no-untyped-def]
+def _post_decision(anna: TestClient, url: str, items: dict[str, str], data: dict[str, str]):
     body = [("csrf_token", csrf(anna))]
     body += [("item", items[k]) for k in ("report", "message", "attachment")]
     body += [(k, v) for k, v in data.items() if k != "item"]
@@ -167,7 +167,7 @@ def test_forged_masking_and_missing_grounds_are_refused_and_keep_the_form(
         if f"{report}:f:what" in override:
             assert "inte. Det var" in response.text  # what was typed comes back
     with Session(engine) as s:
-        assert s.get(DocumentRequest, rid).decision_sealed is None  # type: ignore[union-attr]
+        assert s.get(DocumentRequest, rid).decision_sealed is None
 
 
 def _english(anna: TestClient, url: str, items: dict[str, str], override: dict[str, str]) -> str:

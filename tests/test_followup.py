@@ -28,7 +28,7 @@ MARKER = "FOLLOWUPMARKER0917"
 
 def _case(engine: Engine) -> Case:
     with Session(engine) as s:
-        return s.execute(select(Case).order_by(Case.received_on)).scalars().first()  # type: ignore[return-value]
+        return s.execute(select(Case).order_by(Case.received_on)).scalars().first()
 
 
 def _investigator(new_client: Callable[[], TestClient], name: str = "anna") -> TestClient:

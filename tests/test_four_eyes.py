@@ -216,7 +216,7 @@ def test_with_nobody_reading_it_any_colleague_decides(world: World, engine: Engi
         assert row.status == "pending"
         assert {u.id for u in approvals.approvers(s, row)} == {world.anna, world.bertil}
         with pytest.raises(approvals.ApprovalError):
-            approvals.approve(s, approver_id=world.admin, designation_id=row.id)  # type: ignore[arg-type]
+            approvals.approve(s, approver_id=world.admin, designation_id=row.id)
 
 
 def test_the_first_investigator_is_the_recorded_exception(engine: Engine, keys: Keys) -> None:

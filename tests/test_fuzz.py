@@ -93,7 +93,7 @@ def post_routes(app: Any) -> list[str]:
 
 
 @pytest.fixture
-def seeded(app, world: World, new_client: Callable[[], TestClient]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def seeded(app, world: World, new_client: Callable[[], TestClient]) -> dict[str, Any]:
     reporter = new_client()
     code = submit_report(reporter, world.bribery, what="Fuzz target")
     login_reporter(reporter, code)
@@ -230,7 +230,7 @@ def send(client: TestClient, path: str, spec: dict[str, Any]) -> Any:
     return client.post(path, content=spec["raw"])  # no content type at all
 
 
-def test_fuzz_every_post_endpoint(app, seeded: dict[str, Any], engine: Engine) -> None:  # type: ignore[no-untyped-def]
+def test_fuzz_every_post_endpoint(app, seeded: dict[str, Any], engine: Engine) -> None:
     routes = post_routes(app)
     assert "/report" in routes and "/followup" in routes and "/cases/{case_id}/post" in routes
     fields = template_field_names()

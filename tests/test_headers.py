@@ -120,7 +120,7 @@ def browser(
     yield make
 
 
-def test_every_route_every_role(app, filled, browser) -> None:  # type: ignore[no-untyped-def]
+def test_every_route_every_role(app, filled, browser) -> None:
     table = route_table(app)
     assert ("POST", "/report") in table and ("GET", "/static/whistle.css") in table
     # GETs first and logouts last: one logged-in browser per role serves every request.
@@ -169,7 +169,7 @@ SECRET = "SECRET-MARKER-0451 in /srv/whistle/reports.py"
 
 def test_forced_500_has_headers_and_no_exception_text(
     app, world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     def explode(*args: object, **kwargs: object) -> object:
         raise RuntimeError(SECRET)
 

@@ -24,7 +24,7 @@ CONTACT = "070-1234567"
 EVIDENCE = b"%PDF-1.4 evidence bytes \x00\x01\x02"
 
 
-def _setup(world: World, new_client: Callable[[], TestClient], engine: Engine):  # type: ignore[no-untyped-def]
+def _setup(world: World, new_client: Callable[[], TestClient], engine: Engine):
     reporter = new_client()
     code = submit_report(
         reporter,
@@ -50,7 +50,7 @@ def _setup(world: World, new_client: Callable[[], TestClient], engine: Engine): 
     return anna, case_id, items
 
 
-def _download(anna: TestClient, case_id: str, ids: list[str], **extra: str):  # type: ignore[no-untyped-def]
+def _download(anna: TestClient, case_id: str, ids: list[str], **extra: str):
     from urllib.parse import urlencode
 
     body = [("csrf_token", csrf(anna)), ("recipient", "Polisen Region Stockholm")]

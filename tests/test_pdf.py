@@ -74,7 +74,7 @@ def test_writes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     def spy_builtin(file: object, mode: str = "r", *args: object, **kwargs: object) -> object:
         if any(m in mode for m in "wax+"):
             opened.append(str(file))
-        return real_builtin_open(file, mode, *args, **kwargs)  # type: ignore[call-overload]
+        return real_builtin_open(file, mode, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", spy)
     monkeypatch.setattr(builtins, "open", spy_builtin)

@@ -30,7 +30,7 @@ from whistle.settings import Settings
 IRRELEVANT = "Grannens-Halsotillstand-Irrelevant"
 
 
-def _setup(world: World, new_client: Callable[[], TestClient], engine: Engine):  # type: ignore[no-untyped-def]
+def _setup(world: World, new_client: Callable[[], TestClient], engine: Engine):
     reporter = new_client()
     code = submit_report(reporter, world.bribery, what=f"Mutor. Dessutom {IRRELEVANT} i huset.")
     login_reporter(reporter, code)

@@ -78,7 +78,7 @@ def run(
             s,
             policy=policy,
             disposal=str(options.get("disposal", "archive")),
-            retention_days=int(options.get("retention_days", 730)),  # type: ignore[call-overload]
+            retention_days=int(options.get("retention_days", 730)),
             today=TODAY,
             dry_run=bool(options.get("dry_run", False)),
             blob_dir=settings.blob_dir,

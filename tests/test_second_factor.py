@@ -46,7 +46,7 @@ def test_second_factor_failures_lock_the_account_and_the_right_code_waits(
         assert info.value.until == user.factor_locked_until
         db.rollback()
         # Refused tries while locked are not counted (nothing to gain, nothing to extend).
-        assert db.get(User, uid).factor_failures == second_factor.FACTOR_BUDGET  # type: ignore[union-attr]
+        assert db.get(User, uid).factor_failures == second_factor.FACTOR_BUDGET
         after = T0 + dt.timedelta(minutes=16)
         # Once the lock ends the budget is one more round: five more wrong codes lock for longer.
         for i in range(second_factor.FACTOR_BUDGET):

@@ -50,7 +50,7 @@ def _keys(engine: Engine, user_id: str) -> list[SecurityKey]:
         return list(s.exec(select(SecurityKey).where(SecurityKey.user_id == user_id)).all())
 
 
-def add_key(client: TestClient, key: SoftKey, *, name: str = "blue key", **answer: str):  # type: ignore[no-untyped-def]
+def add_key(client: TestClient, key: SoftKey, *, name: str = "blue key", **answer: str):
     page = client.get("/staff/security-keys")
     assert page.status_code == 200
     credential, prf = key.create(options_in(page.text), **answer)
@@ -71,7 +71,7 @@ def password_step(client: TestClient, username: str) -> str:
     return page.text
 
 
-def key_step(client: TestClient, key: SoftKey, page: str, **answer: str):  # type: ignore[no-untyped-def]
+def key_step(client: TestClient, key: SoftKey, page: str, **answer: str):
     credential, prf = key.get(options_in(page), **answer)
     return post(client, "/staff/security-key/login", {"credential": credential, "prf": prf})
 
@@ -193,8 +193,8 @@ def test_key_without_prf_is_a_second_factor_only(
 def _refused(
     response: object, engine: Engine, user_id: str, code: str, *, counted: int = 1
 ) -> None:
-    assert response.status_code == 400, response.text  # type: ignore[attr-defined]
-    assert text(web.ERRORS[code]) in response.text  # type: ignore[attr-defined]
+    assert response.status_code == 400, response.text
+    assert text(web.ERRORS[code]) in response.text
     assert failures(engine, user_id) == counted
 
 

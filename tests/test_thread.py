@@ -23,7 +23,7 @@ def _item(kind: str, **extra: object) -> OpenedItem:
         "content": {"text": HOSTILE},
     }
     fields.update(extra)
-    return OpenedItem(**fields)  # type: ignore[arg-type]
+    return OpenedItem(**fields)
 
 
 def test_every_value_is_escaped() -> None:

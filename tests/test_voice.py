@@ -43,7 +43,7 @@ def _semitones(f0: float) -> float:
 @pytest.fixture(scope="module")
 def cleaner() -> Sandbox:
     pool = Sandbox(concurrency=1, memory_bytes=768 * 1024 * 1024, seconds=30)
-    yield pool  # type: ignore[misc]
+    yield pool
     pool.close()
 
 
@@ -134,7 +134,7 @@ def test_a_picture_sent_as_voice_is_refused(cleaner: Sandbox) -> None:
 # through the web
 
 
-def _voice_report(client: TestClient, world: World, data: bytes, name: str, **fields: str):  # type: ignore[no-untyped-def]
+def _voice_report(client: TestClient, world: World, data: bytes, name: str, **fields: str):
     form = {
         "csrf_token": csrf(client),
         "category": str(world.bribery),
@@ -318,7 +318,7 @@ def test_the_investigator_plays_the_recording_inline_and_every_play_is_audited(
     login_staff(carl, "carl")
     assert carl.get(players[0]).status_code == 404
     # The reporter has no player (and no audit of their listening: it could identify them).
-    login_reporter(reporter, CODE.search(receipt.text).group(1))  # type: ignore[union-attr]
+    login_reporter(reporter, CODE.search(receipt.text).group(1))
     assert "<audio" not in reporter.get("/case").text
 
 
@@ -326,7 +326,7 @@ def test_the_investigator_plays_the_recording_inline_and_every_play_is_audited(
 # recordings of oral reports and meetings
 
 
-def _post_recording(client: TestClient, case_id: str, data: bytes, **fields: str):  # type: ignore[no-untyped-def]
+def _post_recording(client: TestClient, case_id: str, data: bytes, **fields: str):
     return client.post(
         f"/cases/{case_id}/recording",
         data={"csrf_token": csrf(client), **fields},

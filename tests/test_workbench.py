@@ -46,7 +46,7 @@ def _cases(engine: Engine, category: int) -> list[str]:
 
 
 def _ids(s: Session, user_id: str, **query: object) -> set[str]:
-    found = inbox_query.inbox(s, user_id=user_id, query=InboxQuery(**query))  # type: ignore[arg-type]
+    found = inbox_query.inbox(s, user_id=user_id, query=InboxQuery(**query))
     return {row.case_id for row in found.rows}
 
 

@@ -25,7 +25,7 @@ def _text(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in reader.pages)
 
 
-def _case(world: World, new_client: Callable[[], TestClient], engine: Engine, **extra: str):  # type: ignore[no-untyped-def]
+def _case(world: World, new_client: Callable[[], TestClient], engine: Engine, **extra: str):
     reporter = new_client()
     code = submit_report(reporter, world.bribery, what="Qwreport: the supplier pays", **extra)
     login_reporter(reporter, code)
@@ -40,7 +40,7 @@ def _case(world: World, new_client: Callable[[], TestClient], engine: Engine, **
     return case_id
 
 
-def _download(client: TestClient, case_id: str, confirm: bool = True):  # type: ignore[no-untyped-def]
+def _download(client: TestClient, case_id: str, confirm: bool = True):
     data = {"confirm": "yes"} if confirm else {}
     return post(client, f"/cases/{case_id}/copy", data)
 
