@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -104,9 +104,7 @@ ROLES = ("anonymous", "reporter", "anna", "admin")
 
 
 @pytest.fixture
-def browser(
-    world: World, new_client: Callable[[], TestClient]
-) -> Iterator[Callable[[str], TestClient]]:
+def browser(world: World, new_client: Callable[[], TestClient]) -> Callable[[str], TestClient]:
     code = submit_report(new_client(), world.other, what="For the reporter role")
 
     def make(role: str) -> TestClient:
@@ -117,7 +115,7 @@ def browser(
             login_staff(client, role)
         return client
 
-    yield make
+    return make
 
 
 def test_every_route_every_role(app, filled, browser) -> None:
@@ -170,7 +168,7 @@ SECRET = "SECRET-MARKER-0451 in /srv/whistle/reports.py"
 def test_forced_500_has_headers_and_no_exception_text(
     app, world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def explode(*args: object, **kwargs: object) -> object:
+    def explode(*_args: object, **_kwargs: object) -> object:
         raise RuntimeError(SECRET)
 
     monkeypatch.setattr(reporter_web.routing, "active_categories", explode)

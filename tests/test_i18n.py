@@ -8,7 +8,7 @@ import datetime as dt
 import gettext
 import html
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -186,7 +186,7 @@ def _check_language(text: str, locale: str, url: str) -> None:
 
 
 @pytest.fixture
-def rendered(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
+def rendered(app: Any, monkeypatch: pytest.MonkeyPatch) -> set[str]:
     """The names of the templates rendered during the test."""
     names: set[str] = set()
     env: jinja2.Environment = app.state.ctx.templates
@@ -198,7 +198,7 @@ def rendered(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
         return template
 
     monkeypatch.setattr(env, "get_template", recording)
-    yield names
+    return names
 
 
 @pytest.mark.parametrize("locale", i18n.LOCALES)

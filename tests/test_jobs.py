@@ -28,7 +28,7 @@ MARKER = "REMINDERMARKER5521"
 class Inbox:
     messages: list[tuple[str, bytes]] = field(default_factory=list)
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+    async def handle_DATA(self, _server: object, _session: object, envelope: object) -> str:
         for rcpt in envelope.rcpt_tos:
             self.messages.append((rcpt, envelope.content))
         return "250 OK"

@@ -149,9 +149,14 @@ def test_a_failed_submission_leaves_no_number_behind(
     set_unit_type(engine, world.unit, "public")
     file(engine, keys, world)
     report = reports.ReportInput(category_id=world.bribery, unit_id=world.unit, what="x")
-    with pytest.raises(RuntimeError), db.session_scope(engine) as s:
-        reports.submit(s, report=report, access=access(), keys=keys, records_config=CONFIG)
-        raise RuntimeError("the request failed after the entry was written")
+
+    def fail_after_the_entry() -> None:
+        with db.session_scope(engine) as s:
+            reports.submit(s, report=report, access=access(), keys=keys, records_config=CONFIG)
+            raise RuntimeError("the request failed after the entry was written")
+
+    with pytest.raises(RuntimeError, match="the request failed"):
+        fail_after_the_entry()
     file(engine, keys, world)
     assert [e.seq for e in entries(engine)] == [1, 2]
 

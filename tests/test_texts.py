@@ -49,8 +49,8 @@ def test_both_languages_are_required_and_names_are_fixed(engine: Engine, world: 
             texts.save(s, actor_id=world.admin, name="routine", body_sv="Bara svenska", body_en=" ")
         with pytest.raises(texts.TextError, match="not-found"):
             texts.save(s, actor_id=world.admin, name="other", body_sv="x", body_en="x")
+        long = "x" * (texts.MAX_CHARS + 1)
         with pytest.raises(texts.TextError, match="too-long"):
-            long = "x" * (texts.MAX_CHARS + 1)
             texts.save(s, actor_id=world.admin, name="routine", body_sv=long, body_en="x")
 
 

@@ -36,8 +36,7 @@ def _case(world: World, new_client: Callable[[], TestClient], engine: Engine, **
     )
     assert reply.status_code == 303
     with Session(engine) as s:
-        case_id = s.execute(select(Case.id)).scalar_one()
-    return case_id
+        return s.execute(select(Case.id)).scalar_one()
 
 
 def _download(client: TestClient, case_id: str, confirm: bool = True):
