@@ -78,7 +78,9 @@ def make_world(engine: Engine, keys: Keys) -> World:
             )
             enrol_totp(s, user.username, keys.password_key)
             ids[name] = user.id
-        assert bribery.id and other.id and unit.id
+        assert bribery.id
+        assert other.id
+        assert unit.id
         for username, category in (
             ("anna", bribery.id),
             ("anna", other.id),

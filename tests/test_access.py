@@ -37,7 +37,9 @@ def test_reporter_sees_readers_and_can_exclude(
     data = {"category": str(world.bribery), "what": "Bertil is involved", "mode": "anonymous"}
     preview = post(client, "/report", {**data, "action": "readers"})
     assert preview.status_code == 200
-    assert "Anna" in preview.text and "Bertil" in preview.text and "Carl" not in preview.text
+    assert "Anna" in preview.text
+    assert "Bertil" in preview.text
+    assert "Carl" not in preview.text
     assert "Bertil is involved" in preview.text  # nothing typed is lost
     with Session(engine) as s:
         assert s.execute(select(Case)).first() is None  # the preview stores nothing
@@ -106,7 +108,8 @@ def test_unknown_category_goes_to_triage(world: World, client: TestClient, engin
     )
     assert response.status_code == 200
     case = only_case(engine)
-    assert case.category_id is None and case.triaged
+    assert case.category_id is None
+    assert case.triaged
     assert holders(engine) == {world.bertil}
 
 
@@ -211,7 +214,8 @@ def test_continuity_key_regrants_a_case_whose_readers_are_all_gone(
     dora = TestClient(app, base_url="https://testserver", follow_redirects=False)
     login_staff(dora, "dora")
     page = dora.get(f"/cases/{case.id}")
-    assert page.status_code == 200 and "Continuity marker" in page.text
+    assert page.status_code == 200
+    assert "Continuity marker" in page.text
     history = dora.get(f"/cases/{case.id}?tab=history").text
     assert "Gav åtkomst med kontinuitetsnyckeln" in history
 

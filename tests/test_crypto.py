@@ -358,8 +358,11 @@ def test_small_helpers() -> None:
     assert not crypto.constant_time_equal("abc", "abd")
     assert not crypto.constant_time_equal("abc", "abcd")
     digits = crypto.random_digits(40)
-    assert len(digits) == 40 and digits.isascii() and digits.isdigit()
-    assert len(crypto.random_key()) == 32 and crypto.random_key() != crypto.random_key()
+    assert len(digits) == 40
+    assert digits.isascii()
+    assert digits.isdigit()
+    assert len(crypto.random_key()) == 32
+    assert crypto.random_key() != crypto.random_key()
     assert crypto.random_token() != crypto.random_token()
 
 
@@ -585,7 +588,8 @@ def test_crypto_imports_nothing_from_the_app_or_a_framework() -> None:
     assert not imported & FORBIDDEN_IMPORTS
     # Configuration is passed in: crypto never reads the environment.
     names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-    assert "environ" not in names and "getenv" not in names
+    assert "environ" not in names
+    assert "getenv" not in names
 
 
 def test_check_hybrid_suite_passes_here() -> None:
@@ -733,6 +737,7 @@ def test_session_bound_challenge_known_answer_and_binding() -> None:
         assert not crypto.challenge_is_bound(bytes(tampered), "session-cookie-value")
     assert not crypto.challenge_is_bound(KAT_CHALLENGE[:31], "session-cookie-value")
     fresh = crypto.session_bound_challenge("s")
-    assert len(fresh) == 32 and crypto.challenge_is_bound(fresh, "s")
+    assert len(fresh) == 32
+    assert crypto.challenge_is_bound(fresh, "s")
     assert fresh != crypto.session_bound_challenge("s")  # random, never repeated
     assert not crypto.challenge_is_bound(fresh, "t")

@@ -105,7 +105,8 @@ def test_masked_export_holds_released_text_and_nothing_masked_or_identifying(
     rid = _record(anna, case_id)
     url = f"/cases/{case_id}/requests/{rid}"
     page = anna.get(url)
-    assert page.status_code == 200 and ASKED in page.text
+    assert page.status_code == 200
+    assert ASKED in page.text
     assert "Ska avgöras i dag" in anna.get(f"/cases/{case_id}/requests").text
     # Exporting before deciding is refused.
     assert anna.get(f"{url}/export.pdf").status_code == 400
@@ -125,13 +126,15 @@ def test_masked_export_holds_released_text_and_nothing_masked_or_identifying(
     with Session(engine) as s:
         actions = [a.action for a in s.execute(select(AuditEntry)).scalars()]
         row = s.get(DocumentRequest, rid)
-        assert row is not None and row.decided_on == deadlines.today()
+        assert row is not None
+        assert row.decided_on == deadlines.today()
     assert "document_request_recorded" in actions
     assert "document_request_decided" in actions
     assert "document_request_exported" in actions
     # What was asked, and the decision, are sealed: not in any row.
     dump = dump_tables(engine)
-    assert b"MARKERASKED" not in dump and SUSPECT.encode() not in dump
+    assert b"MARKERASKED" not in dump
+    assert SUSPECT.encode() not in dump
 
 
 def test_english_export(world: World, new_client: Callable[[], TestClient], engine: Engine) -> None:
@@ -188,7 +191,8 @@ def test_reporter_identity_in_a_released_text_is_refused(
     response = _post_decision(
         anna, url, items, _decision(items, **{f"{items['message']}:decision": "release"})
     )
-    assert response.status_code == 400 and "name or contact" in response.text
+    assert response.status_code == 400
+    assert "name or contact" in response.text
     masked = _decision(
         items,
         **{
@@ -217,7 +221,8 @@ def test_identity_item_is_always_withheld_and_not_in_the_pdf(
     )
     assert response.status_code == 303
     text = _pdf_text(anna.get(f"{url}/export.pdf").content)
-    assert NAME not in text and CONTACT not in text
+    assert NAME not in text
+    assert CONTACT not in text
 
 
 def test_a_request_on_a_case_one_cannot_read_is_404(

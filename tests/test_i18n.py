@@ -268,10 +268,10 @@ def test_every_locale_has_a_catalogue_that_make_updates() -> None:
     """`make messages` and `make translations` cover the same locales as the code."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     found = re.search(r"^LOCALES := (.+)$", makefile, re.MULTILINE)
-    assert found and tuple(found.group(1).split()) == i18n.LOCALES
-    assert (
-        set(i18n.STAFF_LOCALES) <= set(i18n.LOCALES) and i18n.DEFAULT_LOCALE in i18n.STAFF_LOCALES
-    )
+    assert found
+    assert tuple(found.group(1).split()) == i18n.LOCALES
+    assert set(i18n.STAFF_LOCALES) <= set(i18n.LOCALES)
+    assert i18n.DEFAULT_LOCALE in i18n.STAFF_LOCALES
     for locale in i18n.LOCALES:
         assert (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po").exists(), locale
 

@@ -123,7 +123,8 @@ def test_the_checks_see_what_they_forbid() -> None:
         assert handler_violations({"whistle.web.a": source}, handlers), source
     shared = "from whistle.web.auth import require_staff\nfrom whistle.web import security\n"
     assert handler_violations({"whistle.web.a": shared}, handlers) == []
-    assert defines_routes("routes = [1]\n") and defines_routes("routes: list[int] = []\n")
+    assert defines_routes("routes = [1]\n")
+    assert defines_routes("routes: list[int] = []\n")
     assert not defines_routes("def f():\n    routes = []\n")
     for source in (
         "from starlette.requests import Request\n",

@@ -75,7 +75,8 @@ def test_staff_pages_never_warn(browser) -> None:
     # Investigators work from the office: the warning is for reporters only.
     client = browser("10.20.3.4")
     page = client.get("/staff/login")
-    assert page.status_code == 200 and WARNING_SV not in page.text
+    assert page.status_code == 200
+    assert WARNING_SV not in page.text
 
 
 def test_via_trusted_proxy_uses_forwarded_for(browser) -> None:

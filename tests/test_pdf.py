@@ -52,7 +52,9 @@ def test_no_identifying_metadata_and_the_same_bytes_each_time() -> None:
     assert meta is not None
     assert set(meta) <= {"/Title", "/CreationDate"}
     assert meta["/CreationDate"] == "D:20261201000000Z"
-    assert b"/ID" not in data and b"/Author" not in data and b"/Producer" not in data
+    assert b"/ID" not in data
+    assert b"/Author" not in data
+    assert b"/Producer" not in data
 
 
 def test_long_text_runs_over_pages() -> None:

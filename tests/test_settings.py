@@ -19,11 +19,13 @@ def test_defaults() -> None:
     settings = Settings.from_env({})
     assert settings == Settings()
     assert settings.cookie_secure is True
-    assert settings.argon2.time_cost == 3 and settings.argon2.memory_kib == 65536
+    assert settings.argon2.time_cost == 3
+    assert settings.argon2.memory_kib == 65536
     assert settings.argon2.parallelism == 1
     assert settings.effective_database_url == "sqlite:///data/whistle.db"
     assert settings.blob_dir == Path("data/blobs")
-    assert settings.argon2_staff_slots == 1 and settings.staff_derivations_per_minute == 60
+    assert settings.argon2_staff_slots == 1
+    assert settings.staff_derivations_per_minute == 60
     assert settings.min_free_disk_mb == 1024
 
 
@@ -79,7 +81,8 @@ def test_each_setting_is_parsed() -> None:
     # Every variable given above is one of the declared settings.
     assert set(environ) <= {spec.env for spec in SPECS}
     assert settings.effective_database_url == environ["WHISTLE_DATABASE_URL"]
-    assert settings.argon2.time_cost == 4 and settings.argon2.parallelism == 2
+    assert settings.argon2.time_cost == 4
+    assert settings.argon2.parallelism == 2
 
 
 @pytest.mark.parametrize(("raw", "value"), [("1", True), ("On", True), ("0", False), ("no", False)])
@@ -202,12 +205,14 @@ def test_plain_http_with_secure_cookies_is_refused_outside_localhost(base_url: s
 )
 def test_localhost_or_https_with_secure_cookies_is_accepted(base_url: str) -> None:
     settings = Settings.from_env({"WHISTLE_BASE_URL": base_url})
-    assert settings.cookie_secure is True and settings.base_url == base_url
+    assert settings.cookie_secure is True
+    assert settings.base_url == base_url
 
 
 def test_demo_mode_defaults() -> None:
     demo = Settings.from_env({}, demo=True)
-    assert demo.demo is True and demo.cookie_secure is False
+    assert demo.demo is True
+    assert demo.cookie_secure is False
     assert Settings.from_env({}).demo is False
 
 

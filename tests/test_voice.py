@@ -65,7 +65,9 @@ def test_each_container_becomes_disguised_ogg_opus_without_its_tags(
     assert voices.MARKER.encode() in original  # the test file does carry the marker
     stored = _clean(cleaner, original, scrub.VOICE)
     samples, muxer, codec = voices.decode(stored)
-    assert stored.startswith(b"OggS") and muxer == "ogg" and codec == "opus"
+    assert stored.startswith(b"OggS")
+    assert muxer == "ogg"
+    assert codec == "opus"
     assert voices.MARKER.encode() not in stored
     assert abs(samples.shape[0] / 16_000 - 3.0) < 0.1
     before = voices.median_f0(voices.decode(original)[0])
@@ -160,7 +162,8 @@ def test_a_spoken_report_alone_is_complete_and_the_reporter_is_told(
     page = anna.get(f"/cases/{case_id}").text
     [(url, _)] = BLOB_LINK.findall(page)
     stored = anna.get(url).content
-    assert stored.startswith(b"OggS") and voices.MARKER.encode() not in stored
+    assert stored.startswith(b"OggS")
+    assert voices.MARKER.encode() not in stored
     assert abs(_semitones(voices.median_f0(voices.decode(stored)[0]))) >= 3
 
 
@@ -186,7 +189,8 @@ def test_bad_audio_alone_brings_the_form_back(
     reporter = new_client()
     page = _voice_report(reporter, world, b"garbage" * 100, "memo.m4a", who="Typed name")
     assert page.status_code == 400
-    assert "Röstmeddelandet kunde inte användas" in page.text and "Typed name" in page.text
+    assert "Röstmeddelandet kunde inte användas" in page.text
+    assert "Typed name" in page.text
     with Session(engine) as s:
         assert s.execute(select(Case)).all() == []
 
@@ -214,13 +218,15 @@ def test_a_voice_reply_is_added_to_the_case(
     )
     assert sent.status_code == 303, sent.text
     page = reporter.get("/case").text
-    assert attachments.VOICE_NAME in page and "Röst förvrängd" in page
+    assert attachments.VOICE_NAME in page
+    assert "Röst förvrängd" in page
     bad = reporter.post(
         "/case/reply",
         data={"csrf_token": csrf(reporter), "text": ""},
         files=[("voice", ("reply.ogg", b"nothing", "audio/ogg"))],
     )
-    assert bad.status_code == 400 and "Röstmeddelandet kunde inte användas" in bad.text
+    assert bad.status_code == 400
+    assert "Röstmeddelandet kunde inte användas" in bad.text
 
 
 def _holds(roots: tuple[Path, ...], needles: tuple[bytes, ...]) -> list[tuple[Path, bytes]]:
@@ -293,7 +299,8 @@ def test_the_investigator_plays_the_recording_inline_and_every_play_is_audited(
     login_staff(anna, "anna")
     page = anna.get(f"/cases/{case_id}").text
     players = re.findall(r'<audio controls preload="none" src="([^"]+)"', page)
-    assert len(players) == 1 and players[0].endswith("/play")
+    assert len(players) == 1
+    assert players[0].endswith("/play")
     for _ in range(2):
         played = anna.get(players[0])
         assert played.status_code == 200
@@ -380,7 +387,8 @@ def test_a_recording_with_consent_is_one_item_with_who_and_when(
     # The consent is in the recording's own item: who recorded it, and when.
     label = re.search(r'<p class="hint voice-done">([^<]*)</p>', page)
     assert label is not None
-    assert "Anna" in label.group(1) and utcnow().date().isoformat() in label.group(1)
+    assert "Anna" in label.group(1)
+    assert utcnow().date().isoformat() in label.group(1)
     # The reporter does not get the recording.
     login_reporter(reporter, code)
     assert attachments.RECORDING_NAME not in reporter.get("/case").text

@@ -81,7 +81,9 @@ def test_full_loop(world: World, new_client: Callable[[], TestClient], engine: E
     assert closed.status_code == 303
     with Session(engine) as s:
         case = s.get(Case, case_id)
-        assert case is not None and case.status == "closed" and case.closed_on is not None
+        assert case is not None
+        assert case.status == "closed"
+        assert case.closed_on is not None
     assert "Avslutat" in reporter2.get("/case").text
 
 
@@ -215,7 +217,9 @@ def test_plaintext_never_stored(
     digits = code.replace(" ", "").encode()
     # The database: raw file bytes on SQLite (with WAL), every table's rows on both engines.
     dump = dump_tables(engine)
-    assert marker not in dump and utf16 not in dump and digits not in dump
+    assert marker not in dump
+    assert utf16 not in dump
+    assert digits not in dump
     for path, content in _all_bytes_under(settings.data_dir):
         assert marker not in content, path
         assert digits not in content, path
@@ -241,9 +245,11 @@ def test_reporter_pages_have_no_script_and_work_with_forms_alone(
         assert response.status_code == 200, url
         html = response.text.lower()
         assert "<script" not in html, url
-        assert " on" + "click=" not in html and "javascript:" not in html, url
+        assert " on" + "click=" not in html, url
+        assert "javascript:" not in html, url
         csp = response.headers["content-security-policy"]
-        assert "script-src" not in csp and "default-src 'none'" in csp
+        assert "script-src" not in csp
+        assert "default-src 'none'" in csp
         # Nothing from another origin: every src/href is local (or an explicit external link).
         for attr in re.findall(r'(?:src|action)="([^"]+)"', response.text):
             assert attr.startswith("/"), (url, attr)
@@ -265,7 +271,8 @@ def test_validation_keeps_what_was_typed(world: World, client: TestClient, engin
     )
     assert response.status_code == 400
     assert "The typed who &lt;b&gt;" in response.text
-    assert 'id="error-what"' in response.text and 'id="error-name"' in response.text
+    assert 'id="error-what"' in response.text
+    assert 'id="error-name"' in response.text
     assert 'aria-invalid="true"' in response.text
     assert 'href="#field-what"' in response.text
     with Session(engine) as s:
@@ -299,21 +306,26 @@ def test_security_headers_and_cookie_flags(world: World, client: TestClient) -> 
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "no-store"
     cookie = response.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "secure" in cookie
     code = submit_report(client, world.other)
     login = post(client, "/followup", {"code": code})
     reporter_cookie = login.headers["set-cookie"].lower()
     assert reporter_cookie.startswith("whistle_reporter=")
-    assert "httponly" in reporter_cookie and "samesite=strict" in reporter_cookie
+    assert "httponly" in reporter_cookie
+    assert "samesite=strict" in reporter_cookie
     assert client.get("/case").headers["cache-control"] == "no-store"
     assert client.get("/does-not-exist").headers["content-security-policy"]
 
 
 def test_english_language_switch(world: World, client: TestClient) -> None:
     response = client.get("/lang/en?next=/report")
-    assert response.status_code == 303 and response.headers["location"] == "/report"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/report"
     page = client.get("/report")
-    assert '<html lang="en">' in page.text and "Make a report" in page.text
+    assert '<html lang="en">' in page.text
+    assert "Make a report" in page.text
     assert client.get("/lang/sv?next=https://evil.example/").headers["location"] == "/"
 
 

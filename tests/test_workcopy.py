@@ -86,7 +86,8 @@ def test_working_copy_holds_the_whole_case_and_nothing_is_kept(
     ):
         assert marker in text, marker
     # Swedish by default, with the identity warning.
-    assert "Arbetskopia" in text and "innehåller rapporterarens identitet" in text
+    assert "Arbetskopia" in text
+    assert "innehåller rapporterarens identitet" in text
 
     with Session(engine) as s:
         actions = list(
@@ -101,8 +102,10 @@ def test_working_copy_holds_the_whole_case_and_nothing_is_kept(
     for path in settings.data_dir.rglob("*"):
         if path.is_file():
             stored = path.read_bytes()
-            assert not stored.startswith(b"%PDF") and b"Qwnote" not in stored
-    assert "qwnote" not in caplog.text.casefold() and "qwname" not in caplog.text.casefold()
+            assert not stored.startswith(b"%PDF")
+            assert b"Qwnote" not in stored
+    assert "qwnote" not in caplog.text.casefold()
+    assert "qwname" not in caplog.text.casefold()
 
 
 def test_working_copy_in_english_and_without_identity(
@@ -113,9 +116,11 @@ def test_working_copy_in_english_and_without_identity(
     login_staff(anna, "anna")
     anna.get("/lang/en")
     page = anna.get(f"/cases/{case_id}/copy")
-    assert page.status_code == 200 and 'id="identity-warning"' not in page.text
+    assert page.status_code == 200
+    assert 'id="identity-warning"' not in page.text
     text = _text(_download(anna, case_id).content)
-    assert "Working copy of case" in text and "Qwreport" in text
+    assert "Working copy of case" in text
+    assert "Qwreport" in text
     assert "contains the reporter's identity" not in text
 
 
@@ -126,7 +131,8 @@ def test_working_copy_needs_the_confirmation_and_a_reader(
     anna = new_client()
     login_staff(anna, "anna")
     refused = _download(anna, case_id, confirm=False)
-    assert refused.status_code == 400 and "application/pdf" not in refused.headers["content-type"]
+    assert refused.status_code == 400
+    assert "application/pdf" not in refused.headers["content-type"]
     assert 'role="alert"' in refused.text
     carl = new_client()
     login_staff(carl, "carl")  # designated for another category: not a reader
