@@ -240,6 +240,51 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     assert unknown == [], f"README.md documents settings that do not exist: {unknown}"
 
 
+def shown(default: object) -> str:
+    """A default as the README's table writes it: `true`, `5` (not `5.0`), `./data`."""
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    if isinstance(default, Path):
+        return f"./{default}"
+    return str(default)
+
+
+def default_mismatches(env: str, default: object, text: str) -> list[str]:
+    if default in ("", (), None):
+        # Nothing set: the text says what that means ("Default: none (off)", "Empty").
+        if "Default:" not in text and "Empty" not in text:
+            return [f"{env}: say what an unset value means"]
+    elif f"`{shown(default)}`" not in text:
+        return [f"{env}: the default is `{shown(default)}`"]
+    return []
+
+
+def test_the_readme_and_the_docs_show_each_settings_default() -> None:
+    # The default is declared once, in its Spec; the README's table and the Spec's doc say it.
+    table = _readme_settings_table()
+    wrong = []
+    for spec in SPECS:
+        wrong += default_mismatches(spec.env, spec.default, table.get(spec.env, ""))
+        wrong += default_mismatches(spec.env, spec.default, spec.doc)
+    assert wrong == []
+    assert shown(5.0) == "5"
+    assert shown(True) == "true"
+    assert shown(Path("data")) == "./data"
+    assert default_mismatches("X", 3, "Passes. `4`")
+    assert default_mismatches("X", "", "Phone number")
+    assert default_mismatches("X", 3, "Passes. `3`") == []
+
+
+def test_each_default_is_declared_once_in_its_spec() -> None:
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    assert set(fields) == {spec.attr for spec in SPECS} | {"demo"}
+    for spec in SPECS:
+        assert fields[spec.attr].default == spec.default, spec.env
+        assert getattr(Settings(), spec.attr) == spec.default, spec.env
+
+
 def test_scrub_worker_limits_are_parsed_and_a_useless_memory_limit_is_refused() -> None:
     settings = Settings.from_env(
         {
