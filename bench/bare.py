@@ -23,7 +23,7 @@ PAGE = jinja2.Environment(autoescape=True).from_string(
 )
 
 
-async def page(request: Request) -> HTMLResponse:
+async def page(_request: Request) -> HTMLResponse:
     return HTMLResponse(PAGE.render(title="Rapportera", paragraphs=["Hej"] * 5))
 
 

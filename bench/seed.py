@@ -73,7 +73,8 @@ def make_world(engine: Engine, params: crypto.Argon2Params, password_key: bytes)
         for position in range(1, 5):
             session.add(Category(name_sv=f"Kategori {position}", name_en=f"Category {position}"))
         session.flush()
-        assert unit.id is not None and category.id is not None
+        assert unit.id is not None
+        assert category.id is not None
         users, totp = {}, {}
         for name in READERS:
             user, _ = accounts.create_active_user(
@@ -206,7 +207,8 @@ def _public_keys(engine: Engine, world: World) -> dict[str, bytes]:
         found = {}
         for name, user_id in world.users.items():
             user = session.get(User, user_id)
-            assert user is not None and user.public_key is not None
+            assert user is not None
+            assert user.public_key is not None
             found[name] = user.public_key
         return found
 

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.twofactor.hotp import HOTP
 from whistle import demo
 
 ROOT = Path(__file__).resolve().parent.parent
-# TESTS ONLY: the cheapest Argon2, as in tests/conftest.py.
+# TESTS ONLY: the cheapest Argon2, as in tests/helpers.py.
 CHEAP_ENV = {"WHISTLE_ARGON2_MEMORY_KIB": "8", "WHISTLE_ARGON2_TIME_COST": "1"}
 TOTP_STEP = 30
 START_TIMEOUT = 120.0  # generous: the machine is shared; this bounds a hang, it asserts nothing

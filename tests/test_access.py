@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_staff, post, submit_report
+from tests.helpers import World, login_staff, post, submit_report
 from whistle import continuity, crypto, db, demo
 from whistle.keys import load_keys
 from whistle.models import Case, CaseKeyWrap, User
@@ -37,7 +37,9 @@ def test_reporter_sees_readers_and_can_exclude(
     data = {"category": str(world.bribery), "what": "Bertil is involved", "mode": "anonymous"}
     preview = post(client, "/report", {**data, "action": "readers"})
     assert preview.status_code == 200
-    assert "Anna" in preview.text and "Bertil" in preview.text and "Carl" not in preview.text
+    assert "Anna" in preview.text
+    assert "Bertil" in preview.text
+    assert "Carl" not in preview.text
     assert "Bertil is involved" in preview.text  # nothing typed is lost
     with Session(engine) as s:
         assert s.execute(select(Case)).first() is None  # the preview stores nothing
@@ -78,7 +80,7 @@ def test_excluding_everyone_goes_to_triage_after_telling_the_reporter(
         "mode": "anonymous",
         "exclude": [world.anna, world.bertil],
     }
-    first = post(client, "/report", data)  # type: ignore[arg-type]
+    first = post(client, "/report", data)
     assert first.status_code == 200
     assert "sorteringsgruppen: Carl" in first.text
     with Session(engine) as s:
@@ -87,7 +89,7 @@ def test_excluding_everyone_goes_to_triage_after_telling_the_reporter(
         client,
         world.bribery,
         what="Both are involved",
-        exclude=[world.anna, world.bertil],  # type: ignore[arg-type]
+        exclude=[world.anna, world.bertil],
         confirm_triage="yes",
     )
     assert code
@@ -106,7 +108,8 @@ def test_unknown_category_goes_to_triage(world: World, client: TestClient, engin
     )
     assert response.status_code == 200
     case = only_case(engine)
-    assert case.category_id is None and case.triaged
+    assert case.category_id is None
+    assert case.triaged
     assert holders(engine) == {world.bertil}
 
 
@@ -181,7 +184,7 @@ def test_continuity_key_regrants_a_case_whose_readers_are_all_gone(
             user = s.get(User, uid)
             assert user is not None
             user.status = "disabled"
-        from tests.conftest import CHEAP_ARGON2, PASSWORD, enrol_totp
+        from tests.helpers import CHEAP_ARGON2, PASSWORD, enrol_totp
         from whistle import accounts
 
         accounts.create_active_user(
@@ -211,7 +214,8 @@ def test_continuity_key_regrants_a_case_whose_readers_are_all_gone(
     dora = TestClient(app, base_url="https://testserver", follow_redirects=False)
     login_staff(dora, "dora")
     page = dora.get(f"/cases/{case.id}")
-    assert page.status_code == 200 and "Continuity marker" in page.text
+    assert page.status_code == 200
+    assert "Continuity marker" in page.text
     history = dora.get(f"/cases/{case.id}?tab=history").text
     assert "Gav åtkomst med kontinuitetsnyckeln" in history
 

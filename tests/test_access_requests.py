@@ -13,8 +13,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CSRF_COOKIE, World, login_staff, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import CSRF_COOKIE, World, dump_tables, login_staff, post, submit_report
 from whistle import access_requests, db, deadlines
 from whistle.models import AccessRequest, AuditEntry
 
@@ -44,7 +43,7 @@ def _record(client: TestClient, person: str) -> str:
     return str(response.headers["location"].rsplit("/", 1)[1])
 
 
-def _answer(client: TestClient, rid: str, fields: dict[str, str], leave_out: list[str] = []):  # type: ignore[no-untyped-def]  # noqa: B006
+def _answer(client: TestClient, rid: str, fields: dict[str, str], leave_out: list[str] = []):  # noqa: B006
     page = client.get(f"/access-requests/{rid}").text
     token = client.cookies[CSRF_COOKIE]
     body = [("csrf_token", token)] + list(fields.items()) + [("leave_out", v) for v in leave_out]
@@ -71,17 +70,19 @@ def test_answer_contains_the_subject_and_never_the_reporter(
     assert re.search(r"Ärenden du inte kan läsa.*?<dd>1</dd>", page, re.S)  # Carl's case
     assert response.status_code == 200, response.text
     text = _text(response.content)
-    assert SUBJECT in text and "[maskerat, 32:3 b OSL]" in text
+    assert SUBJECT in text
+    assert "[maskerat, 32:3 b OSL]" in text
     for secret in (REPORTER, "Vera", CONTACT):
         assert secret not in text
     assert "bara Carl" not in text  # a case Bertil cannot read is only counted
     with Session(engine) as s:
         row = s.get(AccessRequest, rid)
-        assert row is not None and row.answered_on == deadlines.today()
+        assert row is not None
+        assert row.answered_on == deadlines.today()
         assert row.due_on == access_requests.one_month_after(deadlines.today())
         actions = [a.action for a in s.execute(select(AuditEntry)).scalars()]
     assert actions.count("access_request_answered") == 2  # one per case included
-    assert SUBJECT.encode() not in _dump_tables(engine)  # who asks is sealed
+    assert SUBJECT.encode() not in dump_tables(engine)  # who asks is sealed
 
 
 def test_even_when_the_reporter_asks_their_identity_is_not_released(
@@ -96,8 +97,11 @@ def test_even_when_the_reporter_asks_their_identity_is_not_released(
     text = _text(response.content)
     # The report they made is not a hit: a masked passage from it would tell that they made it;
     # nor is the other case, where their name is masked too (a reporter is never named).
-    assert "tog emot pengar" not in text and "såg det" not in text
-    assert REPORTER not in text and CONTACT not in text and "fick också" not in text
+    assert "tog emot pengar" not in text
+    assert "såg det" not in text
+    assert REPORTER not in text
+    assert CONTACT not in text
+    assert "fick också" not in text
 
 
 def test_forged_or_unmasked_answers_are_refused(

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from tests.conftest import CHEAP_ARGON2, PASSWORD
+from tests.helpers import CHEAP_ARGON2, PASSWORD
 from tests.test_staff_accounts import NEW_PASSWORD
 from whistle import accounts, crypto
 from whistle.accounts import AccountError, LoginFailed
@@ -61,7 +61,8 @@ def test_create_user_normalises_the_username(engine: Engine) -> None:
         )
         user = db.get(User, invitation.user_id)
         assert user is not None
-        assert user.username == "anna.andersson" and user.display_name == "Anna"
+        assert user.username == "anna.andersson"
+        assert user.display_name == "Anna"
         assert user.status == "invited"
         assert user.activation_expires == T0 + dt.timedelta(days=7)
         # Only the digest of the token is stored; the token is only in the link.
@@ -154,7 +155,8 @@ def test_used_or_unknown_activation_link_is_refused(engine: Engine) -> None:
                 _activate(db, bad)
             assert info.value.code == "invalid-invitation"
         user = _login(db, "anna").user
-        assert user.activation_digest is None and user.activation_expires is None
+        assert user.activation_digest is None
+        assert user.activation_expires is None
 
 
 def test_investigator_activation_returns_a_recovery_code_and_makes_a_key_pair(
@@ -162,14 +164,17 @@ def test_investigator_activation_returns_a_recovery_code_and_makes_a_key_pair(
 ) -> None:
     with Session(engine) as db:
         recovery = _activate(db, _invite(db))
-        assert recovery is not None and len(recovery) == accounts.RECOVERY_LEN
+        assert recovery is not None
+        assert len(recovery) == accounts.RECOVERY_LEN
         assert set(recovery) <= set(accounts.RECOVERY_ALPHABET)
         who = _login(db, "anna")
         user = who.user
         assert user.status == "active"
         assert len(who.private_key) == crypto.PRIVATE_KEY_LEN
         assert user.public_key == crypto.public_key_of(who.private_key)
-        assert user.private_key_sealed and user.recovery_sealed and user.recovery_salt
+        assert user.private_key_sealed
+        assert user.recovery_sealed
+        assert user.recovery_salt
 
 
 def test_admin_activation_gives_no_recovery_code_and_no_key_pair(engine: Engine) -> None:
@@ -178,9 +183,12 @@ def test_admin_activation_gives_no_recovery_code_and_no_key_pair(engine: Engine)
         who = _login(db, "it-admin")
         assert who.private_key == b""
         user = who.user
-        assert user.role == "admin" and user.password_verifier is not None
-        assert user.public_key is None and user.private_key_sealed is None
-        assert user.recovery_salt is None and user.recovery_sealed is None
+        assert user.role == "admin"
+        assert user.password_verifier is not None
+        assert user.public_key is None
+        assert user.private_key_sealed is None
+        assert user.recovery_salt is None
+        assert user.recovery_sealed is None
 
 
 def test_authenticate_right_password(engine: Engine) -> None:
@@ -229,7 +237,8 @@ def test_private_key_opens_with_the_recovery_code(engine: Engine) -> None:
         assert recovery is not None
         who = _login(db, "anna")
         user = who.user
-        assert user.recovery_salt is not None and user.recovery_sealed is not None
+        assert user.recovery_salt is not None
+        assert user.recovery_sealed is not None
         keys = crypto.derive_peppered_password_keys(
             recovery, user.recovery_salt, CHEAP_ARGON2, password_key=PASSWORD_KEY
         )
@@ -275,7 +284,8 @@ def test_database_row_holds_no_password_and_no_private_key(engine: Engine) -> No
     for secret in (PASSWORD.encode(), recovery.encode(), token.encode(), private):
         assert secret not in dump
     # Not even a large piece of the private key (its ML-KEM seed, its X25519 scalar).
-    assert private[:32] not in dump and private[32:] not in dump
+    assert private[:32] not in dump
+    assert private[32:] not in dump
 
 
 def test_active_investigators(engine: Engine) -> None:
@@ -304,7 +314,8 @@ def test_database_alone_does_not_test_a_password(engine: Engine) -> None:
         _activate(db, _invite(db))
         private = _login(db, "anna").private_key
         user = db.exec(select(User).where(User.username == "anna")).one()
-        assert user.password_salt is not None and user.password_scheme == 2
+        assert user.password_salt is not None
+        assert user.password_scheme == 2
         thief = crypto.derive_password_keys(PASSWORD, user.password_salt, CHEAP_ARGON2)
         assert thief.verifier != user.password_verifier
         with pytest.raises(crypto.CryptoError):
@@ -312,7 +323,8 @@ def test_database_alone_does_not_test_a_password(engine: Engine) -> None:
         with pytest.raises(crypto.CryptoError):
             _open_private(user, thief.verifier)
         # The same for the recovery code's wrap.
-        assert user.recovery_salt is not None and user.recovery_scheme == 2
+        assert user.recovery_salt is not None
+        assert user.recovery_scheme == 2
         # With keys/ the password opens it.
         real = crypto.derive_peppered_password_keys(
             PASSWORD, user.password_salt, CHEAP_ARGON2, password_key=PASSWORD_KEY
@@ -360,7 +372,8 @@ def test_old_scheme_account_logs_in_once_and_is_upgraded(engine: Engine) -> None
         assert _open_private(user, legacy.kek) == private  # the old wrap, before the login
         old_sealed = user.private_key_sealed
         who = _login(db, "anna")
-        assert who.private_key == private and who.totp_secret == b"t" * 20
+        assert who.private_key == private
+        assert who.totp_secret == b"t" * 20
         db.flush()
         db.expire_all()
         user = db.exec(select(User).where(User.username == "anna")).one()
@@ -437,8 +450,10 @@ def test_old_scheme_recovery_code_works_once_and_is_replaced_by_a_peppered_one(
             password_key=PASSWORD_KEY,
         )
         db.flush()
-        assert user.recovery_scheme == 2 and user.password_scheme == 2
-        assert user.recovery_salt is not None and user.recovery_sealed is not None
+        assert user.recovery_scheme == 2
+        assert user.password_scheme == 2
+        assert user.recovery_salt is not None
+        assert user.recovery_sealed is not None
         thief = crypto.derive_password_keys(new_code, user.recovery_salt, CHEAP_ARGON2)
         with pytest.raises(crypto.CryptoError):
             crypto.open_sealed(

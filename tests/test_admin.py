@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import PASSWORD, World, login_staff, post, submit_report
+from tests.helpers import PASSWORD, World, login_staff, post, submit_report
 from whistle import accounts, db
 from whistle.models import Category, Designation, Unit, User
 
@@ -80,7 +80,9 @@ def test_units_and_categories(
     with Session(engine) as s:
         assert s.execute(select(Unit).where(Unit.name_sv == "Bolaget")).first() is not None
         other = s.get(Category, world.other)
-        assert other is not None and other.name_sv == "Övrigt" and not other.active
+        assert other is not None
+        assert other.name_sv == "Övrigt"
+        assert not other.active
     # An inactive category is not offered to reporters.
     assert "Övrigt" not in new_client().get("/report").text
 
@@ -106,7 +108,8 @@ def test_invite_activate_deactivate(
     duplicate = post(
         admin, "/admin/accounts", {"username": "frida", "display_name": "F", "role": "admin"}
     )
-    assert duplicate.status_code == 400 and "upptaget" in duplicate.text
+    assert duplicate.status_code == 400
+    assert "upptaget" in duplicate.text
     # Deactivating the only reader of a case warns first.
     submit_report(new_client(), world.bribery)
     bertil = new_client()
@@ -116,15 +119,15 @@ def test_invite_activate_deactivate(
     login_staff(anna, "anna")
     assert post(anna, f"/cases/{case_id}/recuse", {"confirm": "yes"}).status_code == 303
     confirm = admin.get(f"/admin/accounts/{world.bertil}")
-    assert (
-        confirm.status_code == 200 and "1 ärende kan bara läsas av den här personen" in confirm.text
-    )
+    assert confirm.status_code == 200
+    assert "1 ärende kan bara läsas av den här personen" in confirm.text
     done = post(admin, f"/admin/accounts/{world.bertil}/status", {"active": "no"})
     assert done.status_code == 303
     assert bertil.get("/inbox").status_code == 303  # sessions ended
     with Session(engine) as s:
         user = s.get(User, world.bertil)
-        assert user is not None and user.status == "disabled"
+        assert user is not None
+        assert user.status == "disabled"
     assert (
         post(admin, f"/admin/accounts/{world.bertil}/status", {"active": "yes"}).status_code == 303
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import dump_tables
 from tests.server import (
     CASE_LINK_RE,
     ROOT,
@@ -19,7 +20,6 @@ from tests.server import (
     http_submit,
     token,
 )
-from tests.test_web_loop import _dump_tables
 from whistle import db
 from whistle.demo import DEMO_LOGINS
 
@@ -67,7 +67,7 @@ def test_real_server_keeps_no_address_or_agent(tmp_path: Path) -> None:
         assert marker not in output, marker
     engine = db.make_engine(f"sqlite:///{server.data_dir / 'whistle.db'}")
     try:
-        dump = _dump_tables(engine)
+        dump = dump_tables(engine)
     finally:
         engine.dispose()
     assert b"Anonymity" not in dump  # the dump is real: the report is sealed, but rows exist

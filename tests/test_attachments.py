@@ -24,7 +24,7 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from tests import bombs
-from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
+from tests.helpers import World, csrf, login_reporter, login_staff, post, submit_report
 from tests.server import CODE_RE, RealServer, browser, categories, token
 from whistle import attachments, blobs
 from whistle.app import create_app
@@ -86,7 +86,7 @@ async def _stream_post(
 ) -> httpx.Response:
     """POST a body chunk by chunk: the server has handled chunk n before chunk n+1 is asked
     for (ASGITransport pulls the body only as the application reads it)."""
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="https://testserver", cookies=dict(client.cookies)
     ) as streaming:
@@ -175,11 +175,14 @@ def test_20_mb_upload_is_sealed_while_it_streams_and_downloads_identical(
     response = anyio.run(_stream_post, app, reporter, "/case/reply", body)
     assert response.status_code == 303, response.text
     # The checks ran while a sealed blob was growing (on disk or in the database), not before.
-    assert len(checks) >= 8 and checks == sorted(checks) and checks[0] > 0
+    assert len(checks) >= 8
+    assert checks == sorted(checks)
+    assert checks[0] > 0
     assert _holds_marker(settings.data_dir, system_tmp) == []
     assert list(settings.blob_dir.glob("*" + blobs.PART_SUFFIX)) == []
     page = reporter.get("/case").text
-    assert "ledger.bin" in page and "Here is the ledger" in page
+    assert "ledger.bin" in page
+    assert "Here is the ledger" in page
     [(url, blob_id)] = BLOB_LINK.findall(page)
     download = reporter.get(url)
     assert download.status_code == 200
@@ -188,7 +191,8 @@ def test_20_mb_upload_is_sealed_while_it_streams_and_downloads_identical(
     assert download.headers["x-content-type-options"] == "nosniff"
     assert download.headers["content-disposition"].startswith('attachment; filename="ledger.bin"')
     blob = _blob_bytes(settings, engine, blob_id)
-    assert MARKER not in blob and len(blob) > len(content)
+    assert MARKER not in blob
+    assert len(blob) > len(content)
     assert _stored_blobs(settings, engine) == [blob_id]
     assert _counts(engine) == (1, 1)
 
@@ -204,7 +208,7 @@ def _photo_with_gps() -> bytes:
     return out.getvalue()
 
 
-def _send_report_with(client: TestClient, world: World, files: list, **fields: str):  # type: ignore[no-untyped-def]
+def _send_report_with(client: TestClient, world: World, files: list, **fields: str):
     data = {
         "csrf_token": csrf(client),
         "category": str(world.bribery),
@@ -223,7 +227,8 @@ def test_report_with_a_photo_loses_its_gps_and_the_investigator_download_is_audi
     receipt = _send_report_with(reporter, world, [("files", ("IMG_0042.jpg", photo))])
     assert receipt.status_code == 200, receipt.text
     assert "IMG_0042.jpg" in receipt.text
-    assert "GPS GPSLatitude" in receipt.text and "EXIF Artist" in receipt.text  # names only
+    assert "GPS GPSLatitude" in receipt.text
+    assert "EXIF Artist" in receipt.text
     assert "Anna Andersson" not in receipt.text
     anna = new_client()
     login_staff(anna, "anna")
@@ -242,7 +247,8 @@ def test_report_with_a_photo_loses_its_gps_and_the_investigator_download_is_audi
         audited = s.execute(
             select(AuditEntry).where(AuditEntry.action == "attachment_downloaded")
         ).scalar_one()
-    assert audited.actor_id == world.anna and audited.case_id == case_id
+    assert audited.actor_id == world.anna
+    assert audited.case_id == case_id
 
 
 def test_keep_original_stores_the_photo_untouched(
@@ -277,7 +283,8 @@ def test_investigator_files_reach_the_reporter_but_notes_do_not(
         )
         assert sent.status_code == 303, sent.text
     page = reporter.get("/case").text
-    assert "decision.txt" in page and "internal.txt" not in page
+    assert "decision.txt" in page
+    assert "internal.txt" not in page
     [(url, _)] = BLOB_LINK.findall(page)
     assert reporter.get(url).content == b"content of decision.txt"
     with Session(engine) as s:
@@ -312,7 +319,8 @@ def test_others_cannot_download_even_with_the_blob_id(
         assert response.status_code == 404
         assert b"secret of case A" not in response.content
     response = reporter_b.get(f"/case/files/{blob_id}")
-    assert response.status_code == 404 and b"secret of case A" not in response.content
+    assert response.status_code == 404
+    assert b"secret of case A" not in response.content
     admin = new_client()
     login_staff(admin, "admin")
     assert admin.get(f"/cases/{case_a}/files/{blob_id}").status_code == 404
@@ -355,20 +363,20 @@ def test_an_upload_killed_half_way_leaves_nothing(
     assert _counts(engine) == before
 
 
-async def _disconnect_half_way(app: Callable, reporter: TestClient) -> None:  # type: ignore[type-arg]
+async def _disconnect_half_way(app: Callable, reporter: TestClient) -> None:
     """Drive the ASGI app directly: half a body, then the client goes away."""
     messages = [
         _part("csrf_token", csrf(reporter)) + _file_head("gone.bin") + os.urandom(200_000),
         os.urandom(200_000),
     ]
-    sent: list[dict] = []  # type: ignore[type-arg]
+    sent: list[dict] = []
 
-    async def receive() -> dict:  # type: ignore[type-arg]
+    async def receive() -> dict:
         if messages:
             return {"type": "http.request", "body": messages.pop(0), "more_body": True}
         return {"type": "http.disconnect"}
 
-    async def send(message: dict) -> None:  # type: ignore[type-arg]
+    async def send(message: dict) -> None:
         sent.append(message)
 
     cookie = "; ".join(f"{k}={v}" for k, v in reporter.cookies.items())
@@ -395,7 +403,7 @@ async def _disconnect_half_way(app: Callable, reporter: TestClient) -> None:  # 
 
 
 @pytest.fixture
-def small_app(settings: Settings, engine: Engine, keys: Keys):  # type: ignore[no-untyped-def]
+def small_app(settings: Settings, engine: Engine, keys: Keys):
     small = settings.replace(max_file_bytes=1024 * 1024, max_upload_bytes=3 * 1024 * 1024)
     return create_app(small, engine=engine, keys=keys)
 
@@ -403,7 +411,7 @@ def small_app(settings: Settings, engine: Engine, keys: Keys):  # type: ignore[n
 def test_an_oversized_file_is_stopped_early_with_the_text_kept(
     world: World, small_app: object, settings: Settings, engine: Engine
 ) -> None:
-    browser = TestClient(small_app, base_url="https://testserver", follow_redirects=False)  # type: ignore[arg-type]
+    browser = TestClient(small_app, base_url="https://testserver", follow_redirects=False)
     sent_chunks: list[int] = []
     total_chunks = 40
     token = csrf(browser)
@@ -431,15 +439,17 @@ def test_an_oversized_file_is_stopped_early_with_the_text_kept(
 def test_too_many_files_and_too_much_in_one_request(
     world: World, small_app: object, settings: Settings, engine: Engine
 ) -> None:
-    browser = TestClient(small_app, base_url="https://testserver", follow_redirects=False)  # type: ignore[arg-type]
+    browser = TestClient(small_app, base_url="https://testserver", follow_redirects=False)
     many = [("files", (f"f{n}.txt", b"x")) for n in range(settings.max_files + 1)]
     response = _send_report_with(browser, world, many, what="Eleven files")
     assert response.status_code == 413
-    assert "högst 10 filer" in response.text and "Eleven files" in response.text
+    assert "högst 10 filer" in response.text
+    assert "Eleven files" in response.text
     four = [("files", (f"f{n}.bin", os.urandom(900 * 1024))) for n in range(4)]
     response = _send_report_with(browser, world, four, what="Too much at once")
     assert response.status_code == 413
-    assert "tillsammans större än 3 MB" in response.text and "Too much at once" in response.text
+    assert "tillsammans större än 3 MB" in response.text
+    assert "Too much at once" in response.text
     assert _counts(engine) == (0, 0)
     assert _stored_blobs(settings, engine) == []
 
@@ -519,7 +529,8 @@ def test_the_case_quota_counts_earlier_files(
     data = {"csrf_token": csrf(browser), "text": "one more"}
     refused = browser.post("/case/reply", data=data, files=second)
     assert refused.status_code == 413
-    assert "större än 2 MB" in refused.text and "one more" in refused.text
+    assert "större än 2 MB" in refused.text
+    assert "one more" in refused.text
     assert _counts(engine) == (1, 1)
     assert len(_stored_blobs(settings, engine)) == 1
 
@@ -595,9 +606,11 @@ def test_upload_bombs_against_a_real_server_stay_within_memory_and_time(tmp_path
         peak_kib = server.status_kib("VmHWM")
         worker_peaks = _children_peaks_kib(server.pid)
         output = server.output()
-    assert receipt.status_code == 200 and CODE_RE.search(receipt.text)
+    assert receipt.status_code == 200
+    assert CODE_RE.search(receipt.text)
     assert receipt.text.count("could not be checked") == len(bomb_files)
-    assert receipt.text.count("Hidden data removed:") == 1 and "GPS" in receipt.text
+    assert receipt.text.count("Hidden data removed:") == 1
+    assert "GPS" in receipt.text
     print(f"server peak {peak_kib} KiB, workers {worker_peaks} KiB, {elapsed:.1f} s")
     assert peak_kib < SERVER_PEAK_KIB
     assert elapsed < BOMB_SECONDS

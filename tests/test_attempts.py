@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from tests.conftest import CHEAP_ARGON2, World
+from tests.helpers import CHEAP_ARGON2, World
 from whistle import attempts, casecode, crypto, db, reports, sessions
 from whistle.keys import Keys
 from whistle.models import RateCounter
@@ -111,10 +111,12 @@ def test_a_right_code_opens_the_case_and_costs_nothing(
         opened = attempts.open_case(
             s, access=code_access, browser_token="tok", lifetime=dt.timedelta(hours=2)
         )
-    assert opened is not None and not opened.handed_over
+    assert opened is not None
+    assert not opened.handed_over
     with Session(engine) as s:
         loaded = sessions.load(s, opened.cookie, kind="reporter", idle=dt.timedelta(hours=1))
-        assert loaded is not None and loaded.case_id == case_id
+        assert loaded is not None
+        assert loaded.case_id == case_id
         assert attempts.count(s, attempts.browser_budget_key("tok"), seconds=600) == 0
 
 
@@ -134,7 +136,8 @@ def test_wrong_codes_use_up_the_browsers_budget(world: World, engine: Engine, ke
         # Another browser's budget is its own; the counter names a digest, not the token.
         assert not attempts.case_code_refused(s, browser_token="other", limit=limit)
         keys_stored = [row.key for row in s.exec(select(RateCounter)).scalars()]
-        assert keys_stored and not any("tok" in k.split(":", 1)[1] for k in keys_stored)
+        assert keys_stored
+        assert not any("tok" in k.split(":", 1)[1] for k in keys_stored)
     with db.session_scope(engine) as s:  # the right code still opens once the caller allows it
         assert attempts.open_case(
             s, access=right, browser_token="tok", lifetime=dt.timedelta(hours=2)

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select, text, update
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_staff, post, submit_report
+from tests.helpers import World, login_staff, post, submit_report
 from whistle import audit, crypto, db
 from whistle.models import AuditEntry, AuditHead, Case
 
@@ -44,11 +44,13 @@ def test_actions_are_logged_without_content(
     assert ("status_changed", case_id) in actions
     assert ("login_failed", None) in actions
     failed = next(e for e in entries if e.action == "login_failed")
-    assert failed.subject_id == world.bertil and "wrong" not in failed.detail
+    assert failed.subject_id == world.bertil
+    assert "wrong" not in failed.detail
     for entry in entries:
         blob = f"{entry.detail}{entry.actor_id}{entry.subject_id}"
         assert MARKER not in blob
-    assert result.ok and result.count == len(entries)
+    assert result.ok
+    assert result.count == len(entries)
 
 
 def _verify(engine: Engine) -> audit.Verification:
@@ -63,7 +65,9 @@ def test_edit_is_detected(
     with db.session_scope(engine) as s:
         s.execute(update(AuditEntry).where(AuditEntry.id == 3).values(detail="closed"))
     result = _verify(engine)
-    assert not result.ok and result.first_bad_id == 3 and result.reason == "altered"
+    assert not result.ok
+    assert result.first_bad_id == 3
+    assert result.reason == "altered"
 
 
 def test_delete_in_the_middle_and_at_the_end_is_detected(
@@ -77,7 +81,8 @@ def test_delete_in_the_middle_and_at_the_end_is_detected(
     with db.session_scope(engine) as s:
         s.execute(text("DELETE FROM audit_entries WHERE id = 2"))
     result = _verify(engine)
-    assert not result.ok and result.first_bad_id == 2
+    assert not result.ok
+    assert result.first_bad_id == 2
 
 
 def test_reorder_is_detected(
@@ -86,7 +91,8 @@ def test_reorder_is_detected(
     _activity(world, new_client, engine)
     with db.session_scope(engine) as s:
         one, two = (s.get(AuditEntry, 2), s.get(AuditEntry, 3))
-        assert one is not None and two is not None
+        assert one is not None
+        assert two is not None
         fields = ("at", "actor_id", "action", "case_id", "subject_id", "detail")
         first = {f: getattr(one, f) for f in fields}
         second = {f: getattr(two, f) for f in fields}
@@ -94,7 +100,8 @@ def test_reorder_is_detected(
             setattr(one, f, second[f])
             setattr(two, f, first[f])
     result = _verify(engine)
-    assert not result.ok and result.first_bad_id == 2
+    assert not result.ok
+    assert result.first_bad_id == 2
 
 
 def test_verify_cli_reports_the_first_broken_entry(
@@ -108,9 +115,9 @@ def test_verify_cli_reports_the_first_broken_entry(
     from whistle import cli
 
     _activity(world, new_client, engine)
-    monkeypatch.setenv("WHISTLE_DATA_DIR", str(settings.data_dir))  # type: ignore[attr-defined]
-    monkeypatch.setenv("WHISTLE_KEYS_DIR", str(settings.keys_dir))  # type: ignore[attr-defined]
-    monkeypatch.setenv("WHISTLE_DATABASE_URL", settings.effective_database_url)  # type: ignore[attr-defined]
+    monkeypatch.setenv("WHISTLE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("WHISTLE_KEYS_DIR", str(settings.keys_dir))
+    monkeypatch.setenv("WHISTLE_DATABASE_URL", settings.effective_database_url)
     assert cli.main(["audit-verify"]) == 0
     assert "intact" in capsys.readouterr().out
     with db.session_scope(engine) as s:
@@ -127,12 +134,14 @@ def test_admin_sees_log_investigator_sees_case_history(
     login_staff(admin, "admin")
     page = admin.get("/admin/audit")
     assert page.status_code == 200
-    assert "Öppnade och dekrypterade ärendet" in page.text and "obruten" in page.text
+    assert "Öppnade och dekrypterade ärendet" in page.text
+    assert "obruten" in page.text
     assert MARKER not in page.text
     anna = new_client()
     login_staff(anna, "anna")
     history = anna.get(f"/cases/{case_id}?tab=history").text
-    assert "Åtkomsthistorik" in history and "Ändrade status" in history
+    assert "Åtkomsthistorik" in history
+    assert "Ändrade status" in history
     assert anna.get("/admin/audit").status_code == 404
 
 
@@ -161,7 +170,9 @@ def test_cut_tail_is_detected_against_an_exported_head(
     assert _verify(engine).ok
     with Session(engine) as s:
         result = audit.verify(s, expected=exported)
-    assert not result.ok and result.reason == "cut" and result.first_bad_id == exported.count - 1
+    assert not result.ok
+    assert result.reason == "cut"
+    assert result.first_bad_id == exported.count - 1
 
 
 def test_a_head_exported_before_later_entries_still_verifies(
@@ -172,7 +183,8 @@ def test_a_head_exported_before_later_entries_still_verifies(
     login_staff(new_client(), "bertil")  # the log grows after the copy was taken
     with Session(engine) as s:
         result = audit.verify(s, expected=exported)
-    assert result.ok and result.count > exported.count
+    assert result.ok
+    assert result.count > exported.count
 
 
 def _rebuild(engine: Engine, entry_hash: Callable[[bytes, AuditEntry], bytes]) -> None:
@@ -180,7 +192,7 @@ def _rebuild(engine: Engine, entry_hash: Callable[[bytes, AuditEntry], bytes]) -
     with db.session_scope(engine) as s:
         s.execute(update(AuditEntry).where(AuditEntry.id == 2).values(detail="rewritten"))
         prev = audit.GENESIS
-        for entry in s.exec(select(AuditEntry).order_by(AuditEntry.id)).scalars():  # type: ignore[call-overload]
+        for entry in s.exec(select(AuditEntry).order_by(AuditEntry.id)).scalars():
             entry.prev_hash = prev
             entry.entry_hash = entry_hash(prev, entry)
             prev = entry.entry_hash
@@ -198,7 +210,9 @@ def test_a_rebuilt_chain_without_the_key_fails(
     else:
         _rebuild(engine, lambda prev, e: crypto.mac(own, prev + audit._canonical(e)))
     result = _verify(engine)
-    assert not result.ok and result.first_bad_id == 1 and result.reason == "altered"
+    assert not result.ok
+    assert result.first_bad_id == 1
+    assert result.reason == "altered"
 
 
 def test_moving_where_keying_begins_is_caught_against_the_head(
@@ -211,11 +225,12 @@ def test_moving_where_keying_begins_is_caught_against_the_head(
     _rebuild(engine, lambda prev, e: crypto.digest(prev + audit._canonical(e)))
     with Session(engine) as s:
         result = audit.verify(s, expected=exported)
-    assert not result.ok and result.reason == "rekeyed"
+    assert not result.ok
+    assert result.reason == "rekeyed"
 
 
 def test_an_engine_without_the_key_cannot_write_or_verify(settings: object, world: World) -> None:
-    plain = db.make_engine(settings.effective_database_url)  # type: ignore[attr-defined]
+    plain = db.make_engine(settings.effective_database_url)
     try:
         with pytest.raises(audit.AuditKeyMissing), db.session_scope(plain) as s:
             audit.record(s, action="login", actor_id=world.anna)
@@ -236,12 +251,13 @@ def test_verify_cli_prints_the_head_and_checks_against_it(
     from whistle import cli
 
     _activity(world, new_client, engine)
-    monkeypatch.setenv("WHISTLE_DATA_DIR", str(settings.data_dir))  # type: ignore[attr-defined]
-    monkeypatch.setenv("WHISTLE_KEYS_DIR", str(settings.keys_dir))  # type: ignore[attr-defined]
-    monkeypatch.setenv("WHISTLE_DATABASE_URL", settings.effective_database_url)  # type: ignore[attr-defined]
+    monkeypatch.setenv("WHISTLE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("WHISTLE_KEYS_DIR", str(settings.keys_dir))
+    monkeypatch.setenv("WHISTLE_DATABASE_URL", settings.effective_database_url)
     assert cli.main(["audit-verify"]) == 0
     printed = re.search(r"^head: (\S+)$", capsys.readouterr().out, re.MULTILINE)
-    assert printed and printed.group(1) == _verify(engine).head.token()
+    assert printed
+    assert printed.group(1) == _verify(engine).head.token()
     assert cli.main(["audit-verify", "--head", printed.group(1)]) == 0
     capsys.readouterr()
     _cut_tail(engine, _verify(engine).count - 1)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, inspect, text
 
-from tests.conftest import PG_URL, World, submit_report
+from tests.helpers import PG_URL, World, submit_report
 from tests.server import (
     CASE_LINK_RE,
     CHEAP_ENV,
@@ -83,7 +83,8 @@ def test_round_trip_through_the_real_server(tmp_path: Path) -> None:
                 files=[("files", ("ledger.txt", ATTACHMENT))],
             )
             match = CODE_RE.search(receipt.text)
-            assert receipt.status_code == 200 and match, receipt.text[:500]
+            assert receipt.status_code == 200, receipt.text[:500]
+            assert match, receipt.text[:500]
             code = match.group(1)
         blob = _fake_blob(Settings(data_dir=source.data_dir))
         # An upload still streaming in: no row names it, so it is not backed up.
@@ -123,7 +124,8 @@ def test_round_trip_through_the_real_server(tmp_path: Path) -> None:
     again = whistle_cli(
         "restore", str(tmp_path / "bk"), data_dir=target / "data", keys_dir=target / "keys"
     )
-    assert again.returncode == 2 and "--force" in again.stderr
+    assert again.returncode == 2
+    assert "--force" in again.stderr
     forced = whistle_cli(
         "restore",
         str(tmp_path / "bk"),
@@ -144,7 +146,8 @@ def test_round_trip_through_the_real_server(tmp_path: Path) -> None:
             assert done.headers.get("location") == "/inbox"
             assert CASE_LINK_RE.findall(staff.get("/inbox").text) == [case_id]
             page = staff.get(f"/cases/{case_id}")
-            assert page.status_code == 200 and "Backed up" in page.text
+            assert page.status_code == 200
+            assert "Backed up" in page.text
 
 
 def test_backup_refuses_non_empty_destination(settings: Settings, tmp_path: Path) -> None:
@@ -157,7 +160,7 @@ def test_backup_refuses_non_empty_destination(settings: Settings, tmp_path: Path
 
 def test_tampered_or_incomplete_backup_is_refused(
     settings: Settings, world: World, client, tmp_path: Path, fresh_url: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     submit_report(client, world.bribery)
     _fake_blob(settings)
     dest = tmp_path / "bk"
@@ -217,7 +220,7 @@ def _rows(engine: Engine) -> dict[str, list[str]]:
 
 def test_restored_copy_holds_the_same_rows(
     settings: Settings, world: World, client, engine: Engine, tmp_path: Path, fresh_url: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     submit_report(client, world.bribery, what="Row check")
     manifest = backup.backup(settings=settings, dest=tmp_path / "bk")
     assert manifest.database == ("postgresql" if PG_URL else "sqlite")

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
-from tests.conftest import PG_URL, World, csrf, login_reporter, login_staff, submit_report
+from tests.helpers import PG_URL, World, csrf, login_reporter, login_staff, submit_report
 from tests.test_backup import fresh_url, whistle_cli  # noqa: F401 - fresh_url: a fixture
 from whistle import backup, blobmigration, blobstore, crypto, db, readiness
 from whistle.app import create_app
@@ -84,7 +84,8 @@ def test_chunks_are_invisible_until_the_transaction_that_names_them_commits(
     assert _rows(engine, writer.blob_id) == 1 + 5
     with engine.connect() as conn:
         stored = b"".join(r[0] for r in conn.execute(text("SELECT data FROM blob_chunks")))
-    assert data[:1000] not in stored and len(stored) == writer.sealed_size
+    assert data[:1000] not in stored
+    assert len(stored) == writer.sealed_size
     read = store.read(writer.blob_id, key=KEY, case_id="c" * 32, item_id="i" * 32)
     assert b"".join(read) == data
 
@@ -175,11 +176,13 @@ def test_blobs_migrate_both_ways_and_resume(
         links = dict(FILE_LINK.findall(reporter.get("/case").text))
         assert len(links) == 2
         on_disk = sorted(p.name for p in settings.blob_dir.iterdir())
-        assert on_disk == sorted(links.values()) and _rows(engine) == 0
+        assert on_disk == sorted(links.values())
+        assert _rows(engine) == 0
 
         report = blobmigration.migrate(engine=engine, blob_dir=settings.blob_dir, to="database")
         assert (report.moved, report.already, report.missing) == (2, 0, [])
-        assert list(settings.blob_dir.iterdir()) == [] and _rows(engine) > 0
+        assert list(settings.blob_dir.iterdir()) == []
+        assert _rows(engine) > 0
         # The files store's process still reads them: a blob is read wherever it is.
         assert sorted(_download(reporter, url) for url in links) == sorted(content.values())
         again = blobmigration.migrate(engine=engine, blob_dir=settings.blob_dir, to="database")
@@ -211,7 +214,8 @@ def test_blobs_migrate_command(world: World, settings: Settings, tmp_path: Path)
 def test_blobs_migrate_to_the_database_needs_postgresql(tmp_path: Path) -> None:
     where = {"data_dir": tmp_path / "data", "keys_dir": tmp_path / "keys"}
     refused = whistle_cli("blobs", "migrate", "--to", "database", **where)
-    assert refused.returncode == 2 and "needs PostgreSQL" in refused.stderr
+    assert refused.returncode == 2
+    assert "needs PostgreSQL" in refused.stderr
 
 
 # --- schema check and readiness --------------------------------------------------------------
@@ -238,7 +242,8 @@ def test_a_schema_from_newer_code_is_refused_and_not_ready(
             where = {"data_dir": settings.data_dir, "keys_dir": settings.keys_dir}
             env = {"WHISTLE_DATABASE_URL": settings.effective_database_url}
             served = whistle_cli("serve", "--port", "1", env=env, **where)
-            assert served.returncode == 2 and "newer version" in served.stderr
+            assert served.returncode == 2
+            assert "newer version" in served.stderr
             response = client.get("/readyz")
             assert (response.status_code, response.text) == (503, "not ready: schema")
             assert client.get("/healthz").status_code == 200  # alive, just not ready
@@ -345,7 +350,8 @@ def test_when_every_upload_connection_is_busy_the_upload_gets_503(
                 data={"csrf_token": csrf(reporter), "text": "later"},
                 files=[("files", ("x.bin", os.urandom(100_000)))],
             )
-            assert busy.status_code == 503 and "retry-after" in busy.headers
+            assert busy.status_code == 503
+            assert "retry-after" in busy.headers
             store.slots.release()
             sent = reporter.post(
                 "/case/reply",

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import (
+from tests.helpers import (
     CHEAP_ARGON2,
     PASSWORD,
     PG_URL,
@@ -215,14 +215,16 @@ def test_every_derivation_runs_while_no_transaction_holds_the_write_lock(
         "/staff/password",
         {"current": PASSWORD, "password": PASSWORD + "2", "confirm": PASSWORD + "2"},
     )
-    assert changed.status_code == 200 and "error" not in changed.text.split("<main")[1][:200]
+    assert changed.status_code == 200
+    assert "error" not in changed.text.split("<main")[1][:200]
     reporter = new_client()
     code = submit_report(reporter, world.bribery)
     login_reporter(reporter, code)
     assert held == []
     # Every derivation was checked: activation 2, recovery 1 + 2, login 1, change 1 + 1 (the
     # password ones), the report and the reporter's login (the case-code ones).
-    assert checked.count("password") == 8 and checked.count("case code") == 2, checked
+    assert checked.count("password") == 8, checked
+    assert checked.count("case code") == 2, checked
 
 
 # --- a busy report form keeps what was typed ------------------------------------------------
@@ -257,7 +259,8 @@ def test_a_503_on_the_report_form_shows_it_again_with_everything_typed(
     assert response.headers["retry-after"] == "1"
     page = response.text
     assert "Tjänsten är upptagen just nu" in page
-    assert TYPED in page and "Kim &lt;på inköp&gt;" in page  # escaped, but kept
+    assert TYPED in page
+    assert "Kim &lt;på inköp&gt;" in page
     assert "välj dem igen" in page  # files cannot be kept in a form: say so
     with Session(engine) as s:
         assert s.exec(select(Case)).first() is None
@@ -314,7 +317,8 @@ def test_low_disk_refuses_attachments_but_files_the_text_and_warns_the_admin(
         assert replied.status_code == 303
         assert "nospace=1" in replied.headers["location"]
         page = reporter.get(replied.headers["location"]).text
-        assert "Ett tillägg" in page and "Dina filer kunde inte sparas" in page
+        assert "Ett tillägg" in page
+        assert "Dina filer kunde inte sparas" in page
     with browser() as english:
         english.cookies.set("whistle_lang", "en")
         answer = english.post(

@@ -85,5 +85,6 @@ def test_grouped_code_normalises_back() -> None:
     for _ in range(20):
         code = casecode.generate()
         shown = casecode.grouped(code)
-        assert shown.count(" ") == 3 and len(shown) == 19
+        assert shown.count(" ") == 3
+        assert len(shown) == 19
         assert casecode.normalise(shown) == code

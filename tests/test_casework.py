@@ -8,7 +8,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, submit_report
+from tests.helpers import World, submit_report
 from whistle import inbox
 from whistle.inbox import InboxQuery
 from whistle.models import Case
@@ -35,8 +35,10 @@ def test_inbox_pages_cover_every_held_case_once(
         anna = inbox.inbox(s, user_id=world.anna, page_size=50)
     assert [p.has_next for p in pages] == [True, True, False]
     seen = [row.case_id for p in pages for row in p.rows]
-    assert len(seen) == 5 and len(set(seen)) == 5
+    assert len(seen) == 5
+    assert len(set(seen)) == 5
     due = [row.next_due for p in pages for row in p.rows]
     assert due[3:] == [None, None]  # deadlines first (nearest first), then the rest
-    assert due[:3] == sorted(due[:3])  # type: ignore[type-var]
-    assert len(anna.rows) == 6 and anna.has_next is False
+    assert due[:3] == sorted(due[:3])
+    assert len(anna.rows) == 6
+    assert anna.has_next is False

@@ -14,7 +14,7 @@ import uvicorn
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
-from tests.conftest import CSRF_COOKIE, PASSWORD
+from tests.helpers import CSRF_COOKIE, PASSWORD
 from whistle import approvals, audit, cli, db
 from whistle.app import create_app
 from whistle.keys import load_keys
@@ -63,19 +63,23 @@ def _db() -> Session:
 
 def test_migrate_on_a_new_host(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _err = run(capsys, "migrate")
-    assert code == 0 and "newest schema" in out
+    assert code == 0
+    assert "newest schema" in out
     assert (Path(env["WHISTLE_DATA_DIR"]) / "whistle.db").is_file()
 
 
 def test_add_category_and_unit(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "add-category", "--sv", "Mutor", "--en", "Bribery")
-    assert code == 0 and out.strip() == "category 1"
+    assert code == 0
+    assert out.strip() == "category 1"
     code, out, _ = run(
         capsys, "add-category", "--sv", "Jäv", "--en", "Conflicts", "--position", "2"
     )
-    assert code == 0 and out.strip() == "category 2"
+    assert code == 0
+    assert out.strip() == "category 2"
     code, out, _ = run(capsys, "add-unit", "--sv", "Förvaltning Norr", "--en", "North")
-    assert code == 0 and out.strip() == "unit 1"
+    assert code == 0
+    assert out.strip() == "unit 1"
     with _db() as s:
         categories = s.exec(select(Category).order_by(Category.id)).all()
         assert [(c.name_sv, c.name_en, c.position) for c in categories] == [
@@ -122,12 +126,14 @@ def test_create_investigator_prints_a_link_that_activates(
     token = _invite(capsys, "anna", "--category", "1")
     with _db() as s:
         user = s.exec(select(User).where(User.username == "anna")).one()
-        assert user.status == "invited" and user.public_key is None
+        assert user.status == "invited"
+        assert user.public_key is None
     page = _activate_through_the_web(token)
     assert PASSWORD not in page
     with _db() as s:
         user = s.exec(select(User).where(User.username == "anna")).one()
-        assert user.status == "active" and user.public_key is not None
+        assert user.status == "active"
+        assert user.public_key is not None
     # The link works once.
     settings = _settings()
     app = create_app(
@@ -143,18 +149,21 @@ def test_create_investigator_refuses_bad_input(
     env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _out, err = run(capsys, "create-investigator", "--username", "Anna A", "--name", "X")
-    assert code == 2 and "invalid-username" in err
+    assert code == 2
+    assert "invalid-username" in err
     code, _out, err = run(
         capsys, "create-investigator", "--username", "anna", "--name", "A", "--category", "9"
     )
-    assert code == 2 and err.startswith("error")
+    assert code == 2
+    assert err.startswith("error")
     with _db() as s:  # nothing was half-created
         assert s.exec(select(User)).all() == []
 
 
 def test_create_admin(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "create-admin", "--username", "it-admin", "--name", "IT")
-    assert code == 0 and LINK.search(out)
+    assert code == 0
+    assert LINK.search(out)
     with _db() as s:
         assert s.exec(select(User)).one().role == "admin"
 
@@ -190,18 +199,24 @@ def test_designate_and_routing_warns_about_fewer_than_two_readers(
     assert len(warnings) == 1
     # Both are active: a line from the console is pending too (four eyes), and reads nothing.
     code, out, _ = run(capsys, "designate", "--username", "anna", "--category", "1")
-    assert code == 0 and "pending" in out and "/readers" in out
+    assert code == 0
+    assert "pending" in out
+    assert "/readers" in out
     out, warnings = _routing_warnings(capsys, "Mutor")
-    assert "anna (PENDING approval)" in out and "NOBODY" in warnings[0]
+    assert "anna (PENDING approval)" in out
+    assert "NOBODY" in warnings[0]
     _approve_as("bertil", "anna")
     out, warnings = _routing_warnings(capsys, "Mutor")
-    assert len(warnings) == 1 and "anna" in warnings[0]
+    assert len(warnings) == 1
+    assert "anna" in warnings[0]
     code, _, _ = run(capsys, "designate", "--username", "bertil", "--category", "1")
     assert code == 0
     _approve_as("anna", "bertil")
     out, warnings = _routing_warnings(capsys, "Mutor")
     assert warnings == []
-    assert "anna" in out and "bertil" in out and "PENDING" not in out
+    assert "anna" in out
+    assert "bertil" in out
+    assert "PENDING" not in out
 
 
 def test_at_set_up_routes_take_effect_at_once_and_are_recorded(
@@ -215,7 +230,8 @@ def test_at_set_up_routes_take_effect_at_once_and_are_recorded(
     _activate_through_the_web(anna)
     code, out, _ = run(capsys, "create-investigator", "--username", "cia", "--name", "Cia",
                        "--category", "1")  # fmt: skip
-    assert code == 0 and "pending" in out  # Anna is active now: Cia waits for her approval
+    assert code == 0
+    assert "pending" in out
     with _db() as s:
         rows = {
             s.exec(select(User.username).where(User.id == d.user_id)).one(): d.status
@@ -233,7 +249,8 @@ def test_activation_link_prints_a_fresh_link_for_an_invitee_only(
     code, out, _ = run(capsys, "activation-link", "--username", "anna")
     assert code == 0
     match = LINK.search(out)
-    assert match and match.group(1) != first
+    assert match
+    assert match.group(1) != first
     _activate_through_the_web(match.group(1))
     with _db() as s:
         user = s.exec(select(User).where(User.username == "anna")).one()
@@ -241,7 +258,9 @@ def test_activation_link_prints_a_fresh_link_for_an_invitee_only(
         assert "invitation_renewed" in [e.action for e in s.exec(select(AuditEntry)).all()]
     # An active account gets no link: it would let whoever runs it take the account over.
     code, out, err = run(capsys, "activation-link", "--username", "anna")
-    assert code == 2 and "error" in err and not LINK.search(out)
+    assert code == 2
+    assert "error" in err
+    assert not LINK.search(out)
     code, _out, err = run(capsys, "activation-link", "--username", "nobody")
     assert code == 2
 
@@ -258,7 +277,8 @@ def test_designate_refuses_unknown_user_or_category(
         ("--username", "anna", "--category", "9"),
     ):
         code, _out, err = run(capsys, "designate", *argv)
-        assert code == 2 and err.startswith("error"), argv
+        assert code == 2, argv
+        assert err.startswith("error"), argv
 
 
 def test_serve_refuses_a_placeholder_database_password(
@@ -281,5 +301,6 @@ def test_serve_refuses_plain_http_outside_localhost(
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: started.append(a))
     monkeypatch.setenv("WHISTLE_BASE_URL", "http://whistle.example.se")
     code, _out, err = run(capsys, "serve")
-    assert code == 2 and "https" in err
+    assert code == 2
+    assert "https" in err
     assert started == []

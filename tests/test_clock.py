@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from tests.conftest import CHEAP_ARGON2, World
+from tests.helpers import CHEAP_ARGON2, World
 from whistle import casecode, crypto, db, reports, texts
 from whistle.keys import Keys
 from whistle.models import AuditEntry, Case, CaseItem

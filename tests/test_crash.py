@@ -88,7 +88,8 @@ def test_sigkill_mid_burst_loses_no_confirmed_report(tmp_path: Path) -> None:
             category = categories(client)[0]
         codes = _burst(server, category)
         assert len(codes) >= KILL_AFTER
-        assert server.process is not None and server.process.returncode == -9
+        assert server.process is not None
+        assert server.process.returncode == -9
         server.start()  # the same data and keys
         for code in codes:
             with browser(server) as reporter:

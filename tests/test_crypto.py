@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from tests.conftest import CHEAP_ARGON2
+from tests.helpers import CHEAP_ARGON2
 from whistle import crypto
 from whistle.crypto import CryptoError
 
@@ -162,7 +162,7 @@ def test_login_keys_hold_both_schemes_from_one_derivation() -> None:
     )
     assert login.current == crypto.PasswordKeys(KAT_PEPPERED_VERIFIER, KAT_PEPPERED_KEK)
     assert login.legacy == crypto.PasswordKeys(KAT_PASSWORD_VERIFIER, KAT_PASSWORD_KEK)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="keys are 32 bytes"):
         crypto.derive_login_keys("x" * 12, b"s" * 16, CHEAP_ARGON2, password_key=b"short")
 
 
@@ -233,9 +233,9 @@ def test_seal_uses_a_fresh_nonce_each_time() -> None:
 
 
 def test_seal_refuses_keys_of_the_wrong_length() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="keys are 32 bytes"):
         crypto.seal(b"k" * 16, b"x", purpose=PURPOSE, case_id=CASE, item_id=ITEM)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="keys are 32 bytes"):
         crypto.open_sealed(b"k" * 31, KAT_SEALED, purpose=PURPOSE, case_id=CASE, item_id=ITEM)
 
 
@@ -263,7 +263,7 @@ def test_wrap_round_trip() -> None:
 
 def test_wrap_refuses_bad_inputs() -> None:
     _private, public = crypto.generate_keypair()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="keys are 32 bytes"):
         crypto.wrap_key(b"short", public, case_id=CASE, recipient_id="anna")
     with pytest.raises(CryptoError):
         crypto.wrap_key(crypto.random_key(), public[:-1], case_id=CASE, recipient_id="anna")
@@ -312,10 +312,10 @@ def test_stream_round_trip(chunks: list[bytes]) -> None:
 
 def test_stream_sealer_refuses_misuse() -> None:
     sealer = crypto.StreamSealer(crypto.random_key(), **BINDING)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="chunk too large"):
         sealer.seal_chunk(b"x" * (crypto.CHUNK_SIZE + 1))
     sealer.seal_chunk(b"end", last=True)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="stream already finished"):
         sealer.seal_chunk(b"more")
 
 
@@ -332,7 +332,7 @@ def test_derive_password_keys_round_trip() -> None:
     assert crypto.open_sealed(again.kek, sealed, purpose="private-key", case_id="", item_id="u")
     with pytest.raises(CryptoError):
         crypto.open_sealed(first.verifier, sealed, purpose="private-key", case_id="", item_id="u")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="salt must be at least 16 bytes"):
         crypto.derive_password_keys("a password", b"short salt", CHEAP_ARGON2)
 
 
@@ -347,7 +347,7 @@ def test_derive_case_access_round_trip() -> None:
     for other in (other_code, other_pepper):
         assert other.lookup_id != access.lookup_id
         assert other.reporter_key != access.reporter_key
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="pepper must be 32 bytes"):
         crypto.derive_case_access(KAT_CODE, pepper[:16], CHEAP_ARGON2)
 
 
@@ -358,8 +358,11 @@ def test_small_helpers() -> None:
     assert not crypto.constant_time_equal("abc", "abd")
     assert not crypto.constant_time_equal("abc", "abcd")
     digits = crypto.random_digits(40)
-    assert len(digits) == 40 and digits.isascii() and digits.isdigit()
-    assert len(crypto.random_key()) == 32 and crypto.random_key() != crypto.random_key()
+    assert len(digits) == 40
+    assert digits.isascii()
+    assert digits.isdigit()
+    assert len(crypto.random_key()) == 32
+    assert crypto.random_key() != crypto.random_key()
     assert crypto.random_token() != crypto.random_token()
 
 
@@ -585,7 +588,8 @@ def test_crypto_imports_nothing_from_the_app_or_a_framework() -> None:
     assert not imported & FORBIDDEN_IMPORTS
     # Configuration is passed in: crypto never reads the environment.
     names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-    assert "environ" not in names and "getenv" not in names
+    assert "environ" not in names
+    assert "getenv" not in names
 
 
 def test_check_hybrid_suite_passes_here() -> None:
@@ -616,7 +620,7 @@ def test_audit_chain_key_and_mac_known_answers() -> None:
     assert hmac.new(KAT_KEY, b"whistle audit", hashlib.sha256).digest() == KAT_MAC
     # Another pepper, another key; the key is not the pepper's case-code subkeys.
     assert crypto.audit_chain_key(bytes(32)) != KAT_AUDIT_KEY != KAT_PEPPER
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="keys are 32 bytes"):
         crypto.mac(b"short", b"x")
 
 
@@ -648,7 +652,7 @@ def test_security_key_kek_known_answer() -> None:
     info = b"whistle/v1/security-key-kek\x00" + b"\x00\x20" + b"u" * 32 + b"\x00\x20" + b"k" * 32
     expected = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info)
     assert expected.derive(KAT_PRF_OUTPUT) == KAT_SK_KEK
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a PRF output is 32 bytes"):
         crypto.security_key_kek(b"short", user_id=KAT_SK_USER, key_id=KAT_SK_KEY)
 
 
@@ -733,6 +737,7 @@ def test_session_bound_challenge_known_answer_and_binding() -> None:
         assert not crypto.challenge_is_bound(bytes(tampered), "session-cookie-value")
     assert not crypto.challenge_is_bound(KAT_CHALLENGE[:31], "session-cookie-value")
     fresh = crypto.session_bound_challenge("s")
-    assert len(fresh) == 32 and crypto.challenge_is_bound(fresh, "s")
+    assert len(fresh) == 32
+    assert crypto.challenge_is_bound(fresh, "s")
     assert fresh != crypto.session_bound_challenge("s")  # random, never repeated
     assert not crypto.challenge_is_bound(fresh, "t")

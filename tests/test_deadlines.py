@@ -85,7 +85,7 @@ def _next_due(**changes: object) -> dt.date | None:
         "feedback_given_on": None,
     }
     fields.update(changes)
-    return deadlines.next_due(**fields)  # type: ignore[arg-type]
+    return deadlines.next_due(**fields)
 
 
 def test_next_due_before_acknowledgement_is_the_ack_deadline() -> None:

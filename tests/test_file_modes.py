@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHEAP_ARGON2
+from tests.helpers import CHEAP_ARGON2
 from whistle import audit, backup, blobs, cli, crypto, db
 from whistle.app import bootstrap
 from whistle.keys import PEPPER_FILE
@@ -54,7 +54,8 @@ def test_data_dir_database_journal_blobs_and_backups_are_private(
         with db.session_scope(engine) as s:  # a write: SQLite makes -wal and -shm
             audit.record(s, action="login")
         database = settings.data_dir / "whistle.db"
-        assert Path(f"{database}-wal").exists() and Path(f"{database}-shm").exists()
+        assert Path(f"{database}-wal").exists()
+        assert Path(f"{database}-shm").exists()
         batch = blobs.BlobBatch(settings.blob_dir)
         writer = batch.open(key=crypto.random_key(), case_id="c" * 32, item_id="i" * 32)
         writer.write(b"sealed as it streams")
@@ -84,7 +85,8 @@ def test_an_existing_world_readable_database_is_tightened(
     Path(f"{database}-wal").chmod(0o644)
     engine = db.make_engine(settings.effective_database_url)
     engine.dispose()
-    assert _mode(database) == 0o600 and _mode(Path(f"{database}-wal")) == 0o600
+    assert _mode(database) == 0o600
+    assert _mode(Path(f"{database}-wal")) == 0o600
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
@@ -103,5 +105,7 @@ def test_a_key_file_others_can_read_refuses_to_start(
     monkeypatch.delenv("WHISTLE_DATABASE_URL", raising=False)
     assert cli.main(["serve"]) == 2  # stops before it listens
     err = capsys.readouterr().err
-    assert f"mode {mode:04o}" in err and "chmod 600" in err and "Traceback" not in err
+    assert f"mode {mode:04o}" in err
+    assert "chmod 600" in err
+    assert "Traceback" not in err
     assert cli.main(["audit-verify"]) == 2  # every command that loads the keys refuses

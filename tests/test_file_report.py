@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from tests.conftest import CHEAP_ARGON2, World
+from tests.helpers import CHEAP_ARGON2, World
 from whistle import blobstore, casecode, cases, crypto, db, reports
 from whistle.keys import Keys
 from whistle.models import Case, CaseItem, new_id

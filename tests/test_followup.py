@@ -11,8 +11,15 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CODE_RE, World, login_reporter, login_staff, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import (
+    CODE_RE,
+    World,
+    dump_tables,
+    login_reporter,
+    login_staff,
+    post,
+    submit_report,
+)
 from whistle import deadlines
 from whistle.models import Case, CaseItem
 
@@ -21,7 +28,7 @@ MARKER = "FOLLOWUPMARKER0917"
 
 def _case(engine: Engine) -> Case:
     with Session(engine) as s:
-        return s.execute(select(Case).order_by(Case.received_on)).scalars().first()  # type: ignore[return-value]
+        return s.execute(select(Case).order_by(Case.received_on)).scalars().first()
 
 
 def _investigator(new_client: Callable[[], TestClient], name: str = "anna") -> TestClient:
@@ -41,15 +48,17 @@ def test_withheld_acknowledgement_needs_a_reason_and_moves_the_deadline(
     done = post(anna, f"/cases/{case.id}/withhold-ack", {"reason": f"Only two people {MARKER}"})
     assert done.status_code == 303
     case = _case(engine)
-    assert case.ack_withheld and case.acknowledged_on is None
+    assert case.ack_withheld
+    assert case.acknowledged_on is None
     expected = deadlines.add_months(case.received_on + dt.timedelta(days=7), 3)
-    assert case.feedback_due == expected and case.next_due == expected
+    assert case.feedback_due == expected
+    assert case.next_due == expected
     # A confirmation can no longer be sent, and the reason is never shown to the reporter.
     again = post(anna, f"/cases/{case.id}/post", {"kind": "acknowledgement", "text": "Hi"})
     assert again.status_code == 400
     login_reporter(reporter, code)
     assert MARKER not in reporter.get("/case").text
-    assert MARKER.encode() not in _dump_tables(engine)
+    assert MARKER.encode() not in dump_tables(engine)
 
 
 def test_feedback_and_closing_with_an_outcome(
@@ -70,11 +79,13 @@ def test_feedback_and_closing_with_an_outcome(
     )
     assert sent.status_code == 303
     case = _case(engine)
-    assert case.status == "feedback_given" and case.feedback_given_on is not None
+    assert case.status == "feedback_given"
+    assert case.feedback_given_on is not None
     assert case.next_due is None
     login_reporter(reporter, code)
     page = reporter.get("/case").text
-    assert "The contract was cancelled." in page and "It broke procurement rules." in page
+    assert "The contract was cancelled." in page
+    assert "It broke procurement rules." in page
     # "Feedback given" cannot be chosen in the status menu; closing needs an outcome.
     assert post(anna, f"/cases/{case.id}/status", {"status": "feedback_given"}).status_code == 400
     assert post(anna, f"/cases/{case.id}/status", {"status": "closed"}).status_code == 400
@@ -83,11 +94,13 @@ def test_feedback_and_closing_with_an_outcome(
     )
     assert closed.status_code == 303
     case = _case(engine)
-    assert case.status == "closed" and case.outcome == "substantiated"
+    assert case.status == "closed"
+    assert case.outcome == "substantiated"
     reopened = post(anna, f"/cases/{case.id}/status", {"status": "investigation"})
     assert reopened.status_code == 303
     case = _case(engine)
-    assert case.outcome is None and case.closed_on is None
+    assert case.outcome is None
+    assert case.closed_on is None
 
 
 def test_oral_report_loop_with_minutes_versions(
@@ -117,7 +130,8 @@ def test_oral_report_loop_with_minutes_versions(
     assert opened.headers["location"] == "/case/new-code"
     assert CODE_RE.search(post(reporter, "/case/new-code", {}).text)
     page = reporter.get("/case").text
-    assert "Version one of the minutes." in page and "Kontrollera protokollet" in page
+    assert "Version one of the minutes." in page
+    assert "Kontrollera protokollet" in page
     empty = post(reporter, "/case/minutes", {"version": "1", "decision": "correct"})
     assert empty.status_code == 400
     corrected = post(
@@ -146,7 +160,7 @@ def test_oral_report_loop_with_minutes_versions(
     investigator_page = carl.get(f"/cases/{case.id}").text
     assert "It was Tuesday, not Monday." in investigator_page
     assert "Godkände version 2 av protokollet." in investigator_page
-    assert MARKER.encode() not in _dump_tables(engine)
+    assert MARKER.encode() not in dump_tables(engine)
 
 
 def test_meeting_request_and_proposal(
@@ -197,7 +211,8 @@ def test_handover_notifies_the_reporter_first_or_records_why_not(
     )
     assert quiet.status_code == 303
     page = anna.get(f"/cases/{case.id}").text
-    assert "Telling would warn the suspect." in page and "Polismyndigheten" in page
+    assert "Telling would warn the suspect." in page
+    assert "Polismyndigheten" in page
     masked = post(
         anna,
         f"/cases/{case.id}/handover",
@@ -224,5 +239,6 @@ def test_action_log_is_sealed(
     )
     assert ok.status_code == 303
     page = anna.get(f"/cases/{case.id}").text
-    assert "Polisanmälan gjord" in page and f"K-number {MARKER}" in page
-    assert MARKER.encode() not in _dump_tables(engine)
+    assert "Polisanmälan gjord" in page
+    assert f"K-number {MARKER}" in page
+    assert MARKER.encode() not in dump_tables(engine)

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import (
+from tests.helpers import (
     CHEAP_ARGON2,
     PASSWORD,
     World,
@@ -126,7 +126,8 @@ def test_an_admin_alone_cannot_make_a_reader(
     assert "whistle activation-link --username frida" in page
     frida = _activate(engine, new_client, "frida")
     added = post(admin, "/admin/routes", {"user_id": frida, "category": str(world.bribery)})
-    assert added.status_code == 303 and added.headers["location"] == "/admin/routes?done=pending"
+    assert added.status_code == 303
+    assert added.headers["location"] == "/admin/routes?done=pending"
     assert "Väntar på godkännande av en utredare" in admin.get("/admin/routes").text
 
     # A report arrives: the pending line gives no wrap, and the reporter is not told of Frida.
@@ -134,7 +135,8 @@ def test_an_admin_alone_cannot_make_a_reader(
     preview = post(
         reporter, "/report", {"category": str(world.bribery), "what": "x", "action": "readers"}
     )
-    assert "Anna" in preview.text and "Frida" not in preview.text
+    assert "Anna" in preview.text
+    assert "Frida" not in preview.text
     submit_report(new_client(), world.bribery, what="First report")
     assert _wrapped_to(engine, frida) == 0
 
@@ -147,7 +149,8 @@ def test_an_admin_alone_cannot_make_a_reader(
         enrol_totp(s, "frida", keys.password_key)
     login_staff(herself, "frida")
     mine = post(herself, f"/readers/{line.id}/approve", {})
-    assert mine.status_code == 400 and "Någon annan" in mine.text
+    assert mine.status_code == 400
+    assert "Någon annan" in mine.text
     carl = new_client()
     login_staff(carl, "carl")
     assert post(carl, f"/readers/{line.id}/approve", {}).status_code == 400
@@ -157,13 +160,15 @@ def test_an_admin_alone_cannot_make_a_reader(
     bertil = new_client()
     login_staff(bertil, "bertil")
     approved = post(bertil, f"/readers/{line.id}/approve", {})
-    assert approved.status_code == 303 and approved.headers["location"] == "/readers?done=approved"
+    assert approved.status_code == 303
+    assert approved.headers["location"] == "/readers?done=approved"
     assert _wrapped_to(engine, frida) == 0  # the first case is not shared by an admin's change
     submit_report(new_client(), world.bribery, what="Second report")
     assert _wrapped_to(engine, frida) == 1
     with Session(engine) as s:
         line = s.execute(select(Designation).where(Designation.user_id == frida)).scalar_one()
-        assert line.status == "active" and line.approved_by == world.bertil
+        assert line.status == "active"
+        assert line.approved_by == world.bertil
         assert line.requested_by == world.admin
         entry = s.execute(
             select(AuditEntry).where(
@@ -191,7 +196,8 @@ def test_every_investigator_sees_new_readers_and_one_may_decline(
     assert "1 ny läsare väntar på godkännande" in carl.get("/inbox").text
     page = carl.get("/readers")
     assert page.status_code == 200
-    assert "Frida Falk (frida)" in page.text and "frida@example.se" in page.text
+    assert "Frida Falk (frida)" in page.text
+    assert "frida@example.se" in page.text
     assert "Admin (admin)" in page.text  # who asked for it
     assert f"/readers/{line.id}/approve" not in page.text
     # Anna reads bribery reports: she may decide, and declines. The line is gone, and the
@@ -216,7 +222,7 @@ def test_with_nobody_reading_it_any_colleague_decides(world: World, engine: Engi
         assert row.status == "pending"
         assert {u.id for u in approvals.approvers(s, row)} == {world.anna, world.bertil}
         with pytest.raises(approvals.ApprovalError):
-            approvals.approve(s, approver_id=world.admin, designation_id=row.id)  # type: ignore[arg-type]
+            approvals.approve(s, approver_id=world.admin, designation_id=row.id)
 
 
 def test_the_first_investigator_is_the_recorded_exception(engine: Engine, keys: Keys) -> None:
@@ -232,7 +238,8 @@ def test_the_first_investigator_is_the_recorded_exception(engine: Engine, keys: 
             row = approvals.request_line(
                 s, actor_id=None, user_id=invitation.user_id, category_id=category.id
             )
-            assert row.status == "active" and row.approved_by is None
+            assert row.status == "active"
+            assert row.approved_by is None
         exceptions = s.execute(
             select(func.count())
             .select_from(AuditEntry)
@@ -293,7 +300,8 @@ def test_with_smtp_the_link_goes_to_the_invitee_only(
     body = str(message.get_payload(decode=True), "utf-8")
     [token] = ACTIVATE.findall(body)
     # Only the fixed text and the link: nothing else about the channel or its people.
-    assert "Frida" not in body and "admin" not in body.lower()
+    assert "Frida" not in body
+    assert "admin" not in body.lower()
     activated = post(admin, f"/activate/{token}", {"password": PASSWORD, "confirm": PASSWORD})
     assert activated.status_code == 200
     with Session(engine) as s:
@@ -339,7 +347,8 @@ def test_demo_routes_are_approved_by_colleagues(engine: Engine, keys: Keys) -> N
         assert len(lines) == 11
         for line in lines:
             assert line.status == "active"
-            assert line.approved_by is not None and line.approved_by != line.user_id
+            assert line.approved_by is not None
+            assert line.approved_by != line.user_id
         assert audit.verify(s).ok
 
 
@@ -349,7 +358,8 @@ def test_a_fresh_activation_link_replaces_the_old_one(engine: Engine, keys: Keys
         fresh = accounts.renew_invitation(s, username="eva")
         assert accounts.find_invitation(s, first.token) is None
         found = accounts.find_invitation(s, fresh)
-        assert found is not None and found.id == first.user_id
+        assert found is not None
+        assert found.id == first.user_id
         accounts.activate(
             s,
             token=fresh,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
+from tests.helpers import World, csrf, login_reporter, login_staff, post, submit_report
 from tests.server import RealServer
 from whistle import accounts, db, logs
 from whistle.app import create_app
@@ -40,7 +40,8 @@ def check_headers(response: httpx.Response, path: str) -> None:
     if security.allows_script(path):
         # The WebAuthn pages of staff only: same-origin files, never inline code.
         assert path.startswith("/staff/"), where
-        assert csp.endswith("; script-src 'self'") and csp.count("script-src") == 1, where
+        assert csp.endswith("; script-src 'self'"), where
+        assert csp.count("script-src") == 1, where
     else:
         assert "script-src" not in csp, where
     assert headers.get("referrer-policy") == "no-referrer", where
@@ -104,9 +105,7 @@ ROLES = ("anonymous", "reporter", "anna", "admin")
 
 
 @pytest.fixture
-def browser(
-    world: World, new_client: Callable[[], TestClient]
-) -> Iterator[Callable[[str], TestClient]]:
+def browser(world: World, new_client: Callable[[], TestClient]) -> Callable[[str], TestClient]:
     code = submit_report(new_client(), world.other, what="For the reporter role")
 
     def make(role: str) -> TestClient:
@@ -117,12 +116,13 @@ def browser(
             login_staff(client, role)
         return client
 
-    yield make
+    return make
 
 
-def test_every_route_every_role(app, filled, browser) -> None:  # type: ignore[no-untyped-def]
+def test_every_route_every_role(app, filled, browser) -> None:
     table = route_table(app)
-    assert ("POST", "/report") in table and ("GET", "/static/whistle.css") in table
+    assert ("POST", "/report") in table
+    assert ("GET", "/static/whistle.css") in table
     # GETs first and logouts last: one logged-in browser per role serves every request.
     table.sort(key=lambda entry: (entry[0] == "POST", "logout" in entry[1], entry[1]))
     seen_statuses: set[int] = set()
@@ -169,8 +169,8 @@ SECRET = "SECRET-MARKER-0451 in /srv/whistle/reports.py"
 
 def test_forced_500_has_headers_and_no_exception_text(
     app, world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:  # type: ignore[no-untyped-def]
-    def explode(*args: object, **kwargs: object) -> object:
+) -> None:
+    def explode(*_args: object, **_kwargs: object) -> object:
         raise RuntimeError(SECRET)
 
     monkeypatch.setattr(reporter_web.routing, "active_categories", explode)
@@ -208,9 +208,11 @@ def test_real_server_logs_a_500_as_one_line_with_the_type(tmp_path: Path) -> Non
     output = server.output()
     assert "Application startup complete" in output
     assert "SECRET-MARKER-0451" not in output
-    assert "Traceback" not in output and "reports.py" not in output
+    assert "Traceback" not in output
+    assert "reports.py" not in output
     lines = [line for line in output.splitlines() if "RuntimeError" in line]
-    assert len(lines) >= 1 and all(len(line) < 120 for line in lines), lines
+    assert len(lines) >= 1, lines
+    assert all(len(line) < 120 for line in lines), lines
 
 
 def test_log_filter_drops_traceback_message_and_arguments() -> None:
@@ -237,7 +239,8 @@ def test_csrf_cookie_has_the_host_prefix_when_cookies_are_secure(client: TestCli
     name, _, _rest = cookie.partition("=")
     assert name == "__Host-whistle_csrf"
     flags = [part.strip().lower() for part in cookie.split(";")[1:]]
-    assert "secure" in flags and "path=/" in flags
+    assert "secure" in flags
+    assert "path=/" in flags
     assert not any(flag.startswith("domain") for flag in flags)
 
 

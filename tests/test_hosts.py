@@ -170,7 +170,8 @@ def test_sigkill_mid_upload_leaves_no_chunks_and_the_host_restarts(
             headers = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
             with pytest.raises(httpx.TransportError):
                 reporter.post("/case/reply", content=body(), headers=headers)
-            assert killed_at and killed_at[0] > 4 * 1024 * 1024  # it was writing when killed
+            assert killed_at
+            assert killed_at[0] > 4 * 1024 * 1024
             cookies = reporter.cookies
         # PostgreSQL rolls the dead host's transaction back: no chunk, no item, no row.
         deadline = time.monotonic() + TIMEOUT

@@ -8,7 +8,7 @@ import datetime as dt
 import gettext
 import html
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from babel.support import Translations
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
-from tests.conftest import CSRF_COOKIE, World, login_reporter, submit_report
+from tests.helpers import CSRF_COOKIE, World, login_reporter, submit_report
 from whistle import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,7 +186,7 @@ def _check_language(text: str, locale: str, url: str) -> None:
 
 
 @pytest.fixture
-def rendered(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
+def rendered(app: Any, monkeypatch: pytest.MonkeyPatch) -> set[str]:
     """The names of the templates rendered during the test."""
     names: set[str] = set()
     env: jinja2.Environment = app.state.ctx.templates
@@ -198,7 +198,7 @@ def rendered(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
         return template
 
     monkeypatch.setattr(env, "get_template", recording)
-    yield names
+    return names
 
 
 @pytest.mark.parametrize("locale", i18n.LOCALES)
@@ -268,10 +268,10 @@ def test_every_locale_has_a_catalogue_that_make_updates() -> None:
     """`make messages` and `make translations` cover the same locales as the code."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     found = re.search(r"^LOCALES := (.+)$", makefile, re.MULTILINE)
-    assert found and tuple(found.group(1).split()) == i18n.LOCALES
-    assert (
-        set(i18n.STAFF_LOCALES) <= set(i18n.LOCALES) and i18n.DEFAULT_LOCALE in i18n.STAFF_LOCALES
-    )
+    assert found
+    assert tuple(found.group(1).split()) == i18n.LOCALES
+    assert set(i18n.STAFF_LOCALES) <= set(i18n.LOCALES)
+    assert i18n.DEFAULT_LOCALE in i18n.STAFF_LOCALES
     for locale in i18n.LOCALES:
         assert (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po").exists(), locale
 

@@ -123,7 +123,8 @@ def test_the_checks_see_what_they_forbid() -> None:
         assert handler_violations({"whistle.web.a": source}, handlers), source
     shared = "from whistle.web.auth import require_staff\nfrom whistle.web import security\n"
     assert handler_violations({"whistle.web.a": shared}, handlers) == []
-    assert defines_routes("routes = [1]\n") and defines_routes("routes: list[int] = []\n")
+    assert defines_routes("routes = [1]\n")
+    assert defines_routes("routes: list[int] = []\n")
     assert not defines_routes("def f():\n    routes = []\n")
     for source in (
         "from starlette.requests import Request\n",
@@ -133,3 +134,30 @@ def test_the_checks_see_what_they_forbid() -> None:
     ):
         assert domain_violations({"whistle.x": source}), source
     assert domain_violations({"whistle.x": "from whistle import webhooks, crypto\n"}) == []
+
+
+TESTS = ROOT.parent / "tests"
+
+
+def conftest_imports(sources: dict[str, str]) -> list[str]:
+    """``module -> conftest`` for each test module that imports a conftest: pytest loads conftest
+    files itself (a second import can run them twice); what tests share is in tests/helpers.py."""
+    return sorted(
+        f"{module} -> {name}"
+        for module, source in sources.items()
+        for name in imported(source)
+        if "conftest" in name.split(".")
+    )
+
+
+def test_no_test_module_imports_a_conftest() -> None:
+    sources = {
+        str(path.relative_to(TESTS.parent)): path.read_text(encoding="utf-8")
+        for path in TESTS.rglob("*.py")
+    }
+    assert len(sources) > 80  # the whole tests/ tree is read, not an empty glob
+    assert conftest_imports(sources) == []
+    assert conftest_imports({"tests/x.py": "from tests.conftest import World\n"})
+    assert conftest_imports({"tests/x.py": "from tests.e2e.conftest import OpenPage\n"})
+    assert conftest_imports({"tests/x.py": "import tests.conftest\n"})
+    assert conftest_imports({"tests/x.py": "from tests.helpers import World\n"}) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.conftest import CHEAP_ARGON2, PASSWORD
+from tests.helpers import CHEAP_ARGON2, PASSWORD
 from whistle import accounts, crypto, db
 from whistle.keys import CONTINUITY_PUBLIC_FILE, PEPPER_FILE, Keys, KeysError, load_keys
 

@@ -18,7 +18,7 @@ import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from tests.conftest import CODE_RE, World, csrf, login_staff, post
+from tests.helpers import CODE_RE, World, csrf, login_staff, post
 from whistle import i18n
 from whistle.web import pages, reporter, reporter_case, staff
 from whistle.web.context import REPORTER_MODULES
@@ -56,7 +56,8 @@ def test_reporter_page_offers_every_other_language_in_itself(
 ) -> None:
     browser = new_client()
     chosen = browser.get(f"/lang/{locale}?next=/report")
-    assert chosen.status_code == 303 and chosen.headers["location"] == "/report"
+    assert chosen.status_code == 303
+    assert chosen.headers["location"] == "/report"
     page = browser.get("/report").text
     root = _html(page)
     assert root.get("lang") == locale
@@ -75,11 +76,13 @@ def test_staff_pages_stay_swedish_and_offer_only_english(
     carl = new_client()
     carl.get(f"/lang/{locale}")
     login_page = carl.get("/staff/login").text
-    assert '<html lang="sv">' in login_page and "Logga in" in login_page
+    assert '<html lang="sv">' in login_page
+    assert "Logga in" in login_page
     assert [code for _href, code, _hl, _text in _switch(login_page)] == ["en"]
     login_staff(carl, "carl")
     inbox = carl.get("/inbox").text
-    assert '<html lang="sv">' in inbox and 'dir="rtl"' not in inbox
+    assert '<html lang="sv">' in inbox
+    assert 'dir="rtl"' not in inbox
     assert [code for _href, code, _hl, _text in _switch(inbox)] == ["en"]
     # The same browser's reporter pages keep the chosen language.
     assert f'<html lang="{locale}"' in carl.get("/").text
@@ -87,9 +90,8 @@ def test_staff_pages_stay_swedish_and_offer_only_english(
 
 def test_the_switch_accepts_only_known_languages_and_local_targets(client: TestClient) -> None:
     unknown = client.get("/lang/de?next=/report")
-    assert unknown.status_code == 303 and "whistle_lang" not in unknown.headers.get(
-        "set-cookie", ""
-    )
+    assert unknown.status_code == 303
+    assert "whistle_lang" not in unknown.headers.get("set-cookie", "")
     assert client.get("/lang/ar?next=https://evil.example/").headers["location"] == "/"
     assert client.get("/lang/ar?next=//evil.example/").headers["location"] == "/"
     assert 'lang="ar" dir="rtl"' in client.get("/").text
@@ -97,9 +99,11 @@ def test_the_switch_accepts_only_known_languages_and_local_targets(client: TestC
 
 def test_the_sides_are_told_apart_by_their_routes() -> None:
     for route in [*reporter.routes, *reporter_case.routes, *pages.routes]:
-        assert isinstance(route, Route) and route.endpoint.__module__ in REPORTER_MODULES
+        assert isinstance(route, Route)
+        assert route.endpoint.__module__ in REPORTER_MODULES
     for route in staff.routes:
-        assert isinstance(route, Route) and route.endpoint.__module__ not in REPORTER_MODULES
+        assert isinstance(route, Route)
+        assert route.endpoint.__module__ not in REPORTER_MODULES
 
 
 def test_directions_and_latin_digits() -> None:
@@ -108,7 +112,8 @@ def test_directions_and_latin_digits() -> None:
     try:
         size, date = i18n.filesize(1_400), i18n.date(dt.date(2026, 3, 4))
         assert size == "1.4\N{NO-BREAK SPACE}kB"
-        assert "2026" in date and not ARABIC_DIGITS.search(date)
+        assert "2026" in date
+        assert not ARABIC_DIGITS.search(date)
         assert i18n.ngettext("%(num)s byte", "%(num)s bytes", 516).startswith("516")
     finally:
         i18n._current.reset(token)
@@ -131,11 +136,11 @@ def test_arabic_receipt_keeps_the_case_code_left_to_right(world: World, client: 
             "mode": "anonymous",
         },
     )
-    assert receipt.status_code == 200 and CODE_RE.search(receipt.text)
+    assert receipt.status_code == 200
+    assert CODE_RE.search(receipt.text)
     (code,) = _html(receipt.text).xpath("//p[@class='code']//bdi")
-    assert code.get("dir") == "ltr" and re.fullmatch(
-        r"\d{4} \d{4} \d{4} \d{4}", code.text_content()
-    )
+    assert code.get("dir") == "ltr"
+    assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code.text_content())
     assert not ARABIC_DIGITS.search(receipt.text.split("<main", 1)[1])
     login = _html(client.get("/followup").text).xpath("//input[@name='code']")[0]
     assert login.get("dir") == "ltr"
@@ -155,19 +160,22 @@ def test_organisation_texts_show_in_swedish_marked_as_swedish(
     page = reader.get("/info/routine").text
     assert "Our routine in English" not in page
     (text,) = _html(page).xpath("//div[@class='organisation-text']")
-    assert text.get("lang") == "sv" and text.text_content().strip() == "Vår rutin på svenska"
+    assert text.get("lang") == "sv"
+    assert text.text_content().strip() == "Vår rutin på svenska"
     assert text.get("dir") == ("ltr" if locale == "ar" else None)
     note = _translated(locale, NOTE)
     assert html.escape(note) in page
     # Units and categories on the form: the Swedish names, marked.
     form = _html(reader.get("/report").text)
     labels = {label.text_content(): label.get("lang") for label in form.xpath("//label")}
-    assert labels["Mutor"] == "sv" and "Bribery" not in labels
+    assert labels["Mutor"] == "sv"
+    assert "Bribery" not in labels
     # In Swedish and English: the text in that language, no note, no marking.
     reader.get("/lang/en")
     english = reader.get("/info/routine").text
     (text,) = _html(english).xpath("//div[@class='organisation-text']")
-    assert text.get("lang") is None and "Our routine in English" in english
+    assert text.get("lang") is None
+    assert "Our routine in English" in english
     assert html.escape(note) not in english
 
 
@@ -175,5 +183,6 @@ def test_organisation_texts_show_in_swedish_marked_as_swedish(
 def test_authorities_swedish_names_are_marked_swedish(client: TestClient, locale: str) -> None:
     client.get(f"/lang/{locale}")
     cells = _html(client.get("/info/external").text).xpath("//tbody//th|//tbody//td")
-    assert cells and all(cell.get("lang") == "sv" for cell in cells)
+    assert cells
+    assert all(cell.get("lang") == "sv" for cell in cells)
     assert all(cell.get("dir") == ("ltr" if locale == "ar" else None) for cell in cells)

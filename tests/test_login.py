@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from tests.conftest import CHEAP_ARGON2, PASSWORD, TOTP_SECRET, World
+from tests.helpers import CHEAP_ARGON2, PASSWORD, TOTP_SECRET, World
 from whistle import crypto, db, login, sessions
 from whistle.keys import Keys
 from whistle.login import FactorStep, KeyEnrolment, PasswordStep
@@ -64,7 +64,8 @@ def test_a_right_password_and_code_log_in_with_typed_steps(
     assert done.role == "investigator"
     with db.session_scope(engine) as s:
         loaded = sessions.load(s, done.staff_cookie, kind="staff", idle=LIFETIME)
-        assert loaded is not None and loaded.user_id == world.anna
+        assert loaded is not None
+        assert loaded.user_id == world.anna
         # The pending session is gone: its cookie cannot finish a second login.
         assert login.load_pending(s, cookie=outcome.pending_cookie) is None
 
@@ -91,7 +92,8 @@ def test_an_unknown_username_fails_like_a_wrong_password(
 ) -> None:
     with Session(engine) as s:
         account = login.login_account(s, username="nobody")
-    assert account.user is None and account.salt  # a dummy salt: the derivation still runs
+    assert account.user is None
+    assert account.salt
     assert _password(engine, keys, "nobody") == login.PasswordOutcome(PasswordStep.FAILED)
 
 

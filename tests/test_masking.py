@@ -17,7 +17,8 @@ def test_typed_markers_become_spans_and_marks() -> None:
     submitted = "[[32:3b]] på ekonomi tog emot 50 000 kr av [[17:3b]] i maj."
     spans = masking.verify(ORIGINAL, submitted)
     assert spans == [Span(0, 9, "32:3b"), Span(43, 51, "17:3b")]
-    assert ORIGINAL[0:9] == "Anna Berg" and ORIGINAL[43:51] == "Firma AB"
+    assert ORIGINAL[0:9] == "Anna Berg"
+    assert ORIGINAL[43:51] == "Firma AB"
     assert masking.render(ORIGINAL, spans) == (
         "[maskerat, 32:3 b OSL] på ekonomi tog emot 50 000 kr av [maskerat, 17:3 b OSL] i maj."
     )

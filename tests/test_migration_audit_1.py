@@ -49,7 +49,9 @@ def test_upgrade_keeps_old_entries_verifiable_and_keys_new_ones(tmp_path: Path) 
     try:
         with Session(engine) as s:
             result = audit.verify(s)
-        assert result.ok and result.count == 3 and result.keyed_from == 4
+        assert result.ok
+        assert result.count == 3
+        assert result.keyed_from == 4
         with db.session_scope(engine) as s:
             audit.record(s, action="login")
         with Session(engine) as s:
@@ -61,7 +63,8 @@ def test_upgrade_keeps_old_entries_verifiable_and_keys_new_ones(tmp_path: Path) 
             s.execute(update(AuditEntry).where(AuditEntry.id == 2).values(detail="x"))
         with Session(engine) as s:
             broken = audit.verify(s)
-        assert not broken.ok and broken.first_bad_id == 2
+        assert not broken.ok
+        assert broken.first_bad_id == 2
     finally:
         engine.dispose()
     command.downgrade(config, "records_1")

@@ -33,7 +33,8 @@ def test_existing_lines_stay_in_effect_and_look_alikes_get_apart_keys(tmp_path: 
             lines = conn.execute(
                 text("SELECT status, requested_at IS NOT NULL, approved_by FROM designations")
             ).all()
-        assert keys["u1"] == "bertll berg" and keys["u2"] == "bertll berg#u2"
+        assert keys["u1"] == "bertll berg"
+        assert keys["u2"] == "bertll berg#u2"
         assert keys["u3"] == "anna"
         # Lines from before four eyes were in effect; they stay so, with no approver recorded.
         assert [tuple(row) for row in lines] == [("active", 1, None), ("active", 1, None)]

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlmodel import Session
 
-from tests.conftest import CHEAP_ARGON2, PASSWORD
+from tests.helpers import CHEAP_ARGON2, PASSWORD
 from whistle import accounts, crypto, db
 from whistle.models import User
 
@@ -69,8 +69,10 @@ def test_existing_accounts_become_scheme_1_and_upgrade_at_login(tmp_path: Path) 
             s.commit()
         with Session(engine) as s:
             user = s.get(User, user_id)
-            assert user is not None and user.password_scheme == 2
-            assert user.private_key_sealed is not None and user.private_key_sealed != sealed
+            assert user is not None
+            assert user.password_scheme == 2
+            assert user.private_key_sealed is not None
+            assert user.private_key_sealed != sealed
             peppered = crypto.derive_peppered_password_keys(
                 PASSWORD, salt, CHEAP_ARGON2, password_key=password_key
             )

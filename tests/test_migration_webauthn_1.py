@@ -59,7 +59,9 @@ def test_sessions_survive_and_tables_appear(tmp_path: Path) -> None:
         cookie = f"{session_id}.{sessions._b64(secret)}"
         with Session(engine) as s:
             loaded = sessions.load(s, cookie, kind="staff", idle=dt.timedelta(minutes=30))
-            assert loaded is not None and loaded.payload == payload and loaded.factor is None
+            assert loaded is not None
+            assert loaded.payload == payload
+            assert loaded.factor is None
         command.downgrade(config, previous)
         assert "security_keys" not in set(inspect(engine).get_table_names())
         command.upgrade(config, "webauthn_1")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_URL
+from tests.helpers import PG_URL
 from tests.server import (
     CASE_LINK_RE,
     Authenticator,

@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from tests.conftest import World
-from tests.test_web_loop import _dump_tables
+from tests.helpers import World, dump_tables
 from whistle.app import create_app
 from whistle.keys import Keys
 from whistle.settings import Settings, SettingsError
@@ -44,7 +43,7 @@ def browser(
         opened.append(client)
         return client
 
-    yield make  # type: ignore[misc]
+    yield make
     for client in opened:
         client.__exit__(None, None, None)
 
@@ -53,7 +52,7 @@ REPORTER_PAGES = ["/", "/report", "/followup", "/info/how", "/info/external"]
 
 
 @pytest.mark.parametrize("peer", ["10.20.3.4", "2001:db8:aa::7", "::ffff:10.20.9.9"])
-def test_warning_inside_employer_network(browser, peer: str) -> None:  # type: ignore[no-untyped-def]
+def test_warning_inside_employer_network(browser, peer: str) -> None:
     client = browser(peer)
     for url in REPORTER_PAGES:
         response = client.get(url)
@@ -66,20 +65,21 @@ def test_warning_inside_employer_network(browser, peer: str) -> None:  # type: i
 
 
 @pytest.mark.parametrize("peer", ["10.21.0.1", "198.51.100.7", "2001:db8:bb::1", "testclient"])
-def test_no_warning_outside(browser, peer: str) -> None:  # type: ignore[no-untyped-def]
+def test_no_warning_outside(browser, peer: str) -> None:
     client = browser(peer)
     for url in REPORTER_PAGES:
         assert WARNING_SV not in client.get(url).text, url
 
 
-def test_staff_pages_never_warn(browser) -> None:  # type: ignore[no-untyped-def]
+def test_staff_pages_never_warn(browser) -> None:
     # Investigators work from the office: the warning is for reporters only.
     client = browser("10.20.3.4")
     page = client.get("/staff/login")
-    assert page.status_code == 200 and WARNING_SV not in page.text
+    assert page.status_code == 200
+    assert WARNING_SV not in page.text
 
 
-def test_via_trusted_proxy_uses_forwarded_for(browser) -> None:  # type: ignore[no-untyped-def]
+def test_via_trusted_proxy_uses_forwarded_for(browser) -> None:
     client = browser("192.0.2.10")
     inside = client.get("/", headers={"X-Forwarded-For": "10.20.3.4"})
     assert WARNING_SV in inside.text
@@ -92,7 +92,7 @@ def test_via_trusted_proxy_uses_forwarded_for(browser) -> None:  # type: ignore[
     assert WARNING_SV not in client.get("/").text
 
 
-def test_untrusted_proxy_header_ignored(browser) -> None:  # type: ignore[no-untyped-def]
+def test_untrusted_proxy_header_ignored(browser) -> None:
     # Anyone can send X-Forwarded-For: from an untrusted peer it changes nothing either way.
     outside = browser("198.51.100.7")
     assert WARNING_SV not in outside.get("/", headers={"X-Forwarded-For": "10.20.3.4"}).text
@@ -100,13 +100,13 @@ def test_untrusted_proxy_header_ignored(browser) -> None:  # type: ignore[no-unt
     assert WARNING_SV in inside.get("/", headers={"X-Forwarded-For": "198.51.100.7"}).text
 
 
-def test_nothing_of_the_address_is_stored(browser, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_of_the_address_is_stored(browser, engine: Engine) -> None:
     client = browser("10.20.3.4")
     client.get("/")
-    from tests.conftest import post
+    from tests.helpers import post
 
     post(client, "/followup", {"code": "0000 0000 0000 0000"})  # writes rate counters
-    dump = _dump_tables(engine)
+    dump = dump_tables(engine)
     assert b"10.20.3.4" not in dump
     assert b"employer" not in dump.lower()
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select, text
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CODE_RE, World, login_reporter, login_staff, post
+from tests.helpers import CODE_RE, World, login_reporter, login_staff, post
 from whistle import db
 from whistle.models import Case, CaseItem
 
@@ -49,7 +49,8 @@ def test_the_handed_over_code_only_leads_to_taking_ones_own(
     assert _case(engine).code_handed_over
     reporter = new_client()
     opened = post(reporter, "/followup", {"code": handed})
-    assert opened.status_code == 303 and opened.headers["location"] == "/case/new-code"
+    assert opened.status_code == 303
+    assert opened.headers["location"] == "/case/new-code"
     # Nothing can be read or done with it: every page leads to the new code.
     assert reporter.get("/case").headers["location"] == "/case/new-code"
     for url, data in [
@@ -58,23 +59,27 @@ def test_the_handed_over_code_only_leads_to_taking_ones_own(
         ("/case/meeting", {"text": ""}),
     ]:
         refused = post(reporter, url, data)
-        assert refused.status_code == 303 and refused.headers["location"] == "/case/new-code"
+        assert refused.status_code == 303
+        assert refused.headers["location"] == "/case/new-code"
     with Session(engine) as s:
         kinds = [i.kind for i in s.execute(select(CaseItem).order_by(CaseItem.seq)).scalars()]
     assert kinds == ["report", "minutes"]
     page = reporter.get("/case/new-code")
-    assert page.status_code == 200 and "Ge mig en egen kod" in page.text
+    assert page.status_code == 200
+    assert "Ge mig en egen kod" in page.text
     assert not CODE_RE.search(page.text)  # no code until the reporter asks for it
 
     taken = post(reporter, "/case/new-code", {})
     assert taken.status_code == 200
     own = CODE_RE.search(taken.text)
-    assert own is not None and own.group(1) != handed
+    assert own is not None
+    assert own.group(1) != handed
     assert "Koden som du fick vid mötet fungerar inte längre" in taken.text
     assert not _case(engine).code_handed_over
     # Shown once: asking again gives no other code.
     again = post(reporter, "/case/new-code", {})
-    assert again.status_code == 303 and not CODE_RE.search(again.text)
+    assert again.status_code == 303
+    assert not CODE_RE.search(again.text)
     # Now the reporter can act; the thread records the change.
     assert reporter.get("/case").status_code == 200
     approved = post(reporter, "/case/minutes", {"version": "1", "decision": "approve"})
@@ -120,12 +125,13 @@ def test_approvals_made_with_the_handed_over_code_are_labelled(
 def test_written_reports_never_ask_for_a_new_code(
     world: World, new_client: Callable[[], TestClient], engine: Engine
 ) -> None:
-    from tests.conftest import submit_report
+    from tests.helpers import submit_report
 
     reporter = new_client()
     login_reporter(reporter, submit_report(reporter, world.bribery))
     refused = post(reporter, "/case/new-code", {})
-    assert refused.status_code == 303 and refused.headers["location"] == "/case"
+    assert refused.status_code == 303
+    assert refused.headers["location"] == "/case"
 
 
 def test_migration_voice_1_marks_oral_cases_as_handed_over(tmp_path: Path) -> None:

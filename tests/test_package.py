@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
+from tests.helpers import World, csrf, login_reporter, login_staff, post, submit_report
 from whistle import cli, crypto, package
 from whistle.keys import Keys
 from whistle.models import AuditEntry, Case, CaseItem
@@ -24,7 +24,7 @@ CONTACT = "070-1234567"
 EVIDENCE = b"%PDF-1.4 evidence bytes \x00\x01\x02"
 
 
-def _setup(world: World, new_client: Callable[[], TestClient], engine: Engine):  # type: ignore[no-untyped-def]
+def _setup(world: World, new_client: Callable[[], TestClient], engine: Engine):
     reporter = new_client()
     code = submit_report(
         reporter,
@@ -50,7 +50,7 @@ def _setup(world: World, new_client: Callable[[], TestClient], engine: Engine): 
     return anna, case_id, items
 
 
-def _download(anna: TestClient, case_id: str, ids: list[str], **extra: str):  # type: ignore[no-untyped-def]
+def _download(anna: TestClient, case_id: str, ids: list[str], **extra: str):
     from urllib.parse import urlencode
 
     body = [("csrf_token", csrf(anna)), ("recipient", "Polisen Region Stockholm")]
@@ -92,8 +92,11 @@ def test_package_masks_identity_and_verifies_offline(
     text = "\n".join(
         p.extract_text() for p in pypdf.PdfReader(io.BytesIO(files["handover.pdf"])).pages
     )
-    assert "Chefen tog mutor" in text and "[maskerat, 32:3 b OSL]" in text
-    assert NAME not in text and "Rapportina" not in text and CONTACT not in text
+    assert "Chefen tog mutor" in text
+    assert "[maskerat, 32:3 b OSL]" in text
+    assert NAME not in text
+    assert "Rapportina" not in text
+    assert CONTACT not in text
     assert package.verify(files, _public(keys)) == []
     # Offline, with the CLI, from the unpacked directory and from the zip.
     unpacked = tmp_path / "pkg"
@@ -133,7 +136,8 @@ def test_identity_only_with_a_recorded_disclosing_handover(
     anna, case_id, items = _setup(world, new_client, engine)
     ids = [items["report"], items["identity"]]
     refused = _download(anna, case_id, ids, reveal="yes")
-    assert refused.status_code == 400 and "Polisen Region Stockholm" in refused.text
+    assert refused.status_code == 400
+    assert "Polisen Region Stockholm" in refused.text
     recorded = post(
         anna,
         f"/cases/{case_id}/handover",
@@ -169,7 +173,8 @@ def test_public_key_page_and_cli(
     client: TestClient, keys: Keys, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     page = client.get("/info/signing-key")
-    assert page.status_code == 200 and _public(keys).hex() in page.text
+    assert page.status_code == 200
+    assert _public(keys).hex() in page.text
     assert (settings.keys_dir / "signing.key").stat().st_mode & 0o777 == 0o600
     capsys.readouterr()
     env = {"WHISTLE_KEYS_DIR": str(settings.keys_dir), "WHISTLE_DATA_DIR": str(settings.data_dir)}

@@ -22,7 +22,7 @@ from babel.messages.pofile import read_po
 from PIL import ExifTags, Image
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, post, submit_report
+from tests.helpers import World, csrf, login_reporter, post, submit_report
 from whistle import i18n
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "whistle" / "translations"

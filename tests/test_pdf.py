@@ -52,7 +52,9 @@ def test_no_identifying_metadata_and_the_same_bytes_each_time() -> None:
     assert meta is not None
     assert set(meta) <= {"/Title", "/CreationDate"}
     assert meta["/CreationDate"] == "D:20261201000000Z"
-    assert b"/ID" not in data and b"/Author" not in data and b"/Producer" not in data
+    assert b"/ID" not in data
+    assert b"/Author" not in data
+    assert b"/Producer" not in data
 
 
 def test_long_text_runs_over_pages() -> None:
@@ -74,7 +76,7 @@ def test_writes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     def spy_builtin(file: object, mode: str = "r", *args: object, **kwargs: object) -> object:
         if any(m in mode for m in "wax+"):
             opened.append(str(file))
-        return real_builtin_open(file, mode, *args, **kwargs)  # type: ignore[call-overload]
+        return real_builtin_open(file, mode, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", spy)
     monkeypatch.setattr(builtins, "open", spy_builtin)

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_staff
+from tests.helpers import World, login_staff
 from whistle import i18n, poster
 from whistle.app import create_app
 from whistle.keys import Keys
@@ -89,9 +89,11 @@ def test_the_pdf_opens_is_one_a4_page_and_says_what_it_should() -> None:
     with pikepdf.open(BytesIO(data)) as pdf:
         assert len(pdf.pages) == 1
         box = [float(v) for v in pdf.pages[0].mediabox]
-        assert box[2] == pytest.approx(595.28, abs=0.5) and box[3] == pytest.approx(841.89, abs=0.5)
+        assert box[2] == pytest.approx(595.28, abs=0.5)
+        assert box[3] == pytest.approx(841.89, abs=0.5)
         content = pdf.pages[0].Contents.read_bytes()
-    assert b"visselblasning.kommun.se" in content and ONION[7:20].encode() in content
+    assert b"visselblasning.kommun.se" in content
+    assert ONION[7:20].encode() in content
     assert content.count(b" re") > 200  # the QR code's squares, drawn as vectors
 
 
@@ -116,10 +118,12 @@ def test_admin_gets_the_poster_in_each_language_others_do_not(
             ("fi", _first_step("fi")),
         ):
             pdf = admin.get(f"/admin/poster.pdf?lang={lang}")
-            assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+            assert pdf.status_code == 200
+            assert pdf.headers["content-type"] == "application/pdf"
             with pikepdf.open(BytesIO(pdf.content)) as doc:
                 content = doc.pages[0].Contents.read_bytes()
-            assert step in content and b"vb.testkommunen.se" in content
+            assert step in content
+            assert b"vb.testkommunen.se" in content
             png = admin.get(f"/admin/poster.png?lang={lang}")
             assert png.headers["content-type"] == "image/png"
             assert _decode(Image.open(BytesIO(png.content))) == ["https://vb.testkommunen.se/"]
@@ -127,13 +131,16 @@ def test_admin_gets_the_poster_in_each_language_others_do_not(
         assert admin.get("/admin/poster.pdf?lang=xx").status_code == 404
         assert 'href="/admin/poster.pdf?lang=ar"' in overview
         pdf = admin.get("/admin/poster.pdf?lang=ar")
-        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        assert pdf.status_code == 200
+        assert pdf.headers["content-type"] == "application/pdf"
         text = pypdf.PdfReader(BytesIO(pdf.content)).pages[0].extract_text()
-        assert "أبلغ عن المخالفات بأمان" in text and "https://vb.testkommunen.se/" in text
+        assert "أبلغ عن المخالفات بأمان" in text
+        assert "https://vb.testkommunen.se/" in text
         if poster.can_draw_png("rtl"):
             assert 'href="/admin/poster.png?lang=ar"' in overview
             png = admin.get("/admin/poster.png?lang=ar")
-            assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+            assert png.status_code == 200
+            assert png.headers["content-type"] == "image/png"
             assert _decode(Image.open(BytesIO(png.content))) == ["https://vb.testkommunen.se/"]
 
 
@@ -145,7 +152,8 @@ def test_an_investigator_gets_no_poster(world: World, new_client: Callable[[], T
 
 def test_the_arabic_pdf_reads_in_logical_order_with_the_address_intact() -> None:
     content = _arabic()
-    assert content.direction == "rtl" and content.title == "أبلغ عن المخالفات بأمان"
+    assert content.direction == "rtl"
+    assert content.title == "أبلغ عن المخالفات بأمان"
     text = pypdf.PdfReader(BytesIO(poster.pdf(content))).pages[0].extract_text()
     lines = text.splitlines()
     # The words come out as typed (logical order), not reversed and not as "????".
@@ -153,16 +161,19 @@ def test_the_arabic_pdf_reads_in_logical_order_with_the_address_intact() -> None
     # (pypdf puts a Latin name in a right-to-left line in its own run; the words stay whole.)
     assert any("قناة الإبلاغ عن المخالفات لدى" in line and "Testkommunen" in line for line in lines)
     assert "العنوان" in lines
-    assert "امسح الرمز أو اكتب العنوان" in text and "احتفظ برمز القضية" in text
+    assert "امسح الرمز أو اكتب العنوان" in text
+    assert "احتفظ برمز القضية" in text
     assert "?" not in text
     # The address and the onion address, left to right, character for character.
-    assert AR_URL in lines and ONION in lines
+    assert AR_URL in lines
+    assert ONION in lines
 
 
 def test_an_arabic_poster_survives_an_odd_organisation_name() -> None:
     odd = poster_page._poster("ar", organisation="Kommun\x00\x1b\u200fAB", url=AR_URL, onion="")
     text = pypdf.PdfReader(BytesIO(poster.pdf(odd))).pages[0].extract_text()
-    assert "KommunAB" in text.replace("\u200f", "") and AR_URL in text
+    assert "KommunAB" in text.replace("\u200f", "")
+    assert AR_URL in text
     if poster.can_draw_png("rtl"):
         assert _decode(Image.open(BytesIO(poster.png(odd)))) == [AR_URL]
 

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
-from tests.conftest import CHEAP_ARGON2, World, post, submit_report
+from tests.helpers import CHEAP_ARGON2, World, post, submit_report
 from tests.server import CATEGORY_RE, RealServer, http_login_reporter, http_submit, token
 from whistle import attempts
 from whistle.app import create_app
@@ -132,13 +132,15 @@ def test_no_global_lockout_and_malformed_codes_count_for_nothing(
         assert sum(row.count for row in counted_rows) == 5
         # The honest browser with the right code gets in: no global lockout.
         response = post(honest, "/followup", {"code": code})
-        assert response.status_code == 303 and response.headers["location"] == "/case"
+        assert response.status_code == 303
+        assert response.headers["location"] == "/case"
     # The per-browser limit still helps an honest browser that mistypes (it is not a defence).
     with browser() as typo:
         assert post(typo, "/followup", {"code": WRONG}).status_code == 400
         assert post(typo, "/followup", {"code": WRONG}).status_code == 400
         refused = post(typo, "/followup", {"code": code})
-        assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "60"
         for _ in range(3):  # malformed input is not even refused by the budget: it is not read
             assert post(typo, "/followup", {"code": "12"}).status_code == 400
 

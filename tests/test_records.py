@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from tests.conftest import CHEAP_ARGON2, World
+from tests.helpers import CHEAP_ARGON2, World
 from whistle import audit, casecode, cases, crypto, db, records, reports
 from whistle.keys import Keys
 from whistle.models import Case, CaseItem, ItemMarking, RegisterCounter, RegisterEntry, Unit
@@ -103,13 +103,16 @@ def test_register_entry_of_a_public_case(engine: Engine, keys: Keys, world: Worl
         assert entry is not None
         assert (entry.number, entry.year, entry.seq) == ("VB 2027/1", 2027, 1)
         assert entry.received_on == dt.date(2027, 1, 1)
-        assert entry.unit_id == world.unit and entry.title == ""
+        assert entry.unit_id == world.unit
+        assert entry.title == ""
         assert entry.marking == "Sekretess enligt 32 kap. 3 b § OSL"
         other = records.register_entry(s, case_id=second)
-        assert other is not None and other.number == "VB 2027/2"
+        assert other is not None
+        assert other.number == "VB 2027/2"
         # The number is neither the case code's lookup id nor the case id.
         case = s.get(Case, case_id)
-        assert case is not None and entry.number not in (case.id, case.lookup_id.hex())
+        assert case is not None
+        assert entry.number not in (case.id, case.lookup_id.hex())
 
 
 def test_sequence_restarts_each_year(engine: Engine, keys: Keys, world: World) -> None:
@@ -140,7 +143,8 @@ def test_register_holds_nothing_of_the_report_or_the_sender(
     for marker in MARKERS:
         assert marker not in dump, marker
         assert marker not in csv_text, marker
-    assert "VB " in csv_text and "Förvaltning Norr" in csv_text
+    assert "VB " in csv_text
+    assert "Förvaltning Norr" in csv_text
 
 
 def test_a_failed_submission_leaves_no_number_behind(
@@ -149,9 +153,14 @@ def test_a_failed_submission_leaves_no_number_behind(
     set_unit_type(engine, world.unit, "public")
     file(engine, keys, world)
     report = reports.ReportInput(category_id=world.bribery, unit_id=world.unit, what="x")
-    with pytest.raises(RuntimeError), db.session_scope(engine) as s:
-        reports.submit(s, report=report, access=access(), keys=keys, records_config=CONFIG)
-        raise RuntimeError("the request failed after the entry was written")
+
+    def fail_after_the_entry() -> None:
+        with db.session_scope(engine) as s:
+            reports.submit(s, report=report, access=access(), keys=keys, records_config=CONFIG)
+            raise RuntimeError("the request failed after the entry was written")
+
+    with pytest.raises(RuntimeError, match="the request failed"):
+        fail_after_the_entry()
     file(engine, keys, world)
     assert [e.seq for e in entries(engine)] == [1, 2]
 
@@ -185,10 +194,12 @@ def test_twenty_concurrent_submissions_get_gap_free_unique_numbers(
     assert not errors, errors
     found = entries(engine)
     assert sorted(e.seq for e in found) == list(range(1, n + 1))
-    assert len({e.number for e in found}) == n and len({e.case_id for e in found}) == n
+    assert len({e.number for e in found}) == n
+    assert len({e.case_id for e in found}) == n
     with Session(engine) as s:
         counter = s.get(RegisterCounter, found[0].year)
-        assert counter is not None and counter.last_seq == n
+        assert counter is not None
+        assert counter.last_seq == n
 
 
 # --- markings --------------------------------------------------------------------------------
@@ -216,7 +227,8 @@ def test_every_item_is_marked_by_default_and_an_investigator_changes_one(
     with Session(engine) as s:
         items = list(s.exec(select(CaseItem).where(CaseItem.case_id == case_id)))
         marked = records.markings(s, case_id=case_id)
-    assert set(marked) == {i.id for i in items} and len(items) == 2  # report, identity
+    assert set(marked) == {i.id for i in items}
+    assert len(items) == 2
     assert all(
         m.is_default and m.ground.startswith("Sekretess enligt 32 kap. 3 b §")
         for m in marked.values()
@@ -249,7 +261,8 @@ def test_every_item_is_marked_by_default_and_an_investigator_changes_one(
         marked = records.markings(s, case_id=case_id)
         history = list(s.exec(select(ItemMarking).order_by(ItemMarking.id)))
         actions = [e.action for e in audit.for_case(s, case_id=case_id)]
-    assert marked[report.id].ground == "" and marked[report.id].marked_by == world.anna
+    assert marked[report.id].ground == ""
+    assert marked[report.id].marked_by == world.anna
     assert marked[identity.id].is_default
     assert [h.ground for h in history] == ["Sekretess enligt 39 kap. 3 § OSL", ""]
     assert history[0].marked_at.replace(tzinfo=dt.UTC) == at
@@ -265,7 +278,8 @@ def test_only_a_holder_marks_and_only_with_a_listed_ground(
     with Session(engine) as s:
         item_id = s.exec(select(CaseItem.id).where(CaseItem.case_id == case_id)).first()
         foreign = s.exec(select(CaseItem.id).where(CaseItem.case_id == other_case)).first()
-    assert item_id and foreign
+    assert item_id
+    assert foreign
     carl, anna = _key(engine, keys, "carl"), _key(engine, keys, "anna")
     attempts = [
         (world.carl, carl, item_id, records.GROUNDS[0], cases.CaseNotFound),  # not a holder

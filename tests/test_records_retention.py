@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from tests.conftest import World
+from tests.helpers import World
 from tests.test_retention import TODAY, TWO_YEARS_AGO, file_case, rows_mentioning, run
 from whistle import db, records, retention
 from whistle.keys import Keys
@@ -57,7 +57,8 @@ def test_each_case_follows_its_units_type(
     ids = {name: _case_in(engine, keys, world, settings, unit) for name, unit in units.items()}
     report = run(engine, settings, policy="", disposal="archive")  # no deployment default
     by_policy = {a.policy: a for a in report.actions}
-    assert set(by_policy) == {"public", "private"} and report.skipped == 1
+    assert set(by_policy) == {"public", "private"}
+    assert report.skipped == 1
     assert by_policy["private"].action == "deleted"
     assert by_policy["public"].action == "personal_data_removed"
     assert by_policy["public"].disposal_reference == "KS 2024/117 § 5"
@@ -69,7 +70,8 @@ def test_each_case_follows_its_units_type(
         assert s.get(Case, ids["public"]) is not None
     # With a default, the untyped unit follows it.
     report = run(engine, settings, policy="private", disposal="archive")
-    assert [a.policy for a in report.actions] == ["private"] and report.skipped == 0
+    assert [a.policy for a in report.actions] == ["private"]
+    assert report.skipped == 0
 
 
 def test_disposal_keeps_the_register_entry_without_the_case(

@@ -12,8 +12,16 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import PASSWORD, World, csrf, login_reporter, login_staff, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import (
+    PASSWORD,
+    World,
+    csrf,
+    dump_tables,
+    login_reporter,
+    login_staff,
+    post,
+    submit_report,
+)
 from whistle import accounts, backup, cases, casework
 from whistle.keys import load_keys
 from whistle.models import Attachment, AuditEntry, BlobChunk, Case, CaseItem
@@ -22,7 +30,7 @@ from whistle.settings import Settings
 IRRELEVANT = "Grannens-Halsotillstand-Irrelevant"
 
 
-def _setup(world: World, new_client: Callable[[], TestClient], engine: Engine):  # type: ignore[no-untyped-def]
+def _setup(world: World, new_client: Callable[[], TestClient], engine: Engine):
     reporter = new_client()
     code = submit_report(reporter, world.bribery, what=f"Mutor. Dessutom {IRRELEVANT} i huset.")
     login_reporter(reporter, code)
@@ -82,8 +90,9 @@ def test_masking_an_item_replaces_it_and_keeps_no_old_version(
     )
     assert done.status_code == 303
     plain = _all_plaintext(engine, case_id, settings)
-    assert IRRELEVANT not in plain and "[maskerat, 7:7 LVV]" in plain
-    dump = _dump_tables(engine)
+    assert IRRELEVANT not in plain
+    assert "[maskerat, 7:7 LVV]" in plain
+    dump = dump_tables(engine)
     assert old_sealed not in dump  # the old ciphertext is gone, not kept beside the new one
     if settings.effective_database_url.startswith("sqlite"):
         raw = b"".join(p.read_bytes() for p in settings.data_dir.glob("whistle.db*"))
@@ -92,14 +101,16 @@ def test_masking_an_item_replaces_it_and_keeps_no_old_version(
         entry = s.execute(
             select(AuditEntry).where(AuditEntry.action == "item_redacted")
         ).scalar_one()
-    assert entry.detail == "grounds 7:7" and entry.subject_id == report_id
+    assert entry.detail == "grounds 7:7"
+    assert entry.subject_id == report_id
     assert "Grannens" not in entry.detail
     # A backup made afterwards holds neither the old ciphertext nor the text; nor does the log.
     backup.backup(settings=settings, dest=tmp_path / "bk")
     for path in (tmp_path / "bk").rglob("*"):
         if path.is_file():
             data = path.read_bytes()
-            assert old_sealed not in data and IRRELEVANT.encode() not in data, path
+            assert old_sealed not in data, path
+            assert IRRELEVANT.encode() not in data, path
     assert IRRELEVANT not in caplog.text
 
 

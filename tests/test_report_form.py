@@ -13,8 +13,7 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CSRF_COOKIE, World
-from tests.test_web_loop import _dump_tables
+from tests.helpers import CSRF_COOKIE, World, dump_tables
 from whistle.models import Category
 from whistle.web import reporter
 
@@ -37,13 +36,14 @@ def test_visits_open_no_transaction_and_store_nothing(
     world: World, new_client: Callable[[], TestClient], engine: Engine, transactions: list[int]
 ) -> None:
     new_client().get("/report")  # the first visit renders (and reads the choices)
-    before, transactions[:] = _dump_tables(engine), []
+    before, transactions[:] = dump_tables(engine), []
     for _ in range(20):
         visitor = new_client()
         page = visitor.get("/report")
-        assert page.status_code == 200 and "Beskriv vad som har hänt" in page.text
+        assert page.status_code == 200
+        assert "Beskriv vad som har hänt" in page.text
     assert transactions == []
-    assert _dump_tables(engine) == before
+    assert dump_tables(engine) == before
 
 
 def test_each_visitor_gets_its_own_token_and_can_send_the_form(
@@ -55,7 +55,8 @@ def test_each_visitor_gets_its_own_token_and_can_send_the_form(
     assert token_one != token_two
     assert token_one == first.cookies[CSRF_COOKIE]
     assert token_two == second.cookies[CSRF_COOKIE]
-    assert token_one not in two.text and one.text.replace(token_one, token_two) == two.text
+    assert token_one not in two.text
+    assert one.text.replace(token_one, token_two) == two.text
     sent = second.post(
         "/report",
         data={
@@ -65,7 +66,8 @@ def test_each_visitor_gets_its_own_token_and_can_send_the_form(
             "mode": "anonymous",
         },
     )
-    assert sent.status_code == 200 and "Din rapport har skickats" in sent.text
+    assert sent.status_code == 200
+    assert "Din rapport har skickats" in sent.text
 
 
 def test_a_hostile_cookie_token_is_escaped(new_client: Callable[[], TestClient]) -> None:

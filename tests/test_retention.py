@@ -14,7 +14,7 @@ from sqlalchemy import Column, Engine, String, func, or_, select, text
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CHEAP_ARGON2, World, login_reporter, login_staff, post
+from tests.helpers import CHEAP_ARGON2, World, login_reporter, login_staff, post
 from whistle import audit, casecode, crypto, db, deadlines, reports, retention, sessions
 from whistle import statistics as stats
 from whistle.keys import Keys
@@ -78,7 +78,7 @@ def run(
             s,
             policy=policy,
             disposal=str(options.get("disposal", "archive")),
-            retention_days=int(options.get("retention_days", 730)),  # type: ignore[call-overload]
+            retention_days=int(options.get("retention_days", 730)),
             today=TODAY,
             dry_run=bool(options.get("dry_run", False)),
             blob_dir=settings.blob_dir,
@@ -138,8 +138,10 @@ def test_dry_run_changes_nothing(
     assert snapshot(engine) == before
     assert three["old"].blob.exists()
     [action] = report.actions
-    assert action.reference == three["old"].id[:8].upper() and action.action == "deleted"
-    assert action.blobs == 1 and action.rows > 5
+    assert action.reference == three["old"].id[:8].upper()
+    assert action.action == "deleted"
+    assert action.blobs == 1
+    assert action.rows > 5
     assert any("would be deleted" in line for line in report.lines())
     assert "MARKER" not in "\n".join(report.lines())
 
@@ -167,7 +169,8 @@ def test_private_deletes_the_old_case_everywhere_and_keeps_its_statistics(
         assert "retention_deleted" in actions
         assert audit.verify(s).ok
         [row] = s.execute(select(CaseStatistic)).scalars().all()
-        assert row.received_month == dt.date(2026, 11, 1) and row.outcome == "referred"
+        assert row.received_month == dt.date(2026, 11, 1)
+        assert row.outcome == "referred"
         assert three["old"].id not in repr(row.model_dump())
         # The statistics count the deleted case exactly as before.
         after = stats.compute(s, period=PERIOD, threshold=1, today=TODAY)
@@ -189,7 +192,9 @@ def test_public_archive_removes_personal_data_only(
     old = three["old"].id
     with Session(engine) as s:
         kinds = s.execute(select(CaseItem.kind).where(CaseItem.case_id == old)).scalars().all()
-        assert "identity" not in kinds and "exclusions" not in kinds and "report" in kinds
+        assert "identity" not in kinds
+        assert "exclusions" not in kinds
+        assert "report" in kinds
         for name in ("recent", "open"):
             others = s.execute(select(CaseItem.kind).where(CaseItem.case_id == three[name].id))
             assert {"identity", "exclusions"} <= set(others.scalars())
@@ -200,7 +205,8 @@ def test_public_archive_removes_personal_data_only(
     login_staff(anna, "anna")
     page = anna.get(f"/cases/{old}")
     assert page.status_code == 200
-    assert "MARKER-REPORT" in page.text and "MARKER-NAME" not in page.text
+    assert "MARKER-REPORT" in page.text
+    assert "MARKER-NAME" not in page.text
     # The case code opens nothing any more; the recent case's still does.
     assert post(new_client(), "/followup", {"code": three["old"].code}).status_code == 400
     login_reporter(new_client(), three["recent"].code)
@@ -213,7 +219,8 @@ def test_public_dispose_deletes_like_private(
     report = run(engine, settings, policy="public", disposal="dispose")
     assert [a.action for a in report.actions] == ["deleted"]
     assert rows_mentioning(engine, three["old"].id) == {}
-    assert not three["old"].blob.exists() and three["recent"].blob.exists()
+    assert not three["old"].blob.exists()
+    assert three["recent"].blob.exists()
     with Session(engine) as s:
         assert s.execute(select(func.count()).select_from(CaseStatistic)).scalar_one() == 1
 
@@ -257,7 +264,8 @@ def test_the_command(
     assert filed.id[:8].upper() in capsys.readouterr().out
     assert rows_mentioning(engine, filed.id)
     assert cli.main(["retention"]) == 0
-    assert rows_mentioning(engine, filed.id) == {} and not filed.blob.exists()
+    assert rows_mentioning(engine, filed.id) == {}
+    assert not filed.blob.exists()
     with Session(engine) as s:
         assert s.execute(text("SELECT count(*) FROM case_statistics")).scalar_one() == 1
 
@@ -277,6 +285,5 @@ def test_the_background_job(
         retention.run_job(s, settings.replace(retention_policy="private"), TODAY)
     assert rows_mentioning(engine, three["old"].id) == {}
     assert rows_mentioning(engine, three["recent"].id)
-    assert (
-        "1 cases deleted" in caplog.text and three["old"].id[:8].upper() not in caplog.text.upper()
-    )
+    assert "1 cases deleted" in caplog.text
+    assert three["old"].id[:8].upper() not in caplog.text.upper()

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from tests.conftest import CHEAP_ARGON2
+from tests.helpers import CHEAP_ARGON2
 from tests.test_accounts import T0, _activate, _invite
 from whistle import accounts, crypto, second_factor
 from whistle.models import User
@@ -37,7 +37,8 @@ def test_second_factor_failures_lock_the_account_and_the_right_code_waits(
             assert not _factor(db, uid, _wrong(T0), T0 + dt.timedelta(seconds=i))
         db.commit()  # persisted on the account, not in any login
         user = db.get(User, uid)
-        assert user is not None and user.factor_failures == second_factor.FACTOR_BUDGET
+        assert user is not None
+        assert user.factor_failures == second_factor.FACTOR_BUDGET
         assert user.factor_locked_until == T0 + dt.timedelta(seconds=4) + second_factor.FACTOR_LOCK
         during = T0 + dt.timedelta(minutes=10)
         right = crypto.totp_code(SECRET, at=during.timestamp())
@@ -46,7 +47,7 @@ def test_second_factor_failures_lock_the_account_and_the_right_code_waits(
         assert info.value.until == user.factor_locked_until
         db.rollback()
         # Refused tries while locked are not counted (nothing to gain, nothing to extend).
-        assert db.get(User, uid).factor_failures == second_factor.FACTOR_BUDGET  # type: ignore[union-attr]
+        assert db.get(User, uid).factor_failures == second_factor.FACTOR_BUDGET
         after = T0 + dt.timedelta(minutes=16)
         # Once the lock ends the budget is one more round: five more wrong codes lock for longer.
         for i in range(second_factor.FACTOR_BUDGET):
@@ -59,7 +60,8 @@ def test_second_factor_failures_lock_the_account_and_the_right_code_waits(
         )
         much_later = after + dt.timedelta(hours=1)
         assert _factor(db, uid, crypto.totp_code(SECRET, at=much_later.timestamp()), much_later)
-        assert user.factor_failures == 0 and user.factor_locked_until is None
+        assert user.factor_failures == 0
+        assert user.factor_locked_until is None
 
 
 def test_second_factor_lock_is_capped(engine: Engine) -> None:
@@ -96,4 +98,5 @@ def test_the_recovery_code_lifts_the_lock(engine: Engine) -> None:
             password_key=PASSWORD_KEY,
         )
         db.flush()
-        assert user.factor_failures == 0 and user.factor_locked_until is None
+        assert user.factor_failures == 0
+        assert user.factor_locked_until is None

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from tests.authenticator import SoftKey, b64url, options_in, unb64url
-from tests.conftest import CHEAP_ARGON2, PASSWORD, World, login_staff, post, totp_code
+from tests.helpers import CHEAP_ARGON2, PASSWORD, World, login_staff, post, totp_code
 from tests.test_security_keys import (
     _keys,
     add_key,
@@ -70,7 +70,8 @@ def test_password_alone_cannot_enrol_a_key_instead_of_the_totp_code(
     offered = _offered(thief, "/staff/security-key/enrol")
     assert offered is None
     page = thief.get("/staff/security-keys")  # the account page wants a full login
-    assert page.status_code in {303, 302} and STAFF_COOKIE not in thief.cookies
+    assert page.status_code in {303, 302}
+    assert STAFF_COOKIE not in thief.cookies
     # Even with options made for his own login (as an old page would have), the step refuses.
     with Session(engine) as s:
         user = s.get(User, world.anna)
@@ -122,7 +123,8 @@ def test_required_keys_do_not_let_the_password_alone_past_an_enrolled_totp(
         "/staff/security-key/enrol",
         {"name": "blue", "credential": credential, "prf": prf, "code": totp_code(anna, "anna")},
     )
-    assert response.status_code == 303 and response.headers["location"] == "/inbox"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/inbox"
     assert len(_keys(engine, world.anna)) == 1
     assert failures(engine, world.anna) == 0
 
@@ -300,7 +302,8 @@ def test_an_administrator_can_neither_remove_nor_weaken_an_investigators_key(
     assert [k.id for k in _keys(engine, world.anna)] == [stored.id]
     with Session(engine) as s:
         user = s.get(User, world.anna)
-        assert user is not None and user.status == "active"
+        assert user is not None
+        assert user.status == "active"
         assert user.private_key_sealed is None  # still locked to the key
 
 
@@ -336,7 +339,8 @@ def test_the_login_page_does_not_tell_who_has_a_key(
         browser = new_client()
         response = post(browser, "/staff/login", {"username": name, "password": "wrong"})
         assert response.status_code == 400
-        assert "data-options" not in response.text and "webauthn.js" not in response.text
+        assert "data-options" not in response.text
+        assert "webauthn.js" not in response.text
         shown.append(response.text.replace(name, "NAME"))
         assert browser.get("/staff/second-factor").headers["location"] == "/staff/login"
     csrf = re.compile(r'name="csrf_token" value="[^"]*"')
@@ -448,7 +452,8 @@ def test_an_account_with_no_factor_yet_registers_its_first_key_with_the_password
     response = post(
         browser, "/staff/security-key/enrol", {"name": "k", "credential": credential, "prf": prf}
     )
-    assert response.status_code == 303 and response.headers["location"] == "/inbox"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/inbox"
 
 
 def test_a_login_begun_before_keys_were_required_starts_again(
@@ -480,7 +485,8 @@ def test_a_stolen_session_cannot_guess_the_password_through_the_key_forms(
             "/staff/security-keys/add",
             {"name": "k", "password": f"guess {guess}", "credential": credential, "prf": prf},
         )
-        assert wrong.status_code == 400 and text(message("wrong-password")) in wrong.text
+        assert wrong.status_code == 400
+        assert text(message("wrong-password")) in wrong.text
     page = anna.get("/staff/security-keys")
     credential, prf = SoftKey().create(options_in(page.text))
     right = post(
@@ -488,7 +494,8 @@ def test_a_stolen_session_cannot_guess_the_password_through_the_key_forms(
         "/staff/security-keys/add",
         {"name": "k", "password": PASSWORD, "credential": credential, "prf": prf},
     )
-    assert right.status_code == 400 and text(message("password-locked")) in right.text
+    assert right.status_code == 400
+    assert text(message("password-locked")) in right.text
     owner = new_client()
     locked = post(owner, "/staff/login", {"username": "anna", "password": PASSWORD})
     assert text(message("password-locked")) in locked.text

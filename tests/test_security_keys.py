@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from tests.authenticator import SoftKey, b64url, options_in
-from tests.conftest import CHEAP_ARGON2, PASSWORD, World, login_staff, post, totp_code
+from tests.helpers import CHEAP_ARGON2, PASSWORD, World, login_staff, post, totp_code
 from whistle import accounts, crypto, i18n, security_keys, sessions
 from whistle.app import create_app
 from whistle.keys import Keys
@@ -51,7 +51,7 @@ def _keys(engine: Engine, user_id: str) -> list[SecurityKey]:
         return list(s.exec(select(SecurityKey).where(SecurityKey.user_id == user_id)).all())
 
 
-def add_key(client: TestClient, key: SoftKey, *, name: str = "blue key", **answer: str):  # type: ignore[no-untyped-def]
+def add_key(client: TestClient, key: SoftKey, *, name: str = "blue key", **answer: str):
     page = client.get("/staff/security-keys")
     assert page.status_code == 200
     credential, prf = key.create(options_in(page.text), **answer)
@@ -72,7 +72,7 @@ def password_step(client: TestClient, username: str) -> str:
     return page.text
 
 
-def key_step(client: TestClient, key: SoftKey, page: str, **answer: str):  # type: ignore[no-untyped-def]
+def key_step(client: TestClient, key: SoftKey, page: str, **answer: str):
     credential, prf = key.get(options_in(page), **answer)
     return post(client, "/staff/security-key/login", {"credential": credential, "prf": prf})
 
@@ -106,8 +106,11 @@ def test_prf_key_registers_then_logs_in_and_unlocks(
     assert response.status_code == 200, response.text
     assert text("The security key has been added.") in response.text
     [stored] = _keys(engine, world.anna)
-    assert stored.name == "blue key" and stored.prf_salt and stored.private_key_sealed
-    assert stored.sign_count == 1 and stored.last_used_at is None
+    assert stored.name == "blue key"
+    assert stored.prf_salt
+    assert stored.private_key_sealed
+    assert stored.sign_count == 1
+    assert stored.last_used_at is None
     # The password-only wrap is gone: from now on the password alone unlocks nothing.
     assert _user(engine, world.anna).private_key_sealed is None
     assert b"PRF" not in stored.private_key_sealed  # (a sealed blob, nothing readable)
@@ -121,7 +124,8 @@ def test_prf_key_registers_then_logs_in_and_unlocks(
     assert response.headers["location"] == "/inbox"
     assert crypto.public_key_of(staff_private_key(browser, engine)) == before.public_key
     [used] = _keys(engine, world.anna)
-    assert used.sign_count == 2 and used.last_used_at is not None
+    assert used.sign_count == 2
+    assert used.last_used_at is not None
     assert failures(engine, world.anna) == 0
 
 
@@ -134,7 +138,8 @@ def test_database_and_password_alone_cannot_unwrap_a_prf_key(
     assert add_key(anna, key).status_code == 200
     user = _user(engine, world.anna)
     [stored] = _keys(engine, world.anna)
-    assert stored.private_key_sealed is not None and stored.prf_salt is not None
+    assert stored.private_key_sealed is not None
+    assert stored.prf_salt is not None
     assert user.password_salt is not None
     kek = crypto.derive_login_keys(
         PASSWORD, user.password_salt, CHEAP_ARGON2, password_key=keys.password_key
@@ -178,11 +183,13 @@ def test_key_without_prf_is_a_second_factor_only(
     key = SoftKey(prf=False)
     assert add_key(anna, key).status_code == 200
     [stored] = _keys(engine, world.anna)
-    assert stored.private_key_sealed is None and stored.prf_salt is None
+    assert stored.private_key_sealed is None
+    assert stored.prf_salt is None
     assert _user(engine, world.anna).private_key_sealed is not None  # password still opens it
     browser = new_client()
     response = key_step(browser, key, password_step(browser, "anna"))
-    assert response.status_code == 303 and response.headers["location"] == "/inbox"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/inbox"
     assert crypto.public_key_of(staff_private_key(browser, engine)) == (
         _user(engine, world.anna).public_key
     )
@@ -194,7 +201,7 @@ def test_key_without_prf_is_a_second_factor_only(
 def _refused(
     response: object, engine: Engine, user_id: str, code: str, *, counted: int = 1
 ) -> None:
-    assert response.status_code == 400, response.text  # type: ignore[attr-defined]
+    assert response.status_code == 400, response.text
     assert text(message(code)) in response.text
     assert failures(engine, user_id) == counted
 
@@ -216,7 +223,8 @@ def test_answer_for_another_origin_is_refused_and_counted(
     _refused(response, engine, world.anna, "invalid")
     assert STAFF_COOKIE not in browser.cookies
     [stored] = _keys(engine, world.anna)
-    assert stored.sign_count == 1 and stored.last_used_at is None  # nothing saved
+    assert stored.sign_count == 1
+    assert stored.last_used_at is None
 
 
 def test_replayed_answer_is_refused(
@@ -372,11 +380,13 @@ def test_removing_needs_a_fresh_login_with_another_factor(
     bertil = new_client()
     login_staff(bertil, "bertil")
     foreign = post(bertil, f"/staff/security-keys/{second_id}/remove", {"password": PASSWORD})
-    assert text(message("not-fresh")) not in foreign.text and foreign.status_code == 400
+    assert text(message("not-fresh")) not in foreign.text
+    assert foreign.status_code == 400
     assert len(_keys(engine, world.anna)) == 2
 
     done = post(with_first, f"/staff/security-keys/{second_id}/remove", {"password": PASSWORD})
-    assert done.status_code == 200 and text("The security key has been removed.") in done.text
+    assert done.status_code == 200
+    assert text("The security key has been removed.") in done.text
     assert [k.id for k in _keys(engine, world.anna)] == [first_id]
     # Ten minutes on, the login is not fresh any more, whatever factor it used.
     later = utcnow() + web.FRESH_LOGIN + dt.timedelta(minutes=1)
@@ -493,14 +503,16 @@ def test_required_key_refuses_totp_and_enrols_a_first_key(
             "code": totp_code(browser, "anna"),
         },
     )
-    assert response.status_code == 303 and response.headers["location"] == "/inbox"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/inbox"
     assert _user(engine, world.anna).private_key_sealed is None
     # Next time: the key, and never a code.
     again = strict()
     page_text = password_step(again, "anna")
     assert 'name="code"' not in page_text
     refused = post(again, "/staff/second-factor", {"code": totp_code(again, "anna")})
-    assert refused.status_code == 400 and text(E_KEY_REQUIRED) in refused.text
+    assert refused.status_code == 400
+    assert text(E_KEY_REQUIRED) in refused.text
     assert key_step(again, key, page_text).status_code == 303
     # Someone with only the password cannot register a key of their own now.
     thief = strict()
@@ -530,12 +542,14 @@ def test_required_key_leaves_administrators_on_totp(
     response = post(browser, "/staff/login", {"username": "admin", "password": PASSWORD})
     assert response.headers["location"] == "/staff/second-factor"
     response = post(browser, "/staff/second-factor", {"code": totp_code(browser, "admin")})
-    assert response.status_code == 303 and response.headers["location"] == "/admin"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin"
 
 
 def test_demo_mode_keeps_totp() -> None:
     settings = Settings.from_env({"WHISTLE_REQUIRE_SECURITY_KEY": "true"}, demo=True)
-    assert settings.require_security_key and not settings.security_key_required
+    assert settings.require_security_key
+    assert not settings.security_key_required
     assert Settings.from_env({"WHISTLE_REQUIRE_SECURITY_KEY": "true"}).security_key_required
 
 
@@ -561,7 +575,8 @@ def test_only_security_key_pages_may_run_a_script(client: TestClient, world: Wor
     assert '<script src="/static/webauthn.js" defer></script>' in page.text
     assert "<script>" not in page.text  # never inline code
     script = client.get("/static/webauthn.js")
-    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
     for other in ("/inbox", "/staff/password"):
         response = client.get(other)
         assert "script-src" not in response.headers["content-security-policy"]

@@ -45,11 +45,14 @@ def test_create_and_load(engine: Engine) -> None:
         user_id = _user(db)
         cookie = _create(db, user_id)
         session_id, _, secret = cookie.partition(".")
-        assert session_id and secret
+        assert session_id
+        assert secret
         loaded = sessions.load(db, cookie, kind="staff", idle=IDLE, now=_minutes(1))
         assert loaded is not None
         assert loaded.payload == PAYLOAD
-        assert loaded.kind == "staff" and loaded.user_id == user_id and loaded.case_id is None
+        assert loaded.kind == "staff"
+        assert loaded.user_id == user_id
+        assert loaded.case_id is None
         assert loaded.id_digest == crypto.digest(session_id)
 
 

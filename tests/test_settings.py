@@ -19,11 +19,13 @@ def test_defaults() -> None:
     settings = Settings.from_env({})
     assert settings == Settings()
     assert settings.cookie_secure is True
-    assert settings.argon2.time_cost == 3 and settings.argon2.memory_kib == 65536
+    assert settings.argon2.time_cost == 3
+    assert settings.argon2.memory_kib == 65536
     assert settings.argon2.parallelism == 1
     assert settings.effective_database_url == "sqlite:///data/whistle.db"
     assert settings.blob_dir == Path("data/blobs")
-    assert settings.argon2_staff_slots == 1 and settings.staff_derivations_per_minute == 60
+    assert settings.argon2_staff_slots == 1
+    assert settings.staff_derivations_per_minute == 60
     assert settings.min_free_disk_mb == 1024
 
 
@@ -79,7 +81,8 @@ def test_each_setting_is_parsed() -> None:
     # Every variable given above is one of the declared settings.
     assert set(environ) <= {spec.env for spec in SPECS}
     assert settings.effective_database_url == environ["WHISTLE_DATABASE_URL"]
-    assert settings.argon2.time_cost == 4 and settings.argon2.parallelism == 2
+    assert settings.argon2.time_cost == 4
+    assert settings.argon2.parallelism == 2
 
 
 @pytest.mark.parametrize(("raw", "value"), [("1", True), ("On", True), ("0", False), ("no", False)])
@@ -202,12 +205,14 @@ def test_plain_http_with_secure_cookies_is_refused_outside_localhost(base_url: s
 )
 def test_localhost_or_https_with_secure_cookies_is_accepted(base_url: str) -> None:
     settings = Settings.from_env({"WHISTLE_BASE_URL": base_url})
-    assert settings.cookie_secure is True and settings.base_url == base_url
+    assert settings.cookie_secure is True
+    assert settings.base_url == base_url
 
 
 def test_demo_mode_defaults() -> None:
     demo = Settings.from_env({}, demo=True)
-    assert demo.demo is True and demo.cookie_secure is False
+    assert demo.demo is True
+    assert demo.cookie_secure is False
     assert Settings.from_env({}).demo is False
 
 
@@ -233,6 +238,51 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     assert missing == [], f"add these to README.md's settings table: {missing}"
     unknown = sorted(set(table) - {spec.env for spec in SPECS})
     assert unknown == [], f"README.md documents settings that do not exist: {unknown}"
+
+
+def shown(default: object) -> str:
+    """A default as the README's table writes it: `true`, `5` (not `5.0`), `./data`."""
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    if isinstance(default, Path):
+        return f"./{default}"
+    return str(default)
+
+
+def default_mismatches(env: str, default: object, text: str) -> list[str]:
+    if default in ("", (), None):
+        # Nothing set: the text says what that means ("Default: none (off)", "Empty").
+        if "Default:" not in text and "Empty" not in text:
+            return [f"{env}: say what an unset value means"]
+    elif f"`{shown(default)}`" not in text:
+        return [f"{env}: the default is `{shown(default)}`"]
+    return []
+
+
+def test_the_readme_and_the_docs_show_each_settings_default() -> None:
+    # The default is declared once, in its Spec; the README's table and the Spec's doc say it.
+    table = _readme_settings_table()
+    wrong = []
+    for spec in SPECS:
+        wrong += default_mismatches(spec.env, spec.default, table.get(spec.env, ""))
+        wrong += default_mismatches(spec.env, spec.default, spec.doc)
+    assert wrong == []
+    assert shown(5.0) == "5"
+    assert shown(True) == "true"
+    assert shown(Path("data")) == "./data"
+    assert default_mismatches("X", 3, "Passes. `4`")
+    assert default_mismatches("X", "", "Phone number")
+    assert default_mismatches("X", 3, "Passes. `3`") == []
+
+
+def test_each_default_is_declared_once_in_its_spec() -> None:
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    assert set(fields) == {spec.attr for spec in SPECS} | {"demo"}
+    for spec in SPECS:
+        assert fields[spec.attr].default == spec.default, spec.env
+        assert getattr(Settings(), spec.attr) == spec.default, spec.env
 
 
 def test_scrub_worker_limits_are_parsed_and_a_useless_memory_limit_is_refused() -> None:

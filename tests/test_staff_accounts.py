@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
-from tests.conftest import (
+from tests.helpers import (
     CHEAP_ARGON2,
     PASSWORD,
     TOTP_SECRET,
@@ -52,9 +52,11 @@ def test_activation_enrolment_and_login_end_to_end(
     token = invite(engine, "erik")
     browser = new_client()
     page = browser.get(f"/activate/{token}")
-    assert page.status_code == 200 and "Erik" in page.text
+    assert page.status_code == 200
+    assert "Erik" in page.text
     short = post(browser, f"/activate/{token}", {"password": "short", "confirm": "short"})
-    assert short.status_code == 400 and "minst 12 tecken" in short.text
+    assert short.status_code == 400
+    assert "minst 12 tecken" in short.text
     done = post(browser, f"/activate/{token}", {"password": PASSWORD, "confirm": PASSWORD})
     assert done.status_code == 200
     assert re.search(r"<strong>([A-Z2-9]{5} ){4}[A-Z2-9]{5}</strong>", done.text)
@@ -62,20 +64,24 @@ def test_activation_enrolment_and_login_end_to_end(
     assert browser.get(f"/activate/{token}").status_code == 404
     # First login: password, then enrolment with a server-rendered QR code.
     step1 = post(browser, "/staff/login", {"username": "erik", "password": PASSWORD})
-    assert step1.status_code == 303 and step1.headers["location"] == "/staff/enrol"
+    assert step1.status_code == 303
+    assert step1.headers["location"] == "/staff/enrol"
     enrol = browser.get("/staff/enrol")
     assert enrol.status_code == 200
-    assert "<svg" in enrol.text and "<script" not in enrol.text
+    assert "<svg" in enrol.text
+    assert "<script" not in enrol.text
     secret = enrolment_secret(enrol.text)
     wrong = post(browser, "/staff/enrol", {"code": "000000"})
     assert wrong.status_code == 400
     code = crypto.totp_code(secret, at=time.time())
     ok = post(browser, "/staff/enrol", {"code": code})
-    assert ok.status_code == 303 and ok.headers["location"] == "/inbox"
+    assert ok.status_code == 303
+    assert ok.headers["location"] == "/inbox"
     assert browser.get("/inbox").status_code == 200
     with Session(engine) as s:
         user = s.execute(select(User).where(User.username == "erik")).scalar_one()
-        assert user.totp_sealed is not None and secret not in user.totp_sealed
+        assert user.totp_sealed is not None
+        assert secret not in user.totp_sealed
     # Second login asks for the code, and the code just used is refused (replay).
     other = new_client()
     post(other, "/staff/login", {"username": "erik", "password": PASSWORD})
@@ -96,7 +102,8 @@ def test_wrong_totp_is_rejected_and_limited(
         assert post(browser, "/staff/second-factor", {"code": "123456"}).status_code in {400}
     # The fifth wrong code ends the pending login: back to the password.
     last = post(browser, "/staff/second-factor", {"code": "123456"})
-    assert last.status_code == 303 and last.headers["location"] == "/staff/login"
+    assert last.status_code == 303
+    assert last.headers["location"] == "/staff/login"
     assert browser.get("/inbox").headers["location"] == "/staff/login"
 
 
@@ -110,7 +117,8 @@ def test_login_throttle_per_account(world: World, client: TestClient) -> None:
         wrong = post(client, "/staff/login", {"username": "anna", "password": "nope" * 4})
         assert wrong.status_code == 400
     locked = post(client, "/staff/login", {"username": "anna", "password": PASSWORD})
-    assert locked.status_code == 400 and "15 minuter" in locked.text
+    assert locked.status_code == 400
+    assert "15 minuter" in locked.text
 
 
 def test_password_change_reseals_key_and_second_factor(
@@ -195,7 +203,8 @@ def test_recovery_code_restores_access_and_requires_new_second_factor(
     )
     assert done.status_code == 200
     new_code = re.search(r"<strong>((?:[A-Z2-9]{5} ){4}[A-Z2-9]{5})</strong>", done.text)
-    assert new_code and new_code.group(1).replace(" ", "") != known
+    assert new_code
+    assert new_code.group(1).replace(" ", "") != known
     # Every session ended, including the one that was logged in.
     assert anna.get("/inbox").status_code == 303
     # The second factor must be set up again; then the old cases open.
@@ -241,7 +250,8 @@ def test_second_factor_failures_across_fresh_logins_lock_the_account(
             assert wrong.status_code in {400, 429}
     with Session(engine) as s:
         user = s.get(User, world.anna)
-        assert user is not None and user.factor_locked_until is not None
+        assert user is not None
+        assert user.factor_locked_until is not None
         # Counted until the lock; the tries refused while locked are not.
         assert user.factor_failures == second_factor.FACTOR_BUDGET
     browser = new_client()
@@ -265,10 +275,12 @@ def test_second_factor_failures_across_fresh_logins_lock_the_account(
         assert user is not None
         user.factor_locked_until = utcnow() - dt.timedelta(seconds=1)
     again = post(browser, "/staff/second-factor", {"code": totp_code(browser, "anna")})
-    assert again.status_code == 303 and again.headers["location"] == "/inbox"
+    assert again.status_code == 303
+    assert again.headers["location"] == "/inbox"
     with Session(engine) as s:
         user = s.get(User, world.anna)
-        assert user is not None and user.factor_failures == 0
+        assert user is not None
+        assert user.factor_failures == 0
         assert user.factor_locked_until is None
 
 
@@ -283,7 +295,8 @@ def test_locked_second_factor_is_shown_in_english(
     browser.cookies.set("whistle_lang", "en")
     post(browser, "/staff/login", {"username": "anna", "password": PASSWORD})
     locked = post(browser, "/staff/second-factor", {"code": totp_code(browser, "anna")})
-    assert locked.status_code == 429 and "Too many wrong codes" in locked.text
+    assert locked.status_code == 429
+    assert "Too many wrong codes" in locked.text
 
 
 # --- finding 3: common passwords, and the upgrade of old accounts ----------------------------
@@ -303,10 +316,12 @@ def test_common_password_is_refused_at_activation_and_change_with_a_translated_m
     refused = post(
         browser, f"/activate/{token}", {"password": "sommar2024", "confirm": "sommar2024"}
     )
-    assert refused.status_code == 400 and "most common or leaked passwords" in refused.text
+    assert refused.status_code == 400
+    assert "most common or leaked passwords" in refused.text
     with Session(engine) as s:
         erik = s.exec(select(User).where(User.username == "erik")).one()
-        assert erik.status == "invited" and erik.password_verifier is None
+        assert erik.status == "invited"
+        assert erik.password_verifier is None
     anna = new_client()
     login_staff(anna, "anna")
     changed = post(
@@ -314,7 +329,8 @@ def test_common_password_is_refused_at_activation_and_change_with_a_translated_m
         "/staff/password",
         {"current": PASSWORD, "password": "Sommar2024!!", "confirm": "Sommar2024!!"},
     )
-    assert changed.status_code == 400 and "vanligaste" in changed.text
+    assert changed.status_code == 400
+    assert "vanligaste" in changed.text
     login_staff(new_client(), "anna")  # the old password still works
 
 
@@ -347,7 +363,8 @@ def test_old_scheme_account_logs_in_on_the_web_and_is_upgraded(
     assert "Upgrade marker" in anna.get(f"/cases/{case_id}").text
     with Session(engine) as s:
         user = s.get(User, world.anna)
-        assert user is not None and user.password_scheme == 2
+        assert user is not None
+        assert user.password_scheme == 2
         assert user.private_key_sealed is not None
         with pytest.raises(crypto.CryptoError):
             crypto.open_sealed(
@@ -394,10 +411,16 @@ def test_old_scheme_recovery_code_on_the_web_ends_on_the_peppered_scheme_and_lif
     new_code = found.group(1).replace(" ", "")
     with Session(engine) as s:
         user = s.get(User, world.anna)
-        assert user is not None and user.password_salt and user.recovery_salt
-        assert user.password_scheme == 2 and user.recovery_scheme == 2
-        assert user.factor_failures == 0 and user.factor_locked_until is None
-        assert user.password_verifier and user.recovery_sealed and user.private_key_sealed
+        assert user is not None
+        assert user.password_salt
+        assert user.recovery_salt
+        assert user.password_scheme == 2
+        assert user.recovery_scheme == 2
+        assert user.factor_failures == 0
+        assert user.factor_locked_until is None
+        assert user.password_verifier
+        assert user.recovery_sealed
+        assert user.private_key_sealed
         # Neither the new password nor the new code opens anything without the password key.
         bare = crypto.derive_password_keys(NEW_PASSWORD, user.password_salt, CHEAP_ARGON2)
         assert bare.verifier != user.password_verifier
@@ -470,14 +493,16 @@ def test_a_stolen_session_cannot_guess_the_password_through_the_change_form(
             "/staff/password",
             {"current": f"guess number {guess}", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
         )
-        assert wrong.status_code == 400 and E_WRONG_CURRENT in wrong.text
+        assert wrong.status_code == 400
+        assert E_WRONG_CURRENT in wrong.text
     # The eleventh try is refused unchecked, even with the right password: nothing changes.
     right = post(
         thief,
         "/staff/password",
         {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
     )
-    assert right.status_code == 400 and E_ACCOUNT_LOCKED in right.text
+    assert right.status_code == 400
+    assert E_ACCOUNT_LOCKED in right.text
     assert E_WRONG_CURRENT not in right.text
     with Session(engine) as s:
         user = s.get(User, world.anna)
@@ -510,4 +535,5 @@ def test_failed_logins_lock_the_change_form_too(
         "/staff/password",
         {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
     )
-    assert refused.status_code == 400 and E_ACCOUNT_LOCKED in refused.text
+    assert refused.status_code == 400
+    assert E_ACCOUNT_LOCKED in refused.text

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_staff
+from tests.helpers import World, login_staff
 from whistle import crypto, db, deadlines, statistics
 from whistle.models import Case
 from whistle.statistics import Period, Table
@@ -97,14 +97,17 @@ def test_a_zero_is_shown_but_can_be_the_complement() -> None:
     table = statistics.suppress("unit", [("a", 2), ("b", 0), ("c", 9)], threshold=5)
     assert [c.value for c in table.cells] == [None, None, 9]
     shown = statistics.suppress("unit", [("a", 0), ("b", 5), ("c", 9)], threshold=5)
-    assert [c.value for c in shown.cells] == [0, 5, 9] and shown.total == 14
+    assert [c.value for c in shown.cells] == [0, 5, 9]
+    assert shown.total == 14
 
 
 def test_a_small_total_hides_the_whole_table() -> None:
     table = statistics.suppress("channel", [("web", 3), ("oral", 0)], threshold=5)
-    assert table.total is None and all(c.value is None for c in table.cells)
+    assert table.total is None
+    assert all(c.value is None for c in table.cells)
     one = statistics.suppress("identity", [("anonymous", 7)], threshold=5)
-    assert one.total == 7 and one.cells[0].value == 7
+    assert one.total == 7
+    assert one.cells[0].value == 7
 
 
 @pytest.mark.parametrize("threshold", [2, 3, 5, 10])
@@ -202,16 +205,20 @@ def test_counts_from_metadata_with_suppression(engine: Engine, world: World) -> 
     assert {c.key: c.value for c in data.table("channel").cells} == {"web": None, "oral": None}
     ack = {c.key: c.value for c in data.table("acknowledgement").cells}
     # Days 0..7 on time (8), days 8, 9 late (2), 1 waived, 3 open past 27 May: late too.
-    assert ack["on_time"] == 8 and ack["late"] == 5 and ack["exempt"] is None
+    assert ack["on_time"] == 8
+    assert ack["late"] == 5
+    assert ack["exempt"] is None
     outcomes = {c.key: c.value for c in data.table("outcome").cells}
-    assert outcomes["substantiated"] == 7 and outcomes["referred"] is None
+    assert outcomes["substantiated"] == 7
+    assert outcomes["referred"] is None
     assert data.table("outcome").total == 10
     assert data.ack_median.days == 4.5  # 0..9
     assert data.feedback_median.days == 34.5
     assert_safe(list(data.tables), 5)
     # A higher threshold hides the medians too.
     hidden = compute(engine, threshold=11)
-    assert hidden.ack_median.days is None and hidden.table("unit").total == 14
+    assert hidden.ack_median.days is None
+    assert hidden.table("unit").total == 14
     assert all(c.value is None for c in hidden.table("unit").cells)
     assert_safe(list(hidden.tables), 11)
 
@@ -220,9 +227,11 @@ def test_only_fixed_periods_exist(engine: Engine, world: World) -> None:
     quarter = Period.parse("2026-Q2")
     assert (quarter.start, quarter.end) == (dt.date(2026, 4, 1), dt.date(2026, 6, 30))
     assert Period.parse("2026-02").end == dt.date(2026, 2, 28)
-    assert Period.parse("2026") == YEAR and YEAR.token() == "2026"
+    assert Period.parse("2026") == YEAR
+    assert YEAR.token() == "2026"
     assert [p.token() for p in quarter.children()] == ["2026-04", "2026-05", "2026-06"]
-    assert len(YEAR.family()) == 17 and Period.parse("2026-07").family() == YEAR.family()
+    assert len(YEAR.family()) == 17
+    assert Period.parse("2026-07").family() == YEAR.family()
     bad = ["", "2026-Q5", "2026-13", "2026-1", "2026-01-01", "26", "２０２６", "2026-Q²", "9999"]
     for text in bad:
         with pytest.raises(statistics.PeriodError):
@@ -257,29 +266,35 @@ def test_page_and_csv_agree(
     query = "?period=2026"
     page = admin.get("/admin/statistics" + query)
     assert page.status_code == 200
-    assert page.text.count('role="img"') == 7 and "<script" not in page.text
+    assert page.text.count('role="img"') == 7
+    assert "<script" not in page.text
     assert '<title id="chart-unit-title">Ärenden per enhet</title>' in page.text
     download = admin.get("/admin/statistics.csv" + query)
     assert download.status_code == 200
     assert download.headers["content-type"].startswith("text/csv")
     shown, exported = _html_cells(page.text), _csv_cells(download.text)
-    assert set(shown) == set(exported) and len(shown) > 30
+    assert set(shown) == set(exported)
+    assert len(shown) > 30
     for key, value in exported.items():
         if value == SUPPRESSED:
             assert shown[key] == "dolt", key
         else:
             assert shown[key].replace(",", ".") == value, key
-    assert exported["unit:none"] == "suppressed" and exported["acknowledgement:on_time"] == "8"
+    assert exported["unit:none"] == "suppressed"
+    assert exported["acknowledgement:on_time"] == "8"
     assert exported["median_days:acknowledgement"] == "4.5"
     bad = admin.get("/admin/statistics?period=2026-01-01")  # a free date: not a period
-    assert bad.status_code == 400 and "Välj ett år, ett kvartal eller en månad." in bad.text
+    assert bad.status_code == 400
+    assert "Välj ett år, ett kvartal eller en månad." in bad.text
     assert admin.get("/admin/statistics.csv?period=yesterday").status_code == 400
     assert admin.get("/admin/statistics?period=9999").status_code == 400
     default = admin.get("/admin/statistics")
     this_year = deadlines.today().year
-    assert default.status_code == 200 and f'value="{this_year}" selected' in default.text
+    assert default.status_code == 200
+    assert f'value="{this_year}" selected' in default.text
     quarter = admin.get("/admin/statistics?period=2026-Q2")
-    assert quarter.status_code == 200 and "Kvartal 2, 2026" in quarter.text
+    assert quarter.status_code == 200
+    assert "Kvartal 2, 2026" in quarter.text
 
 
 def test_csv_labels_cannot_become_formulas(
@@ -295,7 +310,8 @@ def test_csv_labels_cannot_become_formulas(
     admin = new_client()
     login_staff(admin, "admin")
     text = admin.get("/admin/statistics.csv").text
-    assert "'=HYPERLINK" in text and ',"=HYPERLINK' not in text
+    assert "'=HYPERLINK" in text
+    assert ',"=HYPERLINK' not in text
 
 
 def test_few_cases_show_nothing_but_zeros_hidden_too(
@@ -406,7 +422,8 @@ def test_one_case_in_july_is_not_given_back_by_the_quarter_or_the_year(
         for table in data.tables:
             family.setdefault(table.name, {})[p] = table
     july = family["channel"][Period.parse("2026-07")]
-    assert july.total is None and all(c.value is None for c in july.cells)
+    assert july.total is None
+    assert all(c.value is None for c in july.cells)
     assert family["channel"][Period.parse("2026")].total == 49  # the year is still shown
     assert solvable(family) == []
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, login_staff, post
+from tests.helpers import World, login_staff, post
 from whistle import db, texts
 from whistle.app import create_app
 from whistle.keys import Keys
@@ -31,13 +31,17 @@ def test_each_save_is_a_new_version(engine: Engine, world: World) -> None:
         )
         two = texts.save(s, actor_id=world.admin, name="routine", body_sv="Två", body_en="Two")
     assert (one.version, two.version) == (1, 2)
-    assert one.author == "Admin" and one.created_at == first_at
+    assert one.author == "Admin"
+    assert one.created_at == first_at
     with Session(engine) as s:
         current = texts.current(s, name="routine")
-        assert current is not None and current.body("sv") == "Två" and current.body("en") == "Two"
+        assert current is not None
+        assert current.body("sv") == "Två"
+        assert current.body("en") == "Two"
         assert [v.version for v in texts.history(s, name="routine")] == [2, 1]
         old = texts.get(s, name="routine", version=1)
-        assert old is not None and old.body_sv == "Ett"  # never overwritten
+        assert old is not None
+        assert old.body_sv == "Ett"
         assert texts.current(s, name="introduction") is None
         logged = s.execute(select(AuditEntry.detail).where(AuditEntry.action == "text_saved"))
         assert sorted(logged.scalars()) == ["routine 1", "routine 2"]
@@ -49,8 +53,8 @@ def test_both_languages_are_required_and_names_are_fixed(engine: Engine, world: 
             texts.save(s, actor_id=world.admin, name="routine", body_sv="Bara svenska", body_en=" ")
         with pytest.raises(texts.TextError, match="not-found"):
             texts.save(s, actor_id=world.admin, name="other", body_sv="x", body_en="x")
+        long = "x" * (texts.MAX_CHARS + 1)
         with pytest.raises(texts.TextError, match="too-long"):
-            long = "x" * (texts.MAX_CHARS + 1)
             texts.save(s, actor_id=world.admin, name="routine", body_sv=long, body_en="x")
 
 
@@ -76,20 +80,24 @@ def test_admin_edits_and_the_public_sees_the_newest(
     admin = _admin(new_client)
     public = new_client()
     empty = public.get("/info/routine")
-    assert empty.status_code == 200 and "har ännu inte publicerat" in empty.text
+    assert empty.status_code == 200
+    assert "har ännu inte publicerat" in empty.text
     saved = post(
         admin,
         "/admin/texts/routine",
         {"body_sv": "Rutin ett\n\nAndra stycket", "body_en": "Routine one"},
     )
-    assert saved.status_code == 303 and saved.headers["location"] == "/admin/texts/routine?done=1"
+    assert saved.status_code == 303
+    assert saved.headers["location"] == "/admin/texts/routine?done=1"
     post(admin, "/admin/texts/routine", {"body_sv": "Rutin två", "body_en": "Routine two"})
     page = public.get("/info/routine")
     assert page.status_code == 200
-    assert "Rutin två" in page.text and "Rutin ett" not in page.text
+    assert "Rutin två" in page.text
+    assert "Rutin ett" not in page.text
     # Saving is not adopting: without a decision the page says "published", never "adopted".
     assert re.search(r"Version 2, publicerad \d", page.text)
-    assert "antagen" not in page.text and "fastställd" not in page.text
+    assert "antagen" not in page.text
+    assert "fastställd" not in page.text
     public.get("/lang/en?next=/info/routine")
     assert "Routine two" in public.get("/info/routine").text
     editor = admin.get("/admin/texts/routine?done=1")
@@ -97,11 +105,13 @@ def test_admin_edits_and_the_public_sees_the_newest(
     assert editor.text.count('href="/admin/texts/routine/') == 2
     first = admin.get("/admin/texts/routine/1")
     assert first.status_code == 200
-    assert "<p>Rutin ett</p><p>Andra stycket</p>" in first.text and "Rutin två" not in first.text
+    assert "<p>Rutin ett</p><p>Andra stycket</p>" in first.text
+    assert "Rutin två" not in first.text
     assert admin.get("/admin/texts/routine/3").status_code == 404
     assert admin.get("/admin/texts/nonsense").status_code == 404
     listing = admin.get("/admin/texts")
-    assert listing.status_code == 200 and "Skriftlig rutin för kanalen" in listing.text
+    assert listing.status_code == 200
+    assert "Skriftlig rutin för kanalen" in listing.text
     # The footer links the routine on every public page.
     assert 'href="/info/routine"' in new_client().get("/").text
 
@@ -135,7 +145,9 @@ def test_injection_is_escaped_everywhere(
         admin.get("/admin/texts/routine/1").text,
     ]
     for text in pages:
-        assert "<script>" not in text and "<img" not in text and "<b>bold" not in text
+        assert "<script>" not in text
+        assert "<img" not in text
+        assert "<b>bold" not in text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
         assert "{{ 7*7 }}" in text  # shown as typed, never evaluated as a template
 
@@ -148,10 +160,12 @@ def test_only_administrators_write(
     denied = post(anna, "/admin/texts/routine", {"body_sv": "Kupp", "body_en": "Coup"})
     assert denied.status_code == 404
     anonymous = post(new_client(), "/admin/texts/routine", {"body_sv": "Kupp", "body_en": "x"})
-    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/staff/login"
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == "/staff/login"
     admin = _admin(new_client)
     missing = post(admin, "/admin/texts/routine", {"body_sv": "Bara svenska", "body_en": ""})
-    assert missing.status_code == 400 and "Bara svenska" in missing.text  # kept in the form
+    assert missing.status_code == 400
+    assert "Bara svenska" in missing.text
     with Session(engine) as s:
         count = s.execute(select(func.count()).select_from(OrganisationText)).scalar_one()
         assert count == 0
@@ -168,10 +182,12 @@ def test_the_routine_shows_its_adoption_not_its_save_date(
     assert "Version 1, antagen 15 mars 2026 (beslut KS 2026/12 § 4)." in page
     with Session(engine) as s:
         row = s.exec(select(OrganisationText)).scalars().one()
-        assert row.adopted_on == dt.date(2026, 3, 15) and row.decision_ref == "KS 2026/12 § 4"
+        assert row.adopted_on == dt.date(2026, 3, 15)
+        assert row.decision_ref == "KS 2026/12 § 4"
     # The editor offers the recorded decision again for the next version.
     editor = admin.get("/admin/texts/routine").text
-    assert 'value="2026-03-15"' in editor and 'value="KS 2026/12 § 4"' in editor
+    assert 'value="2026-03-15"' in editor
+    assert 'value="KS 2026/12 § 4"' in editor
 
 
 @pytest.mark.parametrize(
@@ -191,8 +207,10 @@ def test_a_bad_adoption_date_saves_nothing_and_keeps_the_text(
     admin = _admin(new_client)
     fields = {"body_sv": "Min långa rutin", "body_en": "My routine", "adopted_on": adopted_on}
     response = post(admin, "/admin/texts/routine", fields)
-    assert response.status_code == 400 and message in response.text
-    assert "Min långa rutin" in response.text and f'value="{adopted_on}"' in response.text
+    assert response.status_code == 400
+    assert message in response.text
+    assert "Min långa rutin" in response.text
+    assert f'value="{adopted_on}"' in response.text
     with Session(engine) as s:
         assert s.execute(select(func.count()).select_from(OrganisationText)).scalar() == 0
 
@@ -202,8 +220,10 @@ def test_the_privacy_notice_names_controller_dpo_and_the_organisations_text(
 ) -> None:
     public = new_client()
     page = public.get("/info/privacy").text
-    assert "är personuppgiftsansvarig" in page and "Fråga organisationen hur du når" in page
-    assert "Integritetsskyddsmyndigheten" in page and "artikel 13 och 14" in page
+    assert "är personuppgiftsansvarig" in page
+    assert "Fråga organisationen hur du når" in page
+    assert "Integritetsskyddsmyndigheten" in page
+    assert "artikel 13 och 14" in page
     assert f"senast {settings.retention_days} dagar" in page
     admin = _admin(new_client)
     post(admin, "/admin/texts/privacy", {"body_sv": "Dataskydd: dpo@kommun.se", "body_en": "DPO"})
@@ -225,8 +245,10 @@ def test_the_accessibility_statement_gives_status_gaps_assessment_and_a_contact(
     app = create_app(configured, engine=engine, keys=keys)
     with TestClient(app, base_url="https://testserver") as browser:
         page = browser.get("/info/accessibility").text
-        assert "delvis förenlig" in page and "Kända brister" in page
-        assert "gjordes 1 sep. 2026" in page and "axe-core" in page
+        assert "delvis förenlig" in page
+        assert "Kända brister" in page
+        assert "gjordes 1 sep. 2026" in page
+        assert "axe-core" in page
         assert "kontakta oss på tillganglighet@kommun.se" in page
         assert "Det blir inget visselblåsarärende" in page
         assert 'href="/report"' not in page.split("<main")[1].split("</main>")[0]
@@ -237,4 +259,5 @@ def test_without_settings_the_statements_say_what_is_missing(
     new_client: Callable[[], TestClient],
 ) -> None:
     page = new_client().get("/info/accessibility").text
-    assert "har ännu inte angett när" in page and "kontakta organisationen på vanligt sätt" in page
+    assert "har ännu inte angett när" in page
+    assert "kontakta organisationen på vanligt sätt" in page

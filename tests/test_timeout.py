@@ -15,8 +15,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import World, csrf, dump_tables, login_reporter, post, submit_report
 from whistle.models import Attachment, CaseItem
 from whistle.settings import Settings
 
@@ -63,24 +62,29 @@ def test_a_reply_after_the_timeout_is_kept_in_the_page_and_sent_after_the_code(
             files=[("files", ("kvitto.txt", b"a file that cannot be sealed without the key"))],
         )
         assert late.status_code == 401
-        assert "har du loggats ut" in late.text and "kunde inte sparas" in late.text
+        assert "har du loggats ut" in late.text
+        assert "kunde inte sparas" in late.text
         assert _kept_text(late.text) == REPLY
         assert "<b>igår</b>" not in late.text  # escaped, never markup
         # Nothing of it was stored while the session was gone.
-        assert _counts(engine) == before and _blobs(settings) == blobs_before
-        assert REPLY.split()[0].encode() not in _dump_tables(engine)
+        assert _counts(engine) == before
+        assert _blobs(settings) == blobs_before
+        assert REPLY.split()[0].encode() not in dump_tables(engine)
 
         # A wrong code: the text is still there.
         wrong = post(reporter, "/followup", {"code": "0000 0000 0000 0000", "pending_text": REPLY})
-        assert wrong.status_code == 400 and _kept_text(wrong.text) == REPLY
+        assert wrong.status_code == 400
+        assert _kept_text(wrong.text) == REPLY
 
         sent = post(reporter, "/followup", {"code": code, "pending_text": REPLY})
-        assert sent.status_code == 303 and sent.headers["location"] == "/case?sent=1#thread-end"
+        assert sent.status_code == 303
+        assert sent.headers["location"] == "/case?sent=1#thread-end"
         page = reporter.get("/case")
-    assert page.status_code == 200 and html.escape(REPLY) in page.text
+    assert page.status_code == 200
+    assert html.escape(REPLY) in page.text
     items, files = _counts(engine)
     assert (items, files) == (before[0] + 1, before[1])
-    assert REPLY.split()[0].encode() not in _dump_tables(engine)  # sealed, as every reply
+    assert REPLY.split()[0].encode() not in dump_tables(engine)  # sealed, as every reply
 
 
 def test_the_code_form_without_a_pending_reply_is_unchanged(
@@ -104,7 +108,8 @@ def test_a_pending_reply_that_is_refused_comes_back_in_the_case_page(
     too_long = "Lång " + "x" * 20_001
     response = post(reporter, "/followup", {"code": code, "pending_text": too_long})
     # The case is open (the cookie is set) and the text is back in the reply box, not lost.
-    assert response.status_code == 400 and "whistle_reporter=" in response.headers["set-cookie"]
+    assert response.status_code == 400
+    assert "whistle_reporter=" in response.headers["set-cookie"]
     assert f'name="text" rows="6" aria-invalid="true" aria-describedby="error-text">{too_long}' in (
         response.text
     )
@@ -123,7 +128,8 @@ def test_a_forged_late_reply_is_refused(
             data={"csrf_token": "f" * 32, "text": REPLY},
             files=[("files", ("x.txt", b"data"))],
         )
-    assert forged.status_code == 403 and REPLY not in forged.text
+    assert forged.status_code == 403
+    assert REPLY not in forged.text
 
 
 MEETING = "Helst kvällar <i>efter</i> 18 & inte på kontoret"
@@ -155,14 +161,15 @@ def test_a_meeting_request_after_the_timeout_is_kept_in_the_page_and_sent_after_
     before = _counts(engine)
     with _after_idle(settings):
         late = post(reporter, "/case/meeting", {"text": MEETING})
-        assert late.status_code == 401 and "har du loggats ut" in late.text
+        assert late.status_code == 401
+        assert "har du loggats ut" in late.text
         assert _kept_meeting(late.text) == MEETING
         assert "<i>efter</i>" not in late.text  # escaped, never markup
         assert "Öppna mitt ärende och be om mötet" in late.text
         assert 'name="pending_text"' not in late.text  # no reply was pending
         # Nothing of it was stored while the session was gone.
         assert _counts(engine) == before
-        assert MEETING.split()[0].encode() not in _dump_tables(engine)
+        assert MEETING.split()[0].encode() not in dump_tables(engine)
 
         wrong = post(
             reporter,
@@ -173,18 +180,22 @@ def test_a_meeting_request_after_the_timeout_is_kept_in_the_page_and_sent_after_
                 "pending_meeting": MEETING,
             },
         )
-        assert wrong.status_code == 400 and _kept_meeting(wrong.text) == MEETING
+        assert wrong.status_code == 400
+        assert _kept_meeting(wrong.text) == MEETING
 
         sent = post(
             reporter,
             "/followup",
             {"code": code, "pending_meeting_asked": "1", "pending_meeting": MEETING},
         )
-        assert sent.status_code == 303 and sent.headers["location"] == "/case?sent=1#thread-end"
+        assert sent.status_code == 303
+        assert sent.headers["location"] == "/case?sent=1#thread-end"
         page = reporter.get("/case")
-    assert page.status_code == 200 and html.escape(MEETING) in page.text
-    assert _meeting_requests(engine) == 1 and _counts(engine)[0] == before[0] + 1
-    assert MEETING.split()[0].encode() not in _dump_tables(engine)  # sealed, as every item
+    assert page.status_code == 200
+    assert html.escape(MEETING) in page.text
+    assert _meeting_requests(engine) == 1
+    assert _counts(engine)[0] == before[0] + 1
+    assert MEETING.split()[0].encode() not in dump_tables(engine)  # sealed, as every item
 
 
 def test_an_empty_meeting_request_after_the_timeout_is_still_sent(
@@ -196,7 +207,8 @@ def test_an_empty_meeting_request_after_the_timeout_is_still_sent(
     login_reporter(reporter, code)
     with _after_idle(settings):
         late = post(reporter, "/case/meeting", {"text": ""})
-        assert late.status_code == 401 and _kept_meeting(late.text) == ""
+        assert late.status_code == 401
+        assert _kept_meeting(late.text) == ""
         post(reporter, "/followup", {"code": code, "pending_meeting_asked": "1"})
     assert _meeting_requests(engine) == 1
 
@@ -212,9 +224,11 @@ def test_a_pending_meeting_request_that_is_refused_comes_back_in_the_case_page(
         "/followup",
         {"code": code, "pending_meeting_asked": "1", "pending_meeting": too_long},
     )
-    assert response.status_code == 400 and "whistle_reporter=" in response.headers["set-cookie"]
+    assert response.status_code == 400
+    assert "whistle_reporter=" in response.headers["set-cookie"]
     assert '<details class="panel" id="meeting" open>' in response.text
-    assert 'id="error-meeting" role="alert"' in response.text and "för lång" in response.text
+    assert 'id="error-meeting" role="alert"' in response.text
+    assert "för lång" in response.text
     assert f'aria-describedby="error-meeting">{too_long}</textarea>' in response.text
     assert _meeting_requests(engine) == 0
 
@@ -226,7 +240,8 @@ def test_a_meeting_request_refused_in_the_case_keeps_its_text(
     login_reporter(reporter, submit_report(reporter, world.bribery))
     too_long = "y" * 5_001
     response = post(reporter, "/case/meeting", {"text": too_long})
-    assert response.status_code == 400 and "för lång" in response.text
+    assert response.status_code == 400
+    assert "för lång" in response.text
     assert f">{too_long}</textarea>" in response.text
     assert _meeting_requests(engine) == 0
 
@@ -249,4 +264,5 @@ def test_a_forged_late_meeting_request_is_refused(
     login_reporter(reporter, submit_report(reporter, world.bribery))
     with _after_idle(settings):
         forged = reporter.post("/case/meeting", data={"csrf_token": "f" * 32, "text": MEETING})
-    assert forged.status_code == 403 and MEETING not in forged.text
+    assert forged.status_code == 403
+    assert MEETING not in forged.text

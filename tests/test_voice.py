@@ -16,7 +16,7 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from tests import voices
-from tests.conftest import World, csrf, login_reporter, login_staff
+from tests.helpers import World, csrf, login_reporter, login_staff
 from tests.test_attachments import (
     BLOB_LINK,
     BOUNDARY,
@@ -43,7 +43,7 @@ def _semitones(f0: float) -> float:
 @pytest.fixture(scope="module")
 def cleaner() -> Sandbox:
     pool = Sandbox(concurrency=1, memory_bytes=768 * 1024 * 1024, seconds=30)
-    yield pool  # type: ignore[misc]
+    yield pool
     pool.close()
 
 
@@ -65,7 +65,9 @@ def test_each_container_becomes_disguised_ogg_opus_without_its_tags(
     assert voices.MARKER.encode() in original  # the test file does carry the marker
     stored = _clean(cleaner, original, scrub.VOICE)
     samples, muxer, codec = voices.decode(stored)
-    assert stored.startswith(b"OggS") and muxer == "ogg" and codec == "opus"
+    assert stored.startswith(b"OggS")
+    assert muxer == "ogg"
+    assert codec == "opus"
     assert voices.MARKER.encode() not in stored
     assert abs(samples.shape[0] / 16_000 - 3.0) < 0.1
     before = voices.median_f0(voices.decode(original)[0])
@@ -134,7 +136,7 @@ def test_a_picture_sent_as_voice_is_refused(cleaner: Sandbox) -> None:
 # through the web
 
 
-def _voice_report(client: TestClient, world: World, data: bytes, name: str, **fields: str):  # type: ignore[no-untyped-def]
+def _voice_report(client: TestClient, world: World, data: bytes, name: str, **fields: str):
     form = {
         "csrf_token": csrf(client),
         "category": str(world.bribery),
@@ -160,7 +162,8 @@ def test_a_spoken_report_alone_is_complete_and_the_reporter_is_told(
     page = anna.get(f"/cases/{case_id}").text
     [(url, _)] = BLOB_LINK.findall(page)
     stored = anna.get(url).content
-    assert stored.startswith(b"OggS") and voices.MARKER.encode() not in stored
+    assert stored.startswith(b"OggS")
+    assert voices.MARKER.encode() not in stored
     assert abs(_semitones(voices.median_f0(voices.decode(stored)[0]))) >= 3
 
 
@@ -186,7 +189,8 @@ def test_bad_audio_alone_brings_the_form_back(
     reporter = new_client()
     page = _voice_report(reporter, world, b"garbage" * 100, "memo.m4a", who="Typed name")
     assert page.status_code == 400
-    assert "Röstmeddelandet kunde inte användas" in page.text and "Typed name" in page.text
+    assert "Röstmeddelandet kunde inte användas" in page.text
+    assert "Typed name" in page.text
     with Session(engine) as s:
         assert s.execute(select(Case)).all() == []
 
@@ -203,7 +207,7 @@ def test_own_voice_is_labelled_and_re_encoded(
 def test_a_voice_reply_is_added_to_the_case(
     world: World, new_client: Callable[[], TestClient]
 ) -> None:
-    from tests.conftest import submit_report
+    from tests.helpers import submit_report
 
     reporter = new_client()
     login_reporter(reporter, submit_report(reporter, world.bribery))
@@ -214,13 +218,15 @@ def test_a_voice_reply_is_added_to_the_case(
     )
     assert sent.status_code == 303, sent.text
     page = reporter.get("/case").text
-    assert attachments.VOICE_NAME in page and "Röst förvrängd" in page
+    assert attachments.VOICE_NAME in page
+    assert "Röst förvrängd" in page
     bad = reporter.post(
         "/case/reply",
         data={"csrf_token": csrf(reporter), "text": ""},
         files=[("voice", ("reply.ogg", b"nothing", "audio/ogg"))],
     )
-    assert bad.status_code == 400 and "Röstmeddelandet kunde inte användas" in bad.text
+    assert bad.status_code == 400
+    assert "Röstmeddelandet kunde inte användas" in bad.text
 
 
 def _holds(roots: tuple[Path, ...], needles: tuple[bytes, ...]) -> list[tuple[Path, bytes]]:
@@ -293,7 +299,8 @@ def test_the_investigator_plays_the_recording_inline_and_every_play_is_audited(
     login_staff(anna, "anna")
     page = anna.get(f"/cases/{case_id}").text
     players = re.findall(r'<audio controls preload="none" src="([^"]+)"', page)
-    assert len(players) == 1 and players[0].endswith("/play")
+    assert len(players) == 1
+    assert players[0].endswith("/play")
     for _ in range(2):
         played = anna.get(players[0])
         assert played.status_code == 200
@@ -318,7 +325,7 @@ def test_the_investigator_plays_the_recording_inline_and_every_play_is_audited(
     login_staff(carl, "carl")
     assert carl.get(players[0]).status_code == 404
     # The reporter has no player (and no audit of their listening: it could identify them).
-    login_reporter(reporter, CODE.search(receipt.text).group(1))  # type: ignore[union-attr]
+    login_reporter(reporter, CODE.search(receipt.text).group(1))
     assert "<audio" not in reporter.get("/case").text
 
 
@@ -326,7 +333,7 @@ def test_the_investigator_plays_the_recording_inline_and_every_play_is_audited(
 # recordings of oral reports and meetings
 
 
-def _post_recording(client: TestClient, case_id: str, data: bytes, **fields: str):  # type: ignore[no-untyped-def]
+def _post_recording(client: TestClient, case_id: str, data: bytes, **fields: str):
     return client.post(
         f"/cases/{case_id}/recording",
         data={"csrf_token": csrf(client), **fields},
@@ -337,7 +344,7 @@ def _post_recording(client: TestClient, case_id: str, data: bytes, **fields: str
 def test_a_recording_without_consent_is_refused_and_nothing_is_kept(
     world: World, new_client: Callable[[], TestClient], engine: Engine, settings: Settings
 ) -> None:
-    from tests.conftest import submit_report
+    from tests.helpers import submit_report
 
     reporter = new_client()
     submit_report(reporter, world.bribery)
@@ -356,7 +363,7 @@ def test_a_recording_without_consent_is_refused_and_nothing_is_kept(
 def test_a_recording_with_consent_is_one_item_with_who_and_when(
     world: World, new_client: Callable[[], TestClient], engine: Engine
 ) -> None:
-    from tests.conftest import submit_report
+    from tests.helpers import submit_report
     from whistle.models import utcnow
 
     reporter = new_client()
@@ -380,7 +387,8 @@ def test_a_recording_with_consent_is_one_item_with_who_and_when(
     # The consent is in the recording's own item: who recorded it, and when.
     label = re.search(r'<p class="hint voice-done">([^<]*)</p>', page)
     assert label is not None
-    assert "Anna" in label.group(1) and utcnow().date().isoformat() in label.group(1)
+    assert "Anna" in label.group(1)
+    assert utcnow().date().isoformat() in label.group(1)
     # The reporter does not get the recording.
     login_reporter(reporter, code)
     assert attachments.RECORDING_NAME not in reporter.get("/case").text

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
+from tests.helpers import World, csrf, dump_tables, login_reporter, login_staff, post, submit_report
 from whistle.models import Case, CaseItem, CaseKeyWrap, metadata
 from whistle.settings import Settings
 
@@ -81,7 +81,9 @@ def test_full_loop(world: World, new_client: Callable[[], TestClient], engine: E
     assert closed.status_code == 303
     with Session(engine) as s:
         case = s.get(Case, case_id)
-        assert case is not None and case.status == "closed" and case.closed_on is not None
+        assert case is not None
+        assert case.status == "closed"
+        assert case.closed_on is not None
     assert "Avslutat" in reporter2.get("/case").text
 
 
@@ -175,17 +177,6 @@ def _all_bytes_under(root: Path) -> list[tuple[Path, bytes]]:
     return [(p, p.read_bytes()) for p in root.rglob("*") if p.is_file()]
 
 
-def _dump_tables(engine: Engine) -> bytes:
-    out = bytearray()
-    with engine.connect() as conn:
-        for table in inspect(engine).get_table_names():
-            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
-                for value in row:
-                    out += value if isinstance(value, bytes | memoryview) else str(value).encode()
-                    out += b"\x00"
-    return bytes(out)
-
-
 def test_plaintext_never_stored(
     world: World,
     new_client: Callable[[], TestClient],
@@ -225,8 +216,10 @@ def test_plaintext_never_stored(
     utf16 = MARKER.encode("utf-16-le")
     digits = code.replace(" ", "").encode()
     # The database: raw file bytes on SQLite (with WAL), every table's rows on both engines.
-    dump = _dump_tables(engine)
-    assert marker not in dump and utf16 not in dump and digits not in dump
+    dump = dump_tables(engine)
+    assert marker not in dump
+    assert utf16 not in dump
+    assert digits not in dump
     for path, content in _all_bytes_under(settings.data_dir):
         assert marker not in content, path
         assert digits not in content, path
@@ -252,9 +245,11 @@ def test_reporter_pages_have_no_script_and_work_with_forms_alone(
         assert response.status_code == 200, url
         html = response.text.lower()
         assert "<script" not in html, url
-        assert " on" + "click=" not in html and "javascript:" not in html, url
+        assert " on" + "click=" not in html, url
+        assert "javascript:" not in html, url
         csp = response.headers["content-security-policy"]
-        assert "script-src" not in csp and "default-src 'none'" in csp
+        assert "script-src" not in csp
+        assert "default-src 'none'" in csp
         # Nothing from another origin: every src/href is local (or an explicit external link).
         for attr in re.findall(r'(?:src|action)="([^"]+)"', response.text):
             assert attr.startswith("/"), (url, attr)
@@ -276,7 +271,8 @@ def test_validation_keeps_what_was_typed(world: World, client: TestClient, engin
     )
     assert response.status_code == 400
     assert "The typed who &lt;b&gt;" in response.text
-    assert 'id="error-what"' in response.text and 'id="error-name"' in response.text
+    assert 'id="error-what"' in response.text
+    assert 'id="error-name"' in response.text
     assert 'aria-invalid="true"' in response.text
     assert 'href="#field-what"' in response.text
     with Session(engine) as s:
@@ -310,21 +306,26 @@ def test_security_headers_and_cookie_flags(world: World, client: TestClient) -> 
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "no-store"
     cookie = response.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "secure" in cookie
     code = submit_report(client, world.other)
     login = post(client, "/followup", {"code": code})
     reporter_cookie = login.headers["set-cookie"].lower()
     assert reporter_cookie.startswith("whistle_reporter=")
-    assert "httponly" in reporter_cookie and "samesite=strict" in reporter_cookie
+    assert "httponly" in reporter_cookie
+    assert "samesite=strict" in reporter_cookie
     assert client.get("/case").headers["cache-control"] == "no-store"
     assert client.get("/does-not-exist").headers["content-security-policy"]
 
 
 def test_english_language_switch(world: World, client: TestClient) -> None:
     response = client.get("/lang/en?next=/report")
-    assert response.status_code == 303 and response.headers["location"] == "/report"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/report"
     page = client.get("/report")
-    assert '<html lang="en">' in page.text and "Make a report" in page.text
+    assert '<html lang="en">' in page.text
+    assert "Make a report" in page.text
     assert client.get("/lang/sv?next=https://evil.example/").headers["location"] == "/"
 
 

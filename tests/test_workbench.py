@@ -11,8 +11,15 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import CHEAP_ARGON2, PASSWORD, World, login_staff, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import (
+    CHEAP_ARGON2,
+    PASSWORD,
+    World,
+    dump_tables,
+    login_staff,
+    post,
+    submit_report,
+)
 from whistle import accounts, casework, deadlines, jobs, workbench
 from whistle import inbox as inbox_query
 from whistle.cases import CaseNotFound
@@ -39,7 +46,7 @@ def _cases(engine: Engine, category: int) -> list[str]:
 
 
 def _ids(s: Session, user_id: str, **query: object) -> set[str]:
-    found = inbox_query.inbox(s, user_id=user_id, query=InboxQuery(**query))  # type: ignore[arg-type]
+    found = inbox_query.inbox(s, user_id=user_id, query=InboxQuery(**query))
     return {row.case_id for row in found.rows}
 
 
@@ -57,7 +64,8 @@ def test_filters_return_exactly_the_right_cases(
         anna, bertil = _key(s, "anna", keys), _key(s, "bertil", keys)
         supplier = workbench.define_label(s, user_id=world.anna, name="Supplier")
         urgent = workbench.define_label(s, user_id=world.bertil, name="Urgent")
-        assert supplier.id and urgent.id
+        assert supplier.id
+        assert urgent.id
         workbench.set_lead(
             s, case_id=bribes[0], user_id=world.anna, private_key=anna, target_id=world.anna
         )
@@ -110,11 +118,13 @@ def test_filters_return_exactly_the_right_cases(
             assert _ids(s, world.anna, label=urgent.id, category=world.bribery) == {bribes[1]}
             assert _ids(s, world.anna, label=supplier.id) == {bribes[1]}
         unused = workbench.define_label(s, user_id=world.anna, name="Unused")
-        assert unused.id is not None and _ids(s, world.anna, label=unused.id) == set()
+        assert unused.id is not None
+        assert _ids(s, world.anna, label=unused.id) == set()
 
         by_received = inbox_query.inbox(s, user_id=world.anna, query=InboxQuery(sort="received"))
         days = [row.received_on for row in by_received.rows]
-        assert days == sorted(days, reverse=True) and len(days) == 5
+        assert days == sorted(days, reverse=True)
+        assert len(days) == 5
         by_deadline = inbox_query.inbox(s, user_id=world.anna)
         assert by_deadline.rows[0].case_id == bribes[2]  # the overdue one first
         assert {r.case_id: r.label_ids for r in by_deadline.rows}[bribes[1]] == tuple(
@@ -176,7 +186,9 @@ def test_a_non_reader_can_neither_set_nor_take_anything(
             workbench.define_label(s, user_id=world.admin, name="Other")
         s.rollback()
         case = s.get(Case, case_id)
-        assert case is not None and case.lead_id is None and case.task_due is None
+        assert case is not None
+        assert case.lead_id is None
+        assert case.task_due is None
 
 
 def test_the_lead_who_steps_aside_is_no_longer_the_lead(
@@ -192,7 +204,8 @@ def test_the_lead_who_steps_aside_is_no_longer_the_lead(
         casework.recuse(s, case_id=case_id, user_id=world.bertil, private_key=bertil)
         s.commit()
         case = s.get(Case, case_id)
-        assert case is not None and case.lead_id is None
+        assert case is not None
+        assert case.lead_id is None
 
 
 def test_tasks_are_sealed_dated_and_reminded(
@@ -227,12 +240,13 @@ def test_tasks_are_sealed_dated_and_reminded(
             )
         s.commit()
         case = s.get(Case, case_id)
-        assert case is not None and case.task_due == today + dt.timedelta(days=1)
+        assert case is not None
+        assert case.task_due == today + dt.timedelta(days=1)
         due = jobs.due_reminders(s, today=today, settings=settings)
         assert [(d.kind, d.due_on) for d in due if d.kind == "task"] == [
             ("task", today + dt.timedelta(days=1))
         ]
-    assert b"TASKMARKER" not in _dump_tables(engine)
+    assert b"TASKMARKER" not in dump_tables(engine)
     with Session(engine) as s:
         anna = _key(s, "anna", keys)
         soonest = s.execute(select(CaseTask).order_by(CaseTask.due_on)).scalars().first()
@@ -247,7 +261,8 @@ def test_tasks_are_sealed_dated_and_reminded(
         )
         s.commit()
         case = s.get(Case, case_id)
-        assert case is not None and case.task_due == today + dt.timedelta(days=5)
+        assert case is not None
+        assert case.task_due == today + dt.timedelta(days=5)
         assert not [
             d for d in jobs.due_reminders(s, today=today, settings=settings) if d.kind == "task"
         ]
@@ -283,10 +298,11 @@ def test_case_page_shows_triage_on_top_and_keeps_it_sealed(
         f"/cases/{case_id}/triage",
         {"priority": "urgent!", "risk": "low", "measures": "Kept draft"},
     )
-    assert bad.status_code == 400 and "Kept draft" in bad.text
+    assert bad.status_code == 400
+    assert "Kept draft" in bad.text
     page = anna.get(f"/cases/{case_id}").text
     assert page.index("PROTECTMARKER") < page.index("The report text")  # top of the case
-    assert b"PROTECTMARKER" not in _dump_tables(engine)
+    assert b"PROTECTMARKER" not in dump_tables(engine)
 
     assert post(anna, f"/cases/{case_id}/lead", {"user_id": world.anna}).status_code == 303
     assert post(anna, "/labels", {"name": "Supplier"}).status_code == 303
@@ -295,7 +311,8 @@ def test_case_page_shows_triage_on_top_and_keeps_it_sealed(
         label_id = s.execute(select(workbench.Label.id)).scalar_one()
     assert post(anna, f"/cases/{case_id}/labels", {"label_id": str(label_id)}).status_code == 303
     inbox = anna.get("/inbox?show=mine").text
-    assert case_id in inbox and "Supplier" in inbox
+    assert case_id in inbox
+    assert "Supplier" in inbox
     assert case_id not in anna.get("/inbox?show=unassigned").text
     assert case_id in anna.get(f"/inbox?label={label_id}&sort=received").text
 
@@ -309,8 +326,10 @@ def test_case_page_sub_pages_keep_the_thread_and_land_on_the_form_used(
     login_staff(anna, "anna")
     reply = anna.get(f"/cases/{case_id}").text
     # The reply is the first sub-page; the other forms are not in the way.
-    assert 'id="field-message"' in reply and 'id="field-measures"' not in reply
-    assert 'id="field-status"' not in reply and 'id="field-grant"' not in reply
+    assert 'id="field-message"' in reply
+    assert 'id="field-measures"' not in reply
+    assert 'id="field-status"' not in reply
+    assert 'id="field-grant"' not in reply
     expected = {
         "feedback": ('id="field-measures"', 'id="field-status"'),
         "meetings": ('id="field-proposal"', 'id="field-minutes"'),
@@ -328,11 +347,13 @@ def test_case_page_sub_pages_keep_the_thread_and_land_on_the_form_used(
     # An error shows the form that was used, with what was typed.
     bad = post(anna, f"/cases/{case_id}/feedback", {"measures": "Typed measures", "reasons": ""})
     assert bad.status_code == 400
-    assert "Typed measures" in bad.text and 'id="field-status"' in bad.text
+    assert "Typed measures" in bad.text
+    assert 'id="field-status"' in bad.text
     done = post(anna, f"/cases/{case_id}/lead", {"user_id": world.anna})
     assert done.status_code == 303
     landed = anna.get(done.headers["location"]).text
-    assert 'id="field-lead"' in landed and "Sparat." in landed
+    assert 'id="field-lead"' in landed
+    assert "Sparat." in landed
 
 
 def test_an_overdue_task_puts_a_case_without_deadlines_among_the_overdue(
@@ -376,11 +397,14 @@ def test_counts_stop_at_the_cap_and_show_no_partial_numbers(
         submit_report(reporter, world.other)
     with Session(engine) as s:
         counts = inbox_query.counts(s, user_id=world.carl)
-    assert counts.capped and counts.shows == {} and counts.category == {}
+    assert counts.capped
+    assert counts.shows == {}
+    assert counts.category == {}
     carl = new_client()
     login_staff(carl, "carl")
     page = carl.get("/inbox").text
-    assert "Öppna ärenden: fler än 2" in page and "Mina (jag är ansvarig): " not in page
+    assert "Öppna ärenden: fler än 2" in page
+    assert "Mina (jag är ansvarig): " not in page
     monkeypatch.setattr(inbox_query, "COUNT_CAP", 3)
     with Session(engine) as s:
         assert inbox_query.counts(s, user_id=world.carl).open == 3

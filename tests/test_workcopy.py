@@ -12,8 +12,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from tests.conftest import World, csrf, login_reporter, login_staff, post, submit_report
-from tests.test_web_loop import _dump_tables
+from tests.helpers import World, csrf, dump_tables, login_reporter, login_staff, post, submit_report
 from whistle.models import AuditEntry, Case
 from whistle.settings import Settings
 
@@ -26,7 +25,7 @@ def _text(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in reader.pages)
 
 
-def _case(world: World, new_client: Callable[[], TestClient], engine: Engine, **extra: str):  # type: ignore[no-untyped-def]
+def _case(world: World, new_client: Callable[[], TestClient], engine: Engine, **extra: str):
     reporter = new_client()
     code = submit_report(reporter, world.bribery, what="Qwreport: the supplier pays", **extra)
     login_reporter(reporter, code)
@@ -37,11 +36,10 @@ def _case(world: World, new_client: Callable[[], TestClient], engine: Engine, **
     )
     assert reply.status_code == 303
     with Session(engine) as s:
-        case_id = s.execute(select(Case.id)).scalar_one()
-    return case_id
+        return s.execute(select(Case.id)).scalar_one()
 
 
-def _download(client: TestClient, case_id: str, confirm: bool = True):  # type: ignore[no-untyped-def]
+def _download(client: TestClient, case_id: str, confirm: bool = True):
     data = {"confirm": "yes"} if confirm else {}
     return post(client, f"/cases/{case_id}/copy", data)
 
@@ -88,7 +86,8 @@ def test_working_copy_holds_the_whole_case_and_nothing_is_kept(
     ):
         assert marker in text, marker
     # Swedish by default, with the identity warning.
-    assert "Arbetskopia" in text and "innehåller rapporterarens identitet" in text
+    assert "Arbetskopia" in text
+    assert "innehåller rapporterarens identitet" in text
 
     with Session(engine) as s:
         actions = list(
@@ -97,14 +96,16 @@ def test_working_copy_holds_the_whole_case_and_nothing_is_kept(
     assert "working_copy_exported" in actions
 
     # Nothing of the copy is kept: not in the database, not on disk, not in the logs.
-    dump = _dump_tables(engine).lower()
+    dump = dump_tables(engine).lower()
     for marker in (b"qwreport", b"qwnote", b"qwtask", b"qwmeasures", b"qwname"):
         assert marker not in dump
     for path in settings.data_dir.rglob("*"):
         if path.is_file():
             stored = path.read_bytes()
-            assert not stored.startswith(b"%PDF") and b"Qwnote" not in stored
-    assert "qwnote" not in caplog.text.casefold() and "qwname" not in caplog.text.casefold()
+            assert not stored.startswith(b"%PDF")
+            assert b"Qwnote" not in stored
+    assert "qwnote" not in caplog.text.casefold()
+    assert "qwname" not in caplog.text.casefold()
 
 
 def test_working_copy_in_english_and_without_identity(
@@ -115,9 +116,11 @@ def test_working_copy_in_english_and_without_identity(
     login_staff(anna, "anna")
     anna.get("/lang/en")
     page = anna.get(f"/cases/{case_id}/copy")
-    assert page.status_code == 200 and 'id="identity-warning"' not in page.text
+    assert page.status_code == 200
+    assert 'id="identity-warning"' not in page.text
     text = _text(_download(anna, case_id).content)
-    assert "Working copy of case" in text and "Qwreport" in text
+    assert "Working copy of case" in text
+    assert "Qwreport" in text
     assert "contains the reporter's identity" not in text
 
 
@@ -128,7 +131,8 @@ def test_working_copy_needs_the_confirmation_and_a_reader(
     anna = new_client()
     login_staff(anna, "anna")
     refused = _download(anna, case_id, confirm=False)
-    assert refused.status_code == 400 and "application/pdf" not in refused.headers["content-type"]
+    assert refused.status_code == 400
+    assert "application/pdf" not in refused.headers["content-type"]
     assert 'role="alert"' in refused.text
     carl = new_client()
     login_staff(carl, "carl")  # designated for another category: not a reader

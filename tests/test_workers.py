@@ -53,7 +53,8 @@ def test_two_worker_processes_serve_one_port_and_stop_together(tmp_path: Path) -
                 assert http_login_reporter(client, code).status_code == 303
     finally:
         server.stop()
-    assert server.process is not None and server.process.returncode is not None
+    assert server.process is not None
+    assert server.process.returncode is not None
     # The workers are joined before the parent exits; a helper process (multiprocessing's
     # resource tracker) may take a moment to notice. Nothing may be left behind.
     deadline = time.monotonic() + 10

@@ -15,7 +15,7 @@ from io import BytesIO
 import av
 import numpy as np
 import numpy.typing as npt
-import pyworld
+import pyworld  # type: ignore[import-untyped]
 
 MARKER = "MARKERvoice7731"
 F0_HZ = 140.0
@@ -44,7 +44,8 @@ def speech(seconds: float, rate: int, f0: float = F0_HZ) -> npt.NDArray[np.float
         signal += gain * np.sin(k * phase) / k
     syllables = 0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)  # loud and soft, like syllables
     out = signal * syllables
-    return (0.5 * out / np.max(np.abs(out))).astype(np.float32)
+    result: npt.NDArray[np.float32] = (0.5 * out / np.max(np.abs(out))).astype(np.float32)
+    return result
 
 
 @cache
@@ -66,6 +67,7 @@ def encode(container: str, samples: npt.NDArray[np.float32]) -> bytes:
         target.metadata["title"] = MARKER
         target.metadata["comment"] = f"recorded on {MARKER}-phone"
         stream = target.add_stream(codec, rate=rate, layout="mono")
+        assert isinstance(stream, av.AudioStream)  # an audio codec gives an audio stream
         stream.metadata["title"] = MARKER
         frame_format = "s16" if codec in ("pcm_s16le", "libopencore_amrnb") else "flt"
         data = (samples * 32767).astype(np.int16) if frame_format == "s16" else samples
@@ -82,7 +84,7 @@ def encode(container: str, samples: npt.NDArray[np.float32]) -> bytes:
 def decode(data: bytes, rate: int = 16_000) -> tuple[npt.NDArray[np.float32], str, str]:
     """Mono samples at ``rate``, the container's format name and the codec's name."""
     pieces = []
-    with av.open(BytesIO(data)) as source:
+    with av.open(BytesIO(data), mode="r") as source:
         stream = source.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         for frame in source.decode(stream):

@@ -120,7 +120,7 @@ def mine(db: Session, *, user_id: str, private_key: bytes) -> list[Request]:
     return [_open(row, user_id=user_id, private_key=private_key) for row in rows]
 
 
-def _load(db: Session, *, request_id: str, user_id: str, private_key: bytes) -> AccessRequest:
+def _load(db: Session, *, request_id: str, user_id: str) -> AccessRequest:
     row = db.get(AccessRequest, request_id[:32])
     if row is None or row.created_by != user_id:
         raise CaseNotFound()
@@ -169,7 +169,7 @@ def _markers(items: list[OpenedItem]) -> list[str]:
 def search(db: Session, *, request_id: str, user_id: str, private_key: bytes) -> Search:
     """Every item of a readable case whose text names the person, in memory only."""
     request = _open(
-        _load(db, request_id=request_id, user_id=user_id, private_key=private_key),
+        _load(db, request_id=request_id, user_id=user_id),
         user_id=user_id,
         private_key=private_key,
     )
@@ -261,7 +261,7 @@ def answer(
         )
     finally:
         i18n._current.reset(token)
-    row = _load(db, request_id=request_id, user_id=user_id, private_key=private_key)
+    row = _load(db, request_id=request_id, user_id=user_id)
     row.answered_on = row.answered_on or deadlines.today(now)
     db.add(row)
     for case_id in sorted({h.case_id for h in chosen}):

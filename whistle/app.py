@@ -74,7 +74,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return render(request, "pages/error.html", {"status": status}, status=status)
 
 
-async def _login_required(request: Request, exc: Exception) -> Response:
+async def _login_required(_request: Request, _exc: Exception) -> Response:
     return redirect("/staff/login")
 
 
@@ -141,7 +141,7 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
     )
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # The shared HTTP client (webhooks) and, when configured, the in-process job loop.
         with httpx.Client() as client:
             async with anyio.create_task_group() as tasks:

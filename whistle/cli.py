@@ -164,7 +164,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo_code(args: argparse.Namespace) -> int:
+def cmd_demo_code(_args: argparse.Namespace) -> int:
     print(demo.current_code(time.time()))
     return 0
 

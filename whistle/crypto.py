@@ -314,12 +314,13 @@ class StreamOpener:
 
 @dataclass(frozen=True)
 class Argon2Params:
-    """Argon2id cost. Production default follows RFC 9106 §4's second recommended option
-    (t=3, m=64 MiB), with one lane so that concurrency is bounded by the caller's worker pool."""
+    """Argon2id cost. The production values are the settings' defaults (whistle/settings.py,
+    declared there once): RFC 9106 §4's second recommended option (t=3, m=64 MiB), with one lane
+    so that concurrency is bounded by the caller's worker pool."""
 
-    time_cost: int = 3
-    memory_kib: int = 64 * 1024
-    parallelism: int = 1
+    time_cost: int
+    memory_kib: int
+    parallelism: int
 
 
 def argon2id(secret: bytes, salt: bytes, params: Argon2Params, length: int = KEY_LEN) -> bytes:

@@ -229,12 +229,12 @@ def remind(db: Session, *, settings: Settings, today: dt.date, client: httpx.Cli
     return report
 
 
-def sweep_blobs(db: Session, settings: Settings, today: dt.date) -> None:
+def sweep_blobs(db: Session, settings: Settings, _today: dt.date) -> None:
     """Delete sealed blob files that no row names (left by a crash mid-upload)."""
     attachments.sweep(db, blob_dir=settings.blob_dir)
 
 
-def release_leavers(db: Session, settings: Settings, today: dt.date) -> None:
+def release_leavers(db: Session, _settings: Settings, _today: dt.date) -> None:
     """Delete deactivated investigators' wraps of cases an active colleague now reads."""
     leavers.release_all(db)
 

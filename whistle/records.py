@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 from whistle import audit, casework
 from whistle.i18n import N_
 from whistle.models import Case, CaseItem, ItemMarking, RegisterCounter, RegisterEntry, Unit
-from whistle.settings import Settings
+from whistle.settings import DEFAULTS, Settings
 
 ORG_TYPES = ("public", "private")
 DEFAULT_TITLE = N_("Report to the whistleblowing function")
@@ -56,7 +56,7 @@ class RecordsConfig:
     """What the register needs from the settings (given to :func:`whistle.reports.submit`)."""
 
     default_type: str = ""  # WHISTLE_RETENTION_POLICY: the type of a unit that has none
-    register_format: str = "VB {year}/{seq}"
+    register_format: str = DEFAULTS["register_format"]
     title: str = ""  # "": DEFAULT_TITLE, in the reader's language
     secrecy_ground: str = GROUNDS[0]
 

@@ -250,7 +250,8 @@ class Sandbox:
         out: Callable[[bytes], object],
     ) -> Cleaned | _Refused:
         stdin, stdout = worker.process.stdin, worker.process.stdout
-        assert stdin is not None and stdout is not None
+        assert stdin is not None
+        assert stdout is not None
         killed = threading.Event()
 
         def kill() -> None:

@@ -267,7 +267,7 @@ def _fact_of_row(row: CaseStatistic) -> Fact:
 def suppress(name: str, counts: Sequence[tuple[str, int]], *, threshold: int) -> Table:
     """One table on its own, with the module's suppression rule applied."""
     alone = suppression.Family(name, {0: list(counts)})
-    [(_, table)] = suppression.suppress([alone], children=lambda p: (), threshold=threshold)[
+    [(_, table)] = suppression.suppress([alone], children=lambda _p: (), threshold=threshold)[
         name
     ].items()
     return Table(name, tuple(Cell(k, v) for k, v in table.cells), table.total)

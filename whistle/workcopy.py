@@ -219,7 +219,7 @@ def _head(
         status += " · " + _label(OUTCOMES, case.outcome)
     labels = workbench.case_label_ids(db, case_id=case.id)
     tags = ", ".join(t.name for t in workbench.labels(db) if t.id in labels)
-    facts = [
+    return [
         (gettext("Register number"), register_number or "–"),
         (
             gettext("Category"),
@@ -239,7 +239,6 @@ def _head(
         (gettext("Labels"), tags or "–"),
         (gettext("Who can read this case"), readers),
     ]
-    return facts
 
 
 def working_copy(

@@ -60,7 +60,7 @@ def run(*, factory: str, host: str, port: int, count: int) -> int:
     for process in processes:
         process.start()
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
+    def stop(_signum: int, _frame: FrameType | None) -> None:
         for process in processes:
             if process.is_alive():
                 process.terminate()  # uvicorn shuts down gracefully on SIGTERM

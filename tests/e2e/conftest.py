@@ -21,11 +21,10 @@ from tests.e2e.harness import (
     DESKTOP,
     PHONE,
     DemoServer,
+    OpenPage,
     demo_server,
 )
 from whistle.web.context import LANG_COOKIE
-
-OpenPage = Callable[..., Page]
 
 
 @pytest.fixture(scope="package")

@@ -11,13 +11,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import ViewportSize
+from playwright.sync_api import Page, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps calling home (updates, safe browsing,
@@ -31,11 +31,13 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
 )
-# TESTS ONLY: Argon2 at its cheapest, as in tests/conftest.py; nothing else is weakened.
+# TESTS ONLY: Argon2 at its cheapest, as in tests/helpers.py; nothing else is weakened.
 CHEAP_ARGON2_ENV = {"WHISTLE_ARGON2_MEMORY_KIB": "8", "WHISTLE_ARGON2_TIME_COST": "1"}
 PHONE: ViewportSize = {"width": 375, "height": 667}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 STARTUP_SECONDS = 60
+# What the `open_page` fixture (tests/e2e/conftest.py) gives a test: a page in a fresh context.
+OpenPage = Callable[..., Page]
 
 
 class ServerFailed(RuntimeError):

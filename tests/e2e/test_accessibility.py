@@ -14,7 +14,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.a11y import axe_violations, describe
-from tests.e2e.conftest import OpenPage
 from tests.e2e.flows import (
     DEMO_PASSWORDS,
     file_report,
@@ -24,7 +23,7 @@ from tests.e2e.flows import (
     submit_password,
     t,
 )
-from tests.e2e.harness import DemoServer
+from tests.e2e.harness import DemoServer, OpenPage
 
 pytestmark = pytest.mark.e2e
 

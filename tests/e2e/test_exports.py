@@ -10,8 +10,8 @@ import pypdf
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import OpenPage
 from tests.e2e.flows import file_report, marker, open_case_with, t
+from tests.e2e.harness import OpenPage
 
 pytestmark = pytest.mark.e2e
 
@@ -52,5 +52,6 @@ def test_masked_release_without_javascript(open_page: OpenPage, lang: str) -> No
     with open(download.value.path(), "rb") as fh:
         reader = pypdf.PdfReader(io.BytesIO(fh.read()))
     text = "\n".join(page.extract_text() for page in reader.pages)
-    assert kept in text and "[maskerat, 17:3 b OSL]" in text
+    assert kept in text
+    assert "[maskerat, 17:3 b OSL]" in text
     assert hidden not in text

@@ -14,8 +14,8 @@ import pypdf
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import OpenPage
 from tests.e2e.flows import file_report, marker, open_case_with, read_code, send_report, t
+from tests.e2e.harness import OpenPage
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +39,8 @@ def tab_to(page: Page, *, element_id: str = "", text: str = "") -> None:
     for _ in range(MAX_TABS):
         page.keyboard.press("Tab")
         info = focused(page)
-        assert info["outline"] != "none" and info["width"] != "0px", f"no visible focus: {info}"
+        assert info["outline"] != "none", f"no visible focus: {info}"
+        assert info["width"] != "0px", f"no visible focus: {info}"
         if (element_id and info["id"] == element_id) or (text and info["text"] == text):
             return
     raise AssertionError(f"Tab never reached {element_id or text!r}")
@@ -81,7 +82,8 @@ def test_focus_is_visible_on_every_stop(open_page: OpenPage, lang: str) -> None:
             info = focused(page)
             if info["tag"] == "BODY":
                 break  # past the last element
-            assert info["outline"] != "none" and info["width"] != "0px", f"{path}: {info}"
+            assert info["outline"] != "none", f"{path}: {info}"
+            assert info["width"] != "0px", f"{path}: {info}"
             stops += 1
         assert stops > 3, path
 

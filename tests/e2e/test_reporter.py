@@ -7,7 +7,6 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.a11y import assert_accessible
-from tests.e2e.conftest import OpenPage
 from tests.e2e.flows import (
     fill_report,
     login_reporter,
@@ -17,7 +16,7 @@ from tests.e2e.flows import (
     send_report,
     t,
 )
-from tests.e2e.harness import DemoServer
+from tests.e2e.harness import DemoServer, OpenPage
 
 pytestmark = pytest.mark.e2e
 

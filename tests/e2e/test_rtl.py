@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.a11y import axe_violations, describe
-from tests.e2e.conftest import OpenPage
 from tests.e2e.flows import file_report, login_reporter, marker, send_report, t
+from tests.e2e.harness import OpenPage
 from whistle import i18n
 
 pytestmark = pytest.mark.e2e

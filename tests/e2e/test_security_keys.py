@@ -87,7 +87,8 @@ def _thief_opens_nothing(server: DemoServer, username: str, user: User, key: Sec
         memory_kib=int(CHEAP_ARGON2_ENV["WHISTLE_ARGON2_MEMORY_KIB"]),
         parallelism=1,
     )
-    assert user.password_salt is not None and key.private_key_sealed is not None
+    assert user.password_salt is not None
+    assert key.private_key_sealed is not None
     kek = crypto.derive_login_keys(
         DEMO_PASSWORDS[username], user.password_salt, params, password_key=pepper_keys.password_key
     ).current.kek
@@ -151,7 +152,8 @@ def test_register_log_out_and_log_in_with_a_key(
         credentials = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
         assert len(credentials["credentials"]) == 1
         _user, [used] = _rows(localhost, username)
-        assert used.last_used_at is not None and used.sign_count >= key.sign_count
+        assert used.last_used_at is not None
+        assert used.sign_count >= key.sign_count
     finally:
         context.close()
 

@@ -7,7 +7,6 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import OpenPage
 from tests.e2e.flows import (
     file_report,
     login_reporter,
@@ -17,6 +16,7 @@ from tests.e2e.flows import (
     submit_password,
     t,
 )
+from tests.e2e.harness import OpenPage
 
 pytestmark = pytest.mark.e2e
 
@@ -100,18 +100,21 @@ def test_administrator_sees_the_overview_and_no_case(open_page: OpenPage, lang: 
     assert "/admin" in paths
     for path in paths:
         response = admin.goto(path)
-        assert response is not None and response.status == 200, path
+        assert response is not None, path
+        assert response.status == 200, path
         expect(admin.locator("h1")).to_have_count(1)
     # An administrator has no inbox and cannot open cases: the same 404 as for a missing page.
     response = admin.goto("/inbox")
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     expect(admin.locator("h1")).to_have_text(t(lang, "Page not found"))
 
 
 def test_investigator_cannot_open_administration(open_page: OpenPage, lang: str) -> None:
     page = open_page(lang=lang, user="bertil")
     response = page.goto("/admin")
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     expect(page.locator("h1")).to_have_text(t(lang, "Page not found"))
 
 

@@ -7,9 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.a11y import assert_accessible
-from tests.e2e.conftest import OpenPage
 from tests.e2e.flows import file_report, login_reporter, marker, t
-from tests.e2e.harness import DemoServer
+from tests.e2e.harness import DemoServer, OpenPage
 from whistle.web.reporter_case import REPORTER_COOKIE
 
 pytestmark = pytest.mark.e2e

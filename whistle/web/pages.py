@@ -105,7 +105,7 @@ async def switch_language(request: Request) -> Response:
     return response
 
 
-async def health(request: Request) -> Response:
+async def health(_request: Request) -> Response:
     return Response("ok", media_type="text/plain")
 
 
