@@ -8,7 +8,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from tests.helpers import CHEAP_ARGON2, World
-from whistle import attempts, casecode, crypto, db, reports, sessions
+from whistle import attempts, case_codes, crypto, db, reports, sessions
 from whistle.keys import Keys
 from whistle.models import RateCounter
 
@@ -96,7 +96,7 @@ def test_counter_keys_name_the_budget_and_window_only(engine: Engine) -> None:
 
 
 def _filed(engine: Engine, keys: Keys, world: World) -> tuple[str, crypto.CaseAccess]:
-    code_access = crypto.derive_case_access(casecode.generate(), keys.pepper, CHEAP_ARGON2)
+    code_access = crypto.derive_case_access(case_codes.generate(), keys.pepper, CHEAP_ARGON2)
     report = reports.ReportInput(category_id=world.bribery, unit_id=world.unit, what="x" * 20)
     with db.session_scope(engine) as s:
         case_id = reports.submit(s, report=report, access=code_access, keys=keys)
@@ -124,7 +124,7 @@ def test_wrong_codes_use_up_the_browsers_budget(world: World, engine: Engine, ke
     _, right = _filed(engine, keys, world)
     limit = 3
     for _ in range(limit):
-        wrong = crypto.derive_case_access(casecode.generate(), keys.pepper, CHEAP_ARGON2)
+        wrong = crypto.derive_case_access(case_codes.generate(), keys.pepper, CHEAP_ARGON2)
         with db.session_scope(engine) as s:
             assert not attempts.case_code_refused(s, browser_token="tok", limit=limit)
             opened = attempts.open_case(

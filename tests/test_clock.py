@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from tests.helpers import CHEAP_ARGON2, World
-from whistle import casecode, crypto, db, reports, texts
+from whistle import case_codes, crypto, db, reports, texts
 from whistle.keys import Keys
 from whistle.models import AuditEntry, Case, CaseItem
 
@@ -51,7 +51,7 @@ def test_an_injected_time_is_the_only_time_an_operation_writes(
 ) -> None:
     """A function given ``now`` never reads the real clock for part of its work: the case, its
     items and the audit entries all carry the injected moment (Stockholm dates for the law)."""
-    code = casecode.normalise(casecode.generate())
+    code = case_codes.normalise(case_codes.generate())
     access = crypto.derive_case_access(code, keys.pepper, CHEAP_ARGON2)
     report = reports.ReportInput(
         category_id=world.bribery, unit_id=world.unit, what="w", anonymous=True

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from tests.helpers import CHEAP_ARGON2, World
-from whistle import blobstore, casecode, cases, crypto, db, reports
+from whistle import blobstore, case_codes, cases, crypto, db, reports
 from whistle.keys import Keys
 from whistle.models import Case, CaseItem, new_id
 from whistle.settings import Settings
@@ -17,7 +17,7 @@ from whistle.settings import Settings
 def _file(
     engine: Engine, keys: Keys, settings: Settings, form: dict[str, str]
 ) -> tuple[str, bytes, crypto.CaseAccess]:
-    access = crypto.derive_case_access(casecode.generate(), keys.pepper, CHEAP_ARGON2)
+    access = crypto.derive_case_access(case_codes.generate(), keys.pepper, CHEAP_ARGON2)
     store = blobstore.open_store(kind="files", blob_dir=settings.blob_dir, engine=engine)
     batch, case_key, case_id = store.batch(), crypto.random_key(), new_id()
     try:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from tests.helpers import CHEAP_ARGON2, World
-from whistle import audit, casecode, cases, crypto, db, records, reports
+from whistle import audit, case_codes, cases, crypto, db, records, reports
 from whistle.keys import Keys
 from whistle.models import Case, CaseItem, ItemMarking, RegisterCounter, RegisterEntry, Unit
 from whistle.settings import Settings, SettingsError
@@ -29,7 +29,7 @@ def set_unit_type(engine: Engine, unit_id: int, org_type: str | None) -> None:
 
 
 def access() -> crypto.CaseAccess:
-    return crypto.derive_case_access(casecode.generate(), b"p" * 32, CHEAP_ARGON2)
+    return crypto.derive_case_access(case_codes.generate(), b"p" * 32, CHEAP_ARGON2)
 
 
 def file(

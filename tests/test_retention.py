@@ -15,7 +15,7 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from tests.helpers import CHEAP_ARGON2, World, login_reporter, login_staff, post
-from whistle import audit, casecode, crypto, db, deadlines, reports, retention, sessions
+from whistle import audit, case_codes, crypto, db, deadlines, reports, retention, sessions
 from whistle import statistics as stats
 from whistle.keys import Keys
 from whistle.models import Attachment, AuditEntry, Case, CaseItem, CaseStatistic, Reminder, metadata
@@ -37,8 +37,8 @@ def file_case(
     engine: Engine, keys: Keys, world: World, settings: Settings, *, closed: dt.date | None
 ) -> Filed:
     """A named report with exclusions, a reporter session, a reminder and an attachment blob."""
-    code = casecode.generate()
-    access = crypto.derive_case_access(casecode.normalise(code), keys.pepper, CHEAP_ARGON2)
+    code = case_codes.generate()
+    access = crypto.derive_case_access(case_codes.normalise(code), keys.pepper, CHEAP_ARGON2)
     report = reports.ReportInput(
         category_id=world.bribery,
         unit_id=world.unit,

@@ -48,7 +48,7 @@ STATUS_LABELS = {
     "feedback_given": N_("Feedback given"),
     "closed": N_("Closed"),
 }
-# "feedback_given" follows from giving feedback (whistle.followup), never from a status menu.
+# "feedback_given" follows from giving feedback (whistle.duties), never from a status menu.
 SETTABLE_STATUSES = ("received", "assessment", "investigation", "closed")
 OUTCOMES = {
     "substantiated": N_("Substantiated: measures taken"),

@@ -200,7 +200,7 @@ def post(
 ) -> None:
     """A message to the reporter, an internal note, or the acknowledgement of receipt.
 
-    Feedback, withheld acknowledgements, minutes and the like are in :mod:`whistle.followup`.
+    Feedback, withheld acknowledgements, minutes and the like are in :mod:`whistle.duties`.
     """
     now = now or utcnow()
     if kind not in {"message", "note", "acknowledgement"}:
@@ -244,7 +244,7 @@ def set_status(
     now: dt.datetime | None = None,
 ) -> None:
     """Move a case between statuses. Closing needs an outcome code; "feedback given" is set
-    only by actually giving feedback (whistle.followup), so the deadline cannot be ticked off."""
+    only by actually giving feedback (whistle.duties), so the deadline cannot be ticked off."""
     now = now or utcnow()
     if status not in cases.SETTABLE_STATUSES:
         raise CaseworkError("bad-status")

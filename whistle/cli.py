@@ -25,7 +25,7 @@ from whistle import (
     leavers,
     logs,
     routing,
-    workers,
+    servers,
 )
 from whistle.casework import CaseworkError
 from whistle.keys import KeysError, load_keys
@@ -73,9 +73,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         engine.dispose()  # each worker process opens its own connections
         if settings.demo:
             os.environ[_DEMO_ENV] = "1"
-        if workers.supported():
+        if servers.supported():
             # One SO_REUSEPORT socket per process, so the kernel balances connections.
-            return workers.run(
+            return servers.run(
                 factory="whistle.cli:app_factory",
                 host=args.host,
                 port=args.port,

@@ -19,7 +19,7 @@ from whistle import (
     blobstore,
     casework,
     crypto,
-    followup,
+    duties,
     records,
     reports,
     routing,
@@ -83,7 +83,7 @@ def register(
     assert case is not None
     case.code_handed_over = True  # the investigator saw the code (whistle.reports.replace_code)
     db.add(case)
-    followup.post_minutes(
+    duties.post_minutes(
         db,
         case_id=case_id,
         user_id=user_id,

@@ -5,7 +5,7 @@ manifest.
 The reporter's identity is masked: identity items are left out and every occurrence of the
 name or contact details the reporter gave is replaced in the texts by the mark of OSL
 32 kap. 3 b § (the rule of :mod:`whistle.masking`). Only a handover recorded as one that reveals
-the identity (whistle/followup.py: the reporter is told first, or why not is recorded) may
+the identity (whistle/duties.py: the reporter is told first, or why not is recorded) may
 include it. ``manifest.json`` lists the SHA-256 of every other file; ``manifest.sig`` is its
 Ed25519 signature with the key in ``keys/signing.key``. The zip is built in memory: no plaintext
 touches the disk. The audit entry records the manifest's hash.

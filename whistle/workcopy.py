@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from whistle import audit, cases, casework, deadlines, followup, i18n, pdf, records, workbench
+from whistle import audit, cases, casework, deadlines, duties, i18n, pdf, records, workbench
 from whistle.cases import OUTCOMES, STATUS_LABELS, OpenedItem
 from whistle.exports import FIELD_LABELS, KIND_LABELS
 from whistle.i18n import N_, gettext
@@ -100,14 +100,14 @@ def _fields(item: OpenedItem, names: Mapping[str, str]) -> list[tuple[str, str]]
             )
         ]
     if kind == "action":
-        head = f"{_label(followup.ACTION_TYPES, str(c.get('type', '')))} · {c.get('on', '')}"
+        head = f"{_label(duties.ACTION_TYPES, str(c.get('type', '')))} · {c.get('on', '')}"
         return [(head, str(c.get("text") or ""))]
     if kind == "handover":
         shown = [
             (gettext("Handed to"), str(c.get("recipient", ""))),
             (
                 gettext("Legal ground"),
-                _label(followup.LEGAL_GROUNDS, str(c.get("legal_ground", ""))),
+                _label(duties.LEGAL_GROUNDS, str(c.get("legal_ground", ""))),
             ),
             (gettext("What was handed on"), str(c.get("handed", ""))),
             (

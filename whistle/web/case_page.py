@@ -1,7 +1,7 @@
 """The investigator's case page and what its forms share (not a handler module: no routes).
 
 The page is shown by the case's own handlers (:mod:`whistle.web.investigator`) and again, with
-an error and what was typed, by the handlers of its other forms (:mod:`whistle.web.followup`,
+an error and what was typed, by the handlers of its other forms (:mod:`whistle.web.duties`,
 :mod:`whistle.web.workbench`), so it lives here rather than in one of them.
 """
 
@@ -19,8 +19,8 @@ from whistle import (
     attachments,
     casework,
     deadlines,
+    duties,
     exports,
-    followup,
     records,
     reports,
     workbench,
@@ -125,8 +125,8 @@ async def case_page(
             "reference": casework.reference(view.case.id),
             "statuses": SETTABLE_STATUSES,
             "outcomes": OUTCOMES,
-            "action_types": followup.ACTION_TYPES,
-            "legal_grounds": followup.LEGAL_GROUNDS,
+            "action_types": duties.ACTION_TYPES,
+            "legal_grounds": duties.LEGAL_GROUNDS,
             "today": deadlines.today(),
             "error": error,
             "drafts": drafts or {},

@@ -21,7 +21,7 @@ CHOOSE = N_("Choose one of the options.")
 TOO_LONG = N_("This text is too long.")
 
 MESSAGES: dict[str, str] = {
-    # --- a case: casework, followup, workbench, records (the case page's forms)
+    # --- a case: casework, duties, workbench, records (the case page's forms)
     "empty": N_("Write something before sending."),
     "too-long": TOO_LONG,
     "closed": N_("The case is closed. Reopen it to write to the reporter."),

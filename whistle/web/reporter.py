@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from whistle import (
     attachments,
-    casecode,
+    case_codes,
     crypto,
     names,
     numbers,
@@ -230,7 +230,7 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
     shown = await _readers_first(request, form, excluded)
     if shown is not None:
         return shown
-    code = casecode.generate()
+    code = case_codes.generate()
     try:
         # Derived before the transaction opens: on SQLite every transaction takes the write
         # lock at BEGIN (whistle.db), and a derivation inside one would queue every other
@@ -275,7 +275,7 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
         request,
         "reporter/receipt.html",
         {
-            "code": casecode.grouped(code),
+            "code": case_codes.grouped(code),
             "files": upload.files,
             "refused": upload.refused,
             "bad_voice": upload.bad_voice,

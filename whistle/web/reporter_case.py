@@ -18,7 +18,7 @@ from starlette.routing import Route
 from whistle import (
     attachments,
     attempts,
-    casecode,
+    case_codes,
     cases,
     numbers,
     records,
@@ -81,8 +81,8 @@ async def followup_login(request: Request) -> Response:
     try:
         # Malformed input is refused before any derivation and counts for nothing: it costs
         # the server nothing, so counting it would only hand an attacker a cheap lockout.
-        code = casecode.normalise(form.get("code", ""))
-    except casecode.MalformedCode:
+        code = case_codes.normalise(form.get("code", ""))
+    except case_codes.MalformedCode:
         return page(error=E_BAD_CODE, status=400)
     # Bound to the browser's anonymous CSRF cookie, never to an address.
     browser_token = request.cookies.get(security.csrf_cookie(request), "")
@@ -379,7 +379,7 @@ async def new_code(request: Request) -> Response:
     if session is None or session.case_id is None:
         return _expired(request)
     app = ctx(request)
-    code = casecode.generate()
+    code = case_codes.generate()
     try:
         access = await app.deriver.case_access(code, app.keys.pepper)
         await call(
@@ -394,7 +394,7 @@ async def new_code(request: Request) -> Response:
         return render(request, "reporter/new_code.html", {"code": None, "error": error}, 503)
     except cases.CaseNotFound:
         return redirect("/case")  # already their own code
-    return render(request, "reporter/new_code.html", {"code": casecode.grouped(code)})
+    return render(request, "reporter/new_code.html", {"code": case_codes.grouped(code)})
 
 
 async def case_meeting(request: Request) -> Response:

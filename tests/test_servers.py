@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.server import RealServer, browser, categories, http_login_reporter, http_submit
-from whistle import workers
+from whistle import servers
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-@pytest.mark.skipif(not workers.supported(), reason="needs SO_REUSEPORT")
+@pytest.mark.skipif(not servers.supported(), reason="needs SO_REUSEPORT")
 def test_two_worker_processes_serve_one_port_and_stop_together(tmp_path: Path) -> None:
     server = RealServer(tmp_path, args=("--workers", "2")).start()
     try:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import attachments, casecode, crypto, followup, oral, records, reports, routing
+from whistle import attachments, case_codes, crypto, duties, oral, records, reports, routing
 from whistle.cases import CaseNotFound
 from whistle.web import security, uploads
 from whistle.web.auth import require_staff
@@ -24,21 +24,21 @@ def _yes(name: str) -> Callable[[security.FormFields], bool]:
 
 
 async def withhold_ack(request: Request) -> Response:
-    return await act_on_case(request, followup.withhold_acknowledgement, ("reason",), "ack")
+    return await act_on_case(request, duties.withhold_acknowledgement, ("reason",), "ack")
 
 
 async def feedback(request: Request) -> Response:
-    return await act_on_case(request, followup.give_feedback, ("measures", "reasons"), "feedback")
+    return await act_on_case(request, duties.give_feedback, ("measures", "reasons"), "feedback")
 
 
 async def meeting(request: Request) -> Response:
-    return await act_on_case(request, followup.propose_meeting, ("proposal",), "meeting")
+    return await act_on_case(request, duties.propose_meeting, ("proposal",), "meeting")
 
 
 async def minutes(request: Request) -> Response:
     return await act_on_case(
         request,
-        followup.post_minutes,
+        duties.post_minutes,
         ("text",),
         "minutes",
         recording_consent=_yes("recording_consent"),
@@ -47,14 +47,14 @@ async def minutes(request: Request) -> Response:
 
 async def action(request: Request) -> Response:
     return await act_on_case(
-        request, followup.record_action, ("action_type", "on", "text"), "actions"
+        request, duties.record_action, ("action_type", "on", "text"), "actions"
     )
 
 
 async def handover(request: Request) -> Response:
     return await act_on_case(
         request,
-        followup.record_handover,
+        duties.record_handover,
         ("recipient", "legal_ground", "handed", "no_notice_reason", "notice_text"),
         "handover",
         identity_disclosed=_yes("identity_disclosed"),
@@ -154,7 +154,7 @@ async def oral_register(request: Request) -> Response:
     staff = await require_staff(request, "investigator")
     form = await security.read_form(request)
     app = ctx(request)
-    code = casecode.generate()
+    code = case_codes.generate()
     try:
         access = await derive_staff(
             request, crypto.derive_case_access, code, app.keys.pepper, app.settings.argon2
@@ -188,7 +188,7 @@ async def oral_register(request: Request) -> Response:
     return render(
         request,
         "investigator/oral_code.html",
-        {"user": staff.user, "code": casecode.grouped(code), "case_id": case_id},
+        {"user": staff.user, "code": case_codes.grouped(code), "case_id": case_id},
     )
 
 

@@ -1,4 +1,4 @@
-"""whistle.casecode: generating, normalising and grouping case codes."""
+"""whistle.case_codes: generating, normalising and grouping case codes."""
 
 from __future__ import annotations
 
@@ -6,20 +6,20 @@ from collections import Counter
 
 import pytest
 
-from whistle import casecode
+from whistle import case_codes
 
 DIGITS = "0123456789"
 
 
 def test_generate_gives_sixteen_ascii_digits() -> None:
     for _ in range(50):
-        code = casecode.generate()
-        assert len(code) == casecode.DIGITS == 16
+        code = case_codes.generate()
+        assert len(code) == case_codes.DIGITS == 16
         assert set(code) <= set(DIGITS)
 
 
 def test_generate_is_spread_over_all_digits_and_positions() -> None:
-    codes = [casecode.generate() for _ in range(400)]
+    codes = [case_codes.generate() for _ in range(400)]
     assert len(set(codes)) == len(codes)
     counts = Counter("".join(codes))
     # 6,400 digits: each expected 640 times; the bounds are > 10 standard deviations wide,
@@ -46,7 +46,7 @@ def test_generate_is_spread_over_all_digits_and_positions() -> None:
     ],
 )
 def test_normalise_accepts_common_groupings(typed: str) -> None:
-    assert casecode.normalise(typed) == "1234567812345678"
+    assert case_codes.normalise(typed) == "1234567812345678"
 
 
 @pytest.mark.parametrize(
@@ -69,22 +69,22 @@ def test_normalise_accepts_common_groupings(typed: str) -> None:
     ],
 )
 def test_normalise_refuses_anything_else(typed: str) -> None:
-    with pytest.raises(casecode.MalformedCode):
-        casecode.normalise(typed)
+    with pytest.raises(case_codes.MalformedCode):
+        case_codes.normalise(typed)
 
 
 def test_malformed_code_is_a_value_error() -> None:
-    assert issubclass(casecode.MalformedCode, ValueError)
+    assert issubclass(case_codes.MalformedCode, ValueError)
 
 
 def test_grouped() -> None:
-    assert casecode.grouped("1234567812345678") == "1234 5678 1234 5678"
+    assert case_codes.grouped("1234567812345678") == "1234 5678 1234 5678"
 
 
 def test_grouped_code_normalises_back() -> None:
     for _ in range(20):
-        code = casecode.generate()
-        shown = casecode.grouped(code)
+        code = case_codes.generate()
+        shown = case_codes.grouped(code)
         assert shown.count(" ") == 3
         assert len(shown) == 19
-        assert casecode.normalise(shown) == code
+        assert case_codes.normalise(shown) == code
