@@ -134,3 +134,19 @@ def test_pages_get_the_site_view_and_not_the_settings(
         if value in page.text
     ]
     assert leaked == []
+
+
+# A name chosen by the page's language, written out instead of names.localized().
+BY_LANGUAGE = re.compile(
+    r"""\b\w+_(?:sv|en)\s+if\s+(?:text_)?locale\s*==|(?:text_)?locale\s*==\s*["'](?:sv|en)["']\s+else"""
+)
+NAMES = TEMPLATES / "partials" / "names.html"
+
+
+def test_names_in_two_languages_are_chosen_by_the_localized_macro() -> None:
+    written_out = [
+        _relative(path)
+        for path in _templates()
+        if path != NAMES and BY_LANGUAGE.search(path.read_text())
+    ]
+    assert written_out == [], f"use names.localized(obj, field): {written_out}"
