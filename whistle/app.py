@@ -48,7 +48,7 @@ from whistle.web import (
     workbench,
     workcopy,
 )
-from whistle.web.context import STATIC_DIR, AppContext, ctx, make_templates, redirect, render
+from whistle.web.context import STATIC_DIR, AppContext, Site, ctx, make_templates, redirect, render
 from whistle.web.network import EmployerNetworkMiddleware
 from whistle.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware, error_headers
 
@@ -120,6 +120,7 @@ def create_app(settings: Settings, *, engine: Engine, keys: Keys) -> Starlette:
     engine = audit.keyed(engine, keys)  # every session of the app can append to the audit log
     context = AppContext(
         settings=settings,
+        site=Site.from_settings(settings),
         engine=engine,
         keys=keys,
         deriver=Deriver(

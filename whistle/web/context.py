@@ -56,6 +56,47 @@ class AppContext:
     templates: jinja2.Environment
     sandbox: Sandbox  # the worker processes that remove hidden data from attached files
     blob_store: blobstore.Store
+    site: Site  # what templates may read of the settings
+
+
+@dataclass(frozen=True)
+class Site:
+    """The settings a template reads, and nothing else: pages get this instead of the whole
+    :class:`Settings` (which holds the SMTP password and the database URL)."""
+
+    max_files: int
+    max_upload_bytes: int
+    voice_max_minutes: int
+    oral_phone: str
+    oral_hours: str
+    meeting_days: int
+    reporter_idle_minutes: int
+    security_key_required: bool
+    sends_email: bool  # an SMTP server is set: activation links go out by e-mail
+    accessibility_assessed: dt.date | None
+    accessibility_contact: str
+    dpo_contact: str
+    retention_policy: str
+    retention_days: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Site:
+        return cls(
+            max_files=settings.max_files,
+            max_upload_bytes=settings.max_upload_bytes,
+            voice_max_minutes=settings.voice_max_minutes,
+            oral_phone=settings.oral_phone,
+            oral_hours=settings.oral_hours,
+            meeting_days=settings.meeting_days,
+            reporter_idle_minutes=settings.reporter_idle_minutes,
+            security_key_required=settings.security_key_required,
+            sends_email=bool(settings.smtp_host),
+            accessibility_assessed=settings.accessibility_assessed,
+            accessibility_contact=settings.accessibility_contact,
+            dpo_contact=settings.dpo_contact,
+            retention_policy=settings.retention_policy,
+            retention_days=settings.retention_days,
+        )
 
 
 def _local_datetime(value: dt.datetime | None) -> str:
@@ -160,7 +201,7 @@ def render(
             text_locale=i18n.text_locale(locale),
             csrf_token=security.csrf_token(request),
             organisation=ctx(request).settings.organisation,
-            settings=ctx(request).settings,
+            site=ctx(request).site,
             lang_url=lambda code: f"/lang/{code}?next={quote(request.url.path)}",
             **(context or {}),
         )
