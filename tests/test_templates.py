@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +98,7 @@ def test_every_field_a_template_reads_is_in_the_site_view() -> None:
 
 
 @pytest.fixture
-def contexts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+def contexts(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """The variables every page rendered during the test was given."""
     seen: list[dict[str, Any]] = []
     original = jinja2.Template.render
@@ -109,7 +108,7 @@ def contexts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(jinja2.Template, "render", recording)
-    yield seen
+    return seen
 
 
 def test_pages_get_the_site_view_and_not_the_settings(
