@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from whistle.app import create_app
 from whistle.keys import Keys
-from whistle.settings import Settings
+from whistle.settings import SPECS, Settings
 from whistle.web.context import Site
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +74,12 @@ SECRETS = {
     "database_url": "postgresql+psycopg://whistle:db-pw-never-on-a-page@db/whistle",
     "webhook_url": "https://hooks.invalid/token-never-on-a-page",
 }
+
+
+def test_the_secret_settings_are_the_ones_flagged_in_their_specs() -> None:
+    assert set(SECRETS) == {spec.attr for spec in SPECS if spec.secret}
+
+
 SITE_FIELD = re.compile(r"\bsite\.([A-Za-z_]\w*)")
 
 

@@ -79,6 +79,9 @@ class Spec:
     parse: Callable[[str], Any]
     default: Any
     doc: str
+    # A credential, or a URL that can carry one: never shown on a page or printed
+    # (tests/test_templates.py checks the templates' Site view against this flag).
+    secret: bool = False
 
 
 # Words that mark a value copied from an example and never replaced.
@@ -114,6 +117,7 @@ SPECS: tuple[Spec, ...] = (
         str,
         "",
         "SQLAlchemy URL; `postgresql+psycopg://…` for production. Default: SQLite in the data dir",
+        secret=True,
     ),
     Spec(
         "WHISTLE_BASE_URL",
@@ -442,8 +446,17 @@ SPECS: tuple[Spec, ...] = (
         "SMTP server for reminders. Default: none (off)",
     ),
     Spec("WHISTLE_SMTP_PORT", "smtp_port", int, 587, "SMTP port. `587`"),
-    Spec("WHISTLE_SMTP_USERNAME", "smtp_username", str, "", "SMTP login. Default: none"),
-    Spec("WHISTLE_SMTP_PASSWORD", "smtp_password", str, "", "SMTP password. Default: none"),
+    Spec(
+        "WHISTLE_SMTP_USERNAME", "smtp_username", str, "", "SMTP login. Default: none", secret=True
+    ),
+    Spec(
+        "WHISTLE_SMTP_PASSWORD",
+        "smtp_password",
+        str,
+        "",
+        "SMTP password. Default: none",
+        secret=True,
+    ),
     Spec(
         "WHISTLE_SMTP_FROM",
         "smtp_from",
@@ -458,6 +471,7 @@ SPECS: tuple[Spec, ...] = (
         str,
         "",
         "Also POST a content-free JSON notice here (chat, ticketing). Default: none",
+        secret=True,
     ),
     Spec(
         "WHISTLE_FUNCTION_LEAD_EMAIL",
