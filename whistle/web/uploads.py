@@ -17,7 +17,7 @@ import shutil
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -33,8 +33,6 @@ from whistle.models import new_id
 from whistle.settings import Settings
 from whistle.web import security
 from whistle.web.context import ctx, translate
-
-T = TypeVar("T")
 
 FILE_FIELD = "files"
 # One recorded or chosen voice message (`<input type="file" accept="audio/*" capture>`).
@@ -421,27 +419,6 @@ async def prepare_all(
             )
         )
     return prepared
-
-
-async def commit(
-    request: Request,
-    batch: blobstore.Batch,
-    fn: Callable[..., T],
-    /,
-    **kw: Any,
-) -> T:
-    """Like ``context.call``, and the blobs are kept once the transaction has committed.
-    Until then the caller's ``finally: batch.discard()`` removes them. Derive before calling:
-    no derivation runs inside the transaction."""
-    engine = ctx(request).engine
-
-    def run() -> T:
-        with blobstore.transaction(batch, engine) as db:
-            result = fn(db=db, **kw)
-        batch.keep()
-        return result
-
-    return await anyio.to_thread.run_sync(run)
 
 
 def _ascii_name(name: str) -> str:
