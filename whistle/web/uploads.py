@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import StreamingResponse
 
-from whistle import attachments, blobstore, crypto, sandbox
+from whistle import attachments, blobstore, sandbox
 from whistle.i18n import N_
 from whistle.models import new_id
 from whistle.settings import Settings
@@ -192,13 +192,7 @@ class _Parts:
         self.ended = True
 
     def check_csrf(self) -> None:
-        sent = self.fields.get(security.CSRF_FIELD, "")
-        if (
-            not self.csrf_cookie
-            or not sent
-            or not crypto.constant_time_equal(self.csrf_cookie, sent)
-        ):
-            raise HTTPException(status_code=403, detail="csrf")
+        security.check_csrf(self.csrf_cookie, self.fields.get(security.CSRF_FIELD, ""))
 
 
 def is_multipart(request: Request) -> bool:
