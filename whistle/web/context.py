@@ -166,18 +166,15 @@ def render(
             **(context or {}),
         )
     finally:
-        i18n._current.reset(token)
+        i18n.reset_locale(token)
     response = HTMLResponse(html, status_code=status)
     security.finish_csrf(request, response)
     return response
 
 
 def translate(request: Request, message: str, **variables: object) -> str:
-    token = i18n.set_locale(locale_of(request))
-    try:
+    with i18n.using(locale_of(request)):
         return i18n.gettext(message, **variables)
-    finally:
-        i18n._current.reset(token)
 
 
 def redirect(url: str) -> RedirectResponse:
