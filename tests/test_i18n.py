@@ -297,4 +297,4 @@ def test_cached_datetime_filter_prints_what_babel_prints(locale: str) -> None:
             assert _local_datetime(moment) == expected
             assert _local_datetime(moment) == expected  # and again, from the cache
     finally:
-        i18n._current.reset(token)
+        i18n.reset_locale(token)

@@ -34,7 +34,7 @@ def _translated(locale: str, message: str) -> str:
     try:
         return i18n.gettext(message)
     finally:
-        i18n._current.reset(token)
+        i18n.reset_locale(token)
 
 
 def _switch(page: str) -> list[tuple[str, str, str, str]]:
@@ -116,13 +116,13 @@ def test_directions_and_latin_digits() -> None:
         assert not ARABIC_DIGITS.search(date)
         assert i18n.ngettext("%(num)s byte", "%(num)s bytes", 516).startswith("516")
     finally:
-        i18n._current.reset(token)
+        i18n.reset_locale(token)
     token = i18n.set_locale("fi")
     try:
         assert i18n.filesize(1_400) == "1,4\N{NO-BREAK SPACE}kB"
         assert i18n.date(dt.date(2026, 3, 4)) == "4.3.2026"
     finally:
-        i18n._current.reset(token)
+        i18n.reset_locale(token)
 
 
 def test_arabic_receipt_keeps_the_case_code_left_to_right(world: World, client: TestClient) -> None:

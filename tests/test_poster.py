@@ -49,7 +49,7 @@ def _first_step(locale: str) -> bytes:
     try:
         step = poster_page._poster(locale, organisation="", url="", onion="").steps[0]
     finally:
-        i18n._current.reset(token)
+        i18n.reset_locale(token)
     return step.split(",")[0][:12].encode("latin-1")
 
 

@@ -113,7 +113,7 @@ def test_sizes_are_written_per_locale(locale: str, size: int, shown: str) -> Non
     try:
         assert i18n.filesize(size).replace("\N{NO-BREAK SPACE}", " ") == shown
     finally:
-        i18n._current.reset(token)
+        i18n.reset_locale(token)
 
 
 def _visible(html: str) -> str:

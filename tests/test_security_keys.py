@@ -35,7 +35,7 @@ def text(message: str) -> str:
     try:
         shown = i18n.gettext(message)
     finally:
-        i18n._current.reset(token)
+        i18n.reset_locale(token)
     return shown.replace("'", "&#39;").replace('"', "&#34;")
 
 

@@ -37,7 +37,7 @@ def test_every_value_is_escaped() -> None:
             moment=lambda moment: "<when>",
         )
     finally:
-        i18n._current.reset(token)
+        i18n.reset_locale(token)
     assert len(rows) == 2  # tasks have their own panel
     html = "".join(f"{r.head}{r.body}{r.tail}" for r in rows)
     assert "<script>" not in html

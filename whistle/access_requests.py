@@ -232,8 +232,7 @@ def answer(
     if set(submitted) - known:
         raise AccessRequestError("stale")
     chosen = [h for h in found.hits if f"{h.case_id}:{h.item.id}" not in left_out]
-    token = i18n.set_locale(locale)
-    try:
+    with i18n.using(locale):
         sections = [
             pdf.Section(
                 f"{gettext('Case')} {h.reference}, {h.number}. "
@@ -259,8 +258,6 @@ def answer(
                 footer=gettext(ANSWER_NOTE),
             )
         )
-    finally:
-        i18n._current.reset(token)
     row = _load(db, request_id=request_id, user_id=user_id)
     row.answered_on = row.answered_on or deadlines.today(now)
     db.add(row)

@@ -158,8 +158,7 @@ def export_decision(
     if review.request.decision is None:
         raise disclosure.DisclosureError("undecided")
     register_number, grounds = records.for_export(db, case_id=case_id)
-    token = i18n.set_locale(locale)
-    try:
+    with i18n.using(locale):
         markings = marking_labels(grounds)
         document = decision_document(
             request=review.request,
@@ -170,8 +169,6 @@ def export_decision(
             markings=markings,
         )
         data = pdf.render(document)
-    finally:
-        i18n._current.reset(token)
     audit.record(
         db, action="document_request_exported", actor_id=user_id, case_id=case_id,
         subject_id=request_id,

@@ -15,9 +15,11 @@ a case code, a size and a date read the same as on the poster and in the staff's
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import functools
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -60,6 +62,22 @@ def load() -> None:
 
 def set_locale(locale: str) -> contextvars.Token[str]:
     return _current.set(locale if locale in LOCALES else DEFAULT_LOCALE)
+
+
+def reset_locale(token: contextvars.Token[str]) -> None:
+    """Back to the locale before :func:`set_locale` returned ``token``."""
+    _current.reset(token)
+
+
+@contextlib.contextmanager
+def using(locale: str) -> Iterator[None]:
+    """Speak ``locale`` (the default for one not offered) inside the block, and the previous
+    locale again after it."""
+    token = set_locale(locale)
+    try:
+        yield
+    finally:
+        reset_locale(token)
 
 
 def get_locale() -> str:

@@ -122,13 +122,10 @@ def build(
     if not reveal_identity:
         chosen = [i for i in chosen if i.kind != "identity"]
     files: dict[str, bytes] = {}
-    token = i18n.set_locale(locale)
-    try:
+    with i18n.using(locale):
         markings = marking_labels(grounds)
         files[DOCUMENT] = _document(case.id, chosen, items, to, markers, register_number,
                                     markings)  # fmt: skip
-    finally:
-        i18n._current.reset(token)
     total = 0
     chosen_ids = {i.id for i in chosen}
     for number, item in enumerate(items, start=1):

@@ -255,8 +255,7 @@ def working_copy(
     case, key = casework.unlock(db, case_id=case_id, user_id=user_id, private_key=private_key)
     items = cases.open_items(db, case_id=case.id, case_key=key, reporter_view=False)
     register_number, _grounds = records.for_export(db, case_id=case.id)
-    token = i18n.set_locale(locale)
-    try:
+    with i18n.using(locale):
         tasks = workbench.tasks_of(db, case_id=case.id, items=items)
         names = _names(db, items, case, tasks)
         maker = db.get(User, user_id)
@@ -279,7 +278,5 @@ def working_copy(
             footer=footer,
         )
         data = pdf.render(document)
-    finally:
-        i18n._current.reset(token)
     audit.record(db, action="working_copy_exported", actor_id=user_id, case_id=case.id, now=now)
     return data

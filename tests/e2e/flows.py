@@ -24,7 +24,7 @@ def t(lang: str, message: str, **variables: object) -> str:
     try:
         return i18n.gettext(message, **variables)
     finally:
-        i18n._current.reset(token)
+        i18n.reset_locale(token)
 
 
 def category_name(lang: str, index: int = 0) -> str:

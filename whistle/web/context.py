@@ -1,8 +1,9 @@
 """What every handler shares: the application context, page rendering and running domain code.
 
 Domain functions are synchronous (SQLAlchemy sessions); handlers run them in worker threads with
-:func:`call`; staff-side Argon2 derivations run with :func:`derive_staff`, outside any
-transaction, in one of the bounded derivation slots (reporters' use ``deriver.case_access``).
+:func:`call` (:func:`commit` when the transaction also keeps uploaded blobs); staff-side Argon2
+derivations run with :func:`derive_staff`, outside any transaction, in one of the bounded
+derivation slots (reporters' use ``deriver.case_access``).
 """
 
 from __future__ import annotations
@@ -206,18 +207,15 @@ def render(
             **(context or {}),
         )
     finally:
-        i18n._current.reset(token)
+        i18n.reset_locale(token)
     response = HTMLResponse(html, status_code=status)
     security.finish_csrf(request, response)
     return response
 
 
 def translate(request: Request, message: str, **variables: object) -> str:
-    token = i18n.set_locale(locale_of(request))
-    try:
+    with i18n.using(locale_of(request)):
         return i18n.gettext(message, **variables)
-    finally:
-        i18n._current.reset(token)
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -225,13 +223,36 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-async def call(request: Request, fn: Callable[..., T], **kwargs: Any) -> T:
+async def call(request: Request, fn: Callable[..., T], /, **kwargs: Any) -> T:
     """Run ``fn(db=..., **kwargs)`` in a worker thread inside one transaction."""
+    return await _in_transaction(request, None, fn, kwargs)
+
+
+async def commit(
+    request: Request, batch: blobstore.Batch, fn: Callable[..., T], /, **kwargs: Any
+) -> T:
+    """Like :func:`call`, in the transaction that writes the rows naming the batch's blobs
+    (:func:`whistle.blobstore.transaction`); the blobs are kept once it has committed. Until
+    then the caller's ``finally: batch.discard()`` removes them. Derive before calling: no
+    derivation runs inside the transaction."""
+    return await _in_transaction(request, batch, fn, kwargs)
+
+
+async def _in_transaction(
+    request: Request, batch: blobstore.Batch | None, fn: Callable[..., T], kwargs: dict[str, Any]
+) -> T:
+    """``fn(db=..., **kwargs)`` in a worker thread inside one transaction: the one place that
+    runs domain code for a handler."""
     engine = ctx(request).engine
 
     def run() -> T:
-        with session_scope(engine) as db:
-            return fn(db=db, **kwargs)
+        if batch is None:
+            with session_scope(engine) as db:
+                return fn(db=db, **kwargs)
+        with blobstore.transaction(batch, engine) as db:
+            result = fn(db=db, **kwargs)
+        batch.keep()
+        return result
 
     return await anyio.to_thread.run_sync(run)
 

@@ -16,7 +16,16 @@ from whistle.cases import CaseNotFound
 from whistle.web import security, uploads
 from whistle.web.auth import require_staff
 from whistle.web.case_page import act_on_case, case_call, case_page, unlock_with_usage
-from whistle.web.context import call, ctx, derive_staff, not_found, redirect, render, translate
+from whistle.web.context import (
+    call,
+    commit,
+    ctx,
+    derive_staff,
+    not_found,
+    redirect,
+    render,
+    translate,
+)
 
 
 def _yes(name: str) -> Callable[[security.FormFields], bool]:
@@ -98,7 +107,7 @@ async def recording(request: Request) -> Response:
         except attachments.BadVoice:
             error = translate(request, oral.E_BAD_RECORDING, minutes=settings.voice_max_minutes)
             return await case_page(request, error=error, status=400)
-        await uploads.commit(
+        await commit(
             request,
             upload.batch,
             oral.attach_recording,

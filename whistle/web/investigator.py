@@ -23,7 +23,7 @@ from whistle.models import Category, Unit, User
 from whistle.web import security, uploads
 from whistle.web.auth import require_staff
 from whistle.web.case_page import act_on_case, case_call, case_page, unlock_with_usage
-from whistle.web.context import call, ctx, not_found, redirect, render, translate
+from whistle.web.context import call, commit, ctx, not_found, redirect, render, translate
 from whistle.web.errors import message
 
 PAGE_SIZE = 50
@@ -93,7 +93,7 @@ async def case_post(request: Request) -> Response:
         kind, text = form.get("kind", ""), form.get("text", "")
         if too_large:
             return await case_page(request, error=too_large, drafts={kind: text}, status=413)
-        await uploads.commit(
+        await commit(
             request,
             upload.batch,
             attachments.investigator_post,

@@ -25,8 +25,7 @@ def available(locale: str, kind: str) -> bool:
 
 
 def _poster(locale: str, *, organisation: str, url: str, onion: str) -> poster.Poster:
-    token = i18n.set_locale(locale)
-    try:
+    with i18n.using(locale):
         _ = i18n.gettext
         return poster.Poster(
             title=_("Report wrongdoing safely"),
@@ -48,8 +47,6 @@ def _poster(locale: str, *, organisation: str, url: str, onion: str) -> poster.P
             onion=onion,
             direction="rtl" if i18n.direction(locale) == "rtl" else "ltr",
         )
-    finally:
-        i18n._current.reset(token)
 
 
 async def poster_file(request: Request) -> Response:

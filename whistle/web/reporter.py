@@ -32,6 +32,7 @@ from whistle.models import User, new_id
 from whistle.web import security, uploads
 from whistle.web.context import (
     call,
+    commit,
     ctx,
     locale_of,
     render,
@@ -236,7 +237,7 @@ async def _submit_report(request: Request, upload: uploads.Upload) -> Response:
         # lock at BEGIN (whistle.db), and a derivation inside one would queue every other
         # request behind it (docs/performance.md, scale_2workers).
         access = await app.deriver.case_access(code, app.keys.pepper)
-        await uploads.commit(
+        await commit(
             request,
             upload.batch,
             reports.file_report,

@@ -29,7 +29,7 @@ from whistle.derivation import Overloaded
 from whistle.i18n import N_
 from whistle.models import Case
 from whistle.web import security, uploads
-from whistle.web.context import call, ctx, not_found, redirect, render, translate
+from whistle.web.context import call, commit, ctx, not_found, redirect, render, translate
 
 REPORTER_COOKIE = "whistle_reporter"
 REPORTER_ABSOLUTE = dt.timedelta(hours=2)
@@ -287,7 +287,7 @@ async def case_reply(request: Request) -> Response:
             # Only the voice message was sent, and it could not be used: nothing to file.
             errors = {"files": upload.bad_voice}
             return await case_page(request, errors=errors, text=text, status=400)
-        await uploads.commit(
+        await commit(
             request,
             upload.batch,
             attachments.reporter_reply,

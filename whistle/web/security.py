@@ -46,6 +46,9 @@ def allows_script(path: str) -> bool:
     return SCRIPT_PATHS.fullmatch(path) is not None
 
 
+# Two years, subdomains included: once a browser has seen this service over HTTPS it never
+# talks to it over plain http again (sent with Secure cookies, i.e. not in plain-http demo mode).
+HSTS = "max-age=63072000; includeSubDomains"
 BASE_HEADERS = {
     "content-security-policy": CSP,
     "referrer-policy": "no-referrer",
@@ -102,7 +105,7 @@ class SecurityHeadersMiddleware:
                     headers["cache-control"] = "no-store"
                     headers["pragma"] = "no-cache"
                 if self.hsts:
-                    headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
+                    headers["strict-transport-security"] = HSTS
                 if self.onion_location and path in self.onion_paths:
                     headers["onion-location"] = self.onion_location + path
             await send(message)
@@ -114,7 +117,7 @@ def error_headers(*, hsts: bool) -> dict[str, str]:
     """The headers of a response produced outside this middleware (Starlette's 500 page)."""
     headers = {**BASE_HEADERS, "cache-control": "no-store", "pragma": "no-cache"}
     if hsts:
-        headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
+        headers["strict-transport-security"] = HSTS
     return headers
 
 
@@ -255,11 +258,14 @@ async def read_form(request: Request, *, max_fields: int = 100) -> FormFields:
         fields.setdefault(key, value)
         fields.lists.setdefault(key, []).append(value)
     await form.close()
-    cookie = request.cookies.get(csrf_cookie(request), "")
-    sent = fields.get(CSRF_FIELD, "")
+    check_csrf(request.cookies.get(csrf_cookie(request), ""), fields.get(CSRF_FIELD, ""))
+    return fields
+
+
+def check_csrf(cookie: str, sent: str) -> None:
+    """403 unless the form's token is the cookie's (both present, compared in constant time)."""
     if not cookie or not sent or not crypto.constant_time_equal(cookie, sent):
         raise HTTPException(status_code=403, detail="csrf")
-    return fields
 
 
 def form_values(form: Mapping[str, Any], *names: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ import shutil
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -27,14 +27,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import StreamingResponse
 
-from whistle import attachments, blobstore, crypto, sandbox
+from whistle import attachments, blobstore, sandbox
 from whistle.i18n import N_
 from whistle.models import new_id
 from whistle.settings import Settings
 from whistle.web import security
 from whistle.web.context import ctx, translate
-
-T = TypeVar("T")
 
 FILE_FIELD = "files"
 # One recorded or chosen voice message (`<input type="file" accept="audio/*" capture>`).
@@ -194,13 +192,7 @@ class _Parts:
         self.ended = True
 
     def check_csrf(self) -> None:
-        sent = self.fields.get(security.CSRF_FIELD, "")
-        if (
-            not self.csrf_cookie
-            or not sent
-            or not crypto.constant_time_equal(self.csrf_cookie, sent)
-        ):
-            raise HTTPException(status_code=403, detail="csrf")
+        security.check_csrf(self.csrf_cookie, self.fields.get(security.CSRF_FIELD, ""))
 
 
 def is_multipart(request: Request) -> bool:
@@ -421,27 +413,6 @@ async def prepare_all(
             )
         )
     return prepared
-
-
-async def commit(
-    request: Request,
-    batch: blobstore.Batch,
-    fn: Callable[..., T],
-    /,
-    **kw: Any,
-) -> T:
-    """Like ``context.call``, and the blobs are kept once the transaction has committed.
-    Until then the caller's ``finally: batch.discard()`` removes them. Derive before calling:
-    no derivation runs inside the transaction."""
-    engine = ctx(request).engine
-
-    def run() -> T:
-        with blobstore.transaction(batch, engine) as db:
-            result = fn(db=db, **kw)
-        batch.keep()
-        return result
-
-    return await anyio.to_thread.run_sync(run)
 
 
 def _ascii_name(name: str) -> str:
