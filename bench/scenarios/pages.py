@@ -82,6 +82,9 @@ def report_form_vs_bare() -> Result:
 # servers serve the same databases and take their turns in the same rounds, so both see the
 # same load on a shared machine. Its figures go into the notes; they pass or fail nothing.
 BASELINE = os.environ.get("BENCH_BASELINE", "")
+# The PostgreSQL databases' name (``<name>``, ``<name>_small`` and their ``_seed`` templates):
+# sessions sharing one server give each run its own, so parallel runs never drop each other's.
+PG_NAME = os.environ.get("BENCH_PG_NAME", "whistle_bench")
 
 
 def _start(seeded: seed.Seeded, name: str, code: Path | None = None) -> Server:
@@ -220,7 +223,7 @@ def inbox_postgres(server: str, log: list[str]) -> list[Result]:
     if not seed.postgres_reachable(server):
         return _skips("postgresql", f"PostgreSQL at {server} unreachable")
     started = time.perf_counter()
-    big = seed.postgres_db(server, "whistle_bench", BIG, PRODUCTION.argon2)
-    small = seed.postgres_db(server, "whistle_bench_small", SMALL, PRODUCTION.argon2)
+    big = seed.postgres_db(server, PG_NAME, BIG, PRODUCTION.argon2)
+    small = seed.postgres_db(server, f"{PG_NAME}_small", SMALL, PRODUCTION.argon2)
     log.append(f"postgresql seeding and cloning {time.perf_counter() - started:.0f} s")
     return _inbox_results("postgresql", big, small)
