@@ -116,7 +116,7 @@ def _timed(spent: dict[str, list[float]]) -> None:
         setattr(module, name, wrapper)
 
 
-async def _inline(fn: Callable[[], Any], *args: Any, **kwargs: Any) -> Any:
+async def _inline(fn: Callable[[], Any], *_args: Any, **_kwargs: Any) -> Any:
     return fn()
 
 

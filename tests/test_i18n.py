@@ -298,3 +298,20 @@ def test_cached_datetime_filter_prints_what_babel_prints(locale: str) -> None:
             assert _local_datetime(moment) == expected  # and again, from the cache
     finally:
         i18n.reset_locale(token)
+
+
+def test_an_organisation_name_shows_in_english_only_on_an_english_page() -> None:
+    """One rule for the names the organisation keeps in sv/en, as in the templates' macro:
+    Swedish on Swedish, Finnish and Arabic pages (marked lang="sv" there), English on English."""
+
+    class Unit:
+        name_sv, name_en = "Ekonomi", "Finance"
+
+    assert [i18n.localized(Unit(), locale=code) for code in ("sv", "en", "fi", "ar")] == [
+        "Ekonomi",
+        "Finance",
+        "Ekonomi",
+        "Ekonomi",
+    ]
+    with i18n.using("en"):
+        assert i18n.pick("Ekonomi", "Finance") == "Finance"

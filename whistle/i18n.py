@@ -96,6 +96,18 @@ def text_locale(locale: str) -> str:
     return locale if locale in TEXT_LOCALES else DEFAULT_LOCALE
 
 
+def pick(sv: str, en: str, locale: str | None = None) -> str:
+    """Of a text the organisation keeps in Swedish and English, the one to show in ``locale``
+    (default: the current one): English on an English page, Swedish on every other (fi, ar),
+    like the templates' ``localized`` macro (templates/partials/names.html)."""
+    return en if text_locale(locale or get_locale()) == "en" else sv
+
+
+def localized(obj: object, field: str = "name", locale: str | None = None) -> str:
+    """``obj.<field>_sv`` or ``obj.<field>_en`` (a unit's, a category's name) by :func:`pick`."""
+    return pick(getattr(obj, f"{field}_sv"), getattr(obj, f"{field}_en"), locale)
+
+
 def _catalogue() -> NullTranslations:
     if not _catalogues:
         load()

@@ -293,6 +293,9 @@ class AuditEntry(SQLModel, table=True):
     """
 
     __tablename__ = "audit_entries"
+    # The inbox's notice counts an action's recent entries (approvals.notice): an index, so it
+    # reads the few changes to who reads, never the whole log.
+    __table_args__ = (Index("ix_audit_entries_action_at", "action", "at"),)
     id: int | None = Field(default=None, primary_key=True)
     at: dt.datetime = Field(default_factory=utcnow)
     actor_id: str | None = Field(default=None, max_length=32)  # a user id; None: the system

@@ -28,7 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from whistle import audit, casework
+from whistle import audit, casework, i18n
 from whistle.i18n import N_
 from whistle.models import Case, CaseItem, ItemMarking, RegisterCounter, RegisterEntry, Unit
 from whistle.settings import DEFAULTS, Settings
@@ -289,7 +289,7 @@ def to_csv(
                 _cell(r.number),
                 _cell(r.title or default_title),
                 r.received_on.isoformat(),
-                _cell(r.unit_sv if locale == "sv" else r.unit_en),
+                _cell(i18n.localized(r, "unit", locale)),
                 _cell(r.marking),
                 r.disposed_on.isoformat() if r.disposed_on else "",
             ]

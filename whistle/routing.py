@@ -183,24 +183,29 @@ def thin_routes(db: Session) -> list[ThinRoute]:
     return out
 
 
+def ordered_categories(db: Session, *, active_only: bool = False) -> list[Category]:
+    """The categories in the order the organisation set (position, then id): every list of
+    them (forms, the admin's pages, the statistics) reads them through here."""
+    query = select(Category).order_by(col(Category.position), col(Category.id))
+    if active_only:
+        query = query.where(Category.active == True)  # noqa: E712
+    return list(db.exec(query).all())
+
+
+def ordered_units(db: Session, *, active_only: bool = False) -> list[Unit]:
+    """The units in the organisation's order (position, then id), like the categories."""
+    query = select(Unit).order_by(col(Unit.position), col(Unit.id))
+    if active_only:
+        query = query.where(Unit.active == True)  # noqa: E712
+    return list(db.exec(query).all())
+
+
 def active_categories(db: Session) -> list[Category]:
-    return list(
-        db.exec(
-            select(Category)
-            .where(Category.active == True)  # noqa: E712
-            .order_by(col(Category.position), col(Category.id))
-        ).all()
-    )
+    return ordered_categories(db, active_only=True)
 
 
 def active_units(db: Session) -> list[Unit]:
-    return list(
-        db.exec(
-            select(Unit)
-            .where(Unit.active == True)  # noqa: E712
-            .order_by(col(Unit.position), col(Unit.id))
-        ).all()
-    )
+    return ordered_units(db, active_only=True)
 
 
 def report_choices(db: Session) -> dict[str, object]:

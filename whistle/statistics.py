@@ -23,10 +23,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from whistle import cases, deadlines, numbers, suppression
-from whistle.models import Case, CaseStatistic, Category, Unit
+from whistle import cases, deadlines, numbers, routing, suppression
+from whistle.models import Case, CaseStatistic
 
 CHANNELS = ("web", "oral")
 IDENTITIES = ("anonymous", "named")
@@ -305,12 +305,12 @@ def _names(db: Session, facts: list[Fact]) -> tuple[dict[str, tuple[str, str]], 
     used_categories = {f.category_key for f in facts}
     units = {
         str(u.id): (u.name_sv, u.name_en)
-        for u in db.exec(select(Unit).order_by(col(Unit.position), col(Unit.id)))
+        for u in routing.ordered_units(db)
         if u.active or str(u.id) in used_units
     }
     categories = {
         str(c.id): (c.name_sv, c.name_en)
-        for c in db.exec(select(Category).order_by(col(Category.position), col(Category.id)))
+        for c in routing.ordered_categories(db)
         if c.active or str(c.id) in used_categories
     }
     return units, categories

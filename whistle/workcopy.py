@@ -212,7 +212,6 @@ def _head(
 ) -> list[tuple[str, str]]:
     category = db.get(Category, case.category_id) if case.category_id is not None else None
     unit = db.get(Unit, case.unit_id) if case.unit_id is not None else None
-    sv = i18n.get_locale() == "sv"
     readers = ", ".join(u.display_name for u in casework._holders(db, case.id))
     status = _label(STATUS_LABELS, case.status)
     if case.outcome:
@@ -223,13 +222,11 @@ def _head(
         (gettext("Register number"), register_number or "–"),
         (
             gettext("Category"),
-            (category.name_sv if sv else category.name_en)
-            if category
-            else gettext("Not known (triage)"),
+            i18n.localized(category) if category else gettext("Not known (triage)"),
         ),
         (
             gettext("Part of the organisation"),
-            (unit.name_sv if sv else unit.name_en) if unit else gettext("Not given"),
+            i18n.localized(unit) if unit else gettext("Not given"),
         ),
         (gettext("Status"), status),
         (gettext("Received"), i18n.date(case.received_on)),

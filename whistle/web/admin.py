@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from whistle import accounts, administration, audit, leavers, notify, numbers, poster, routing
-from whistle.models import Category, Unit, User
+from whistle.models import User
 from whistle.web import security, uploads
 from whistle.web.auth import require_staff
 from whistle.web.context import call, ctx, not_found, redirect, render
@@ -50,10 +50,8 @@ async def overview(request: Request) -> Response:
 def _routes_page(db: Session) -> dict[str, Any]:
     return {
         "lines": routing.route_table(db),
-        "units": list(db.exec(select(Unit).order_by(col(Unit.position), col(Unit.id)))),
-        "categories": list(
-            db.exec(select(Category).order_by(col(Category.position), col(Category.id)))
-        ),
+        "units": routing.ordered_units(db),
+        "categories": routing.ordered_categories(db),
         "investigators": [u for u in accounts.active_investigators(db)],
         "thin": routing.thin_routes(db),
     }
@@ -115,10 +113,8 @@ async def route_remove(request: Request) -> Response:
 
 def _structure(db: Session) -> dict[str, Any]:
     return {
-        "units": list(db.exec(select(Unit).order_by(col(Unit.position), col(Unit.id)))),
-        "categories": list(
-            db.exec(select(Category).order_by(col(Category.position), col(Category.id)))
-        ),
+        "units": routing.ordered_units(db),
+        "categories": routing.ordered_categories(db),
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -58,6 +58,11 @@ class AppContext:
     sandbox: Sandbox  # the worker processes that remove hidden data from attached files
     blob_store: blobstore.Store
     site: Site  # what templates may read of the settings
+    # Pages rendered once and served to every visitor of one variant (locale, employer-network
+    # warning, logged-out notice): web/reporter.py, docs/performance.md. Per app, never per
+    # visitor: the CSRF token is put in at serving time.
+    landing_pages: dict[tuple[str, bool, bool], bytes] = field(default_factory=dict)
+    report_forms: dict[tuple[str, bool, bool], tuple[float, bytes]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

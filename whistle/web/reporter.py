@@ -77,11 +77,7 @@ async def landing(request: Request) -> Response:
     # The first page every reporter (and every flood) hits is the same document for all visitors
     # of one variant, so it is rendered once per variant and app instead of on every request
     # (rendering was most of its cost: see docs/performance.md, landing_vs_bare).
-    cache: dict[tuple[str, bool, bool], bytes] | None = getattr(
-        request.app.state, "landing_pages", None
-    )
-    if cache is None:
-        cache = request.app.state.landing_pages = {}
+    cache = ctx(request).landing_pages
     key = _landing_variant(request)
     token = security.csrf_token(request)  # the browser's CSRF cookie is set here as before
     body = cache.get(key)
@@ -110,11 +106,7 @@ async def report_form(request: Request) -> Response:
     token, instead of a database transaction and a full render per visit. Nothing is stored
     per visitor: the token lives in the visitor's cookie, as on every page.
     (docs/performance.md, report_form_vs_bare)"""
-    cache: dict[tuple[str, bool, bool], tuple[float, bytes]] | None = getattr(
-        request.app.state, "report_forms", None
-    )
-    if cache is None:
-        cache = request.app.state.report_forms = {}
+    cache = ctx(request).report_forms
     key = _landing_variant(request)
     token = security.csrf_token(request)
     stored = cache.get(key)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whistle import cases, deadlines, statistics
+from whistle import cases, deadlines, i18n, statistics
 from whistle.i18n import N_
 from whistle.web.auth import require_staff
 from whistle.web.context import call, ctx, locale_of, render, translate
@@ -76,7 +76,7 @@ def _label(request: Request, data: statistics.Statistics, table: str, key: str) 
     names = {"unit": data.unit_names, "category": data.category_names}.get(table)
     if names is not None:
         sv, en = names.get(key, (key, key))
-        return sv if locale_of(request) == "sv" else en
+        return i18n.pick(sv, en, locale_of(request))
     return translate(request, LABELS[table].get(key, key))
 
 
