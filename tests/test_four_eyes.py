@@ -194,6 +194,10 @@ def test_every_investigator_sees_new_readers_and_one_may_decline(
     carl = new_client()
     login_staff(carl, "carl")
     assert "1 ny läsare väntar på godkännande" in carl.get("/inbox").text
+    with Session(engine) as s:
+        before = approvals.notice(s)
+    assert before.pending == 1
+    assert before.recent >= 2  # frida invited, activated (and the route asked for)
     page = carl.get("/readers")
     assert page.status_code == 200
     assert "Frida Falk (frida)" in page.text
@@ -210,6 +214,10 @@ def test_every_investigator_sees_new_readers_and_one_may_decline(
     with Session(engine) as s:
         assert s.get(Designation, line.id) is None
     assert "Mottagare nekad" in carl.get("/readers").text
+    with Session(engine) as s:
+        after = approvals.notice(s)
+    assert after.pending == 0
+    assert after.recent == before.recent + 1  # the decline
     again = post(anna, f"/readers/{line.id}/approve", {})
     assert again.status_code == 400
 

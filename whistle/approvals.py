@@ -27,6 +27,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, delete, func, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -222,11 +223,16 @@ class Notice:
 
 def notice(db: Session, *, now: dt.datetime | None = None) -> Notice:
     """For the inbox: so every investigator notices an administrator's change."""
-    pending = db.exec(
-        select(func.count()).select_from(Designation).where(Designation.status == PENDING)
-    ).one()
-    recent = db.exec(recent_changes((now or utcnow()) - RECENT)).one()
-    return Notice(pending=int(pending), recent=int(recent))
+    # One statement for both counts: this runs on every inbox page.
+    pending = (
+        select(func.count())
+        .select_from(Designation)
+        .where(Designation.status == PENDING)
+        .scalar_subquery()
+    )
+    recent = recent_changes((now or utcnow()) - RECENT).scalar_subquery()
+    both = db.connection().execute(core_select(pending, recent)).one()
+    return Notice(pending=int(both[0]), recent=int(both[1]))
 
 
 def recent_changes(since: dt.datetime) -> SelectOfScalar[int]:
